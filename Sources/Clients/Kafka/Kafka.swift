@@ -1,0 +1,2 @@
+// The Kafka client over librdkafka. (Being written.)
+import CRdKafka
