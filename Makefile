@@ -1,0 +1,31 @@
+# Sluice — the two commands are `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help bootstrap build test demo demo-down services-up services-down
+
+help:
+	@echo "make test       install what is missing, start the local world, run every test, stop the world"
+	@echo "make demo       install what is missing, start the local world, load db-init, show how to connect"
+	@echo "make demo-down  stop the local world"
+
+bootstrap:
+	@scripts/bootstrap
+
+build: bootstrap
+	swift build
+
+test: bootstrap
+	@scripts/test
+
+demo: bootstrap
+	@scripts/demo
+
+demo-down:
+	@scripts/services down
+
+services-up: bootstrap
+	@scripts/services up
+
+services-down:
+	@scripts/services down
