@@ -1,0 +1,233 @@
+/// One connector's configuration file, in Kafka Connect's REST shape:
+///
+/// ```json
+/// { "name": "credit-source", "config": { "connector.class": "sqlserver-source", "topic.prefix": "credit", … } }
+/// ```
+///
+/// Values are strings, numbers or booleans (numbers and booleans are read as their text). A value may
+/// reference the environment as `${NAME}` or `${NAME:-default}`; `$${` is a literal `${`. A reference to a
+/// variable that is not set, with no default, is a problem reported by `validate`, naming the variable.
+public struct ConnectorProperties: Sendable {
+    public let name: String
+    /// The file the properties came from, for messages.
+    public let origin: String
+    private var values: [String: String]
+    /// Problems found while reading: unset environment variables, wrong types, unknown keys, bad values.
+    public private(set) var problems: [ConfigurationProblem] = []
+    private var read: Set<String> = []
+
+    public init(name: String, origin: String, values: [String: String]) {
+        self.name = name
+        self.origin = origin
+        self.values = values
+    }
+
+    /// Parses a connector file's bytes, substituting environment variables.
+    public static func parse(_ bytes: [UInt8], origin: String, environment: [String: String]) throws(ConfigurationError)
+        -> ConnectorProperties
+    {
+        let root: JSONValue
+        do {
+            root = try JSONValue.parse(bytes)
+        } catch {
+            throw ConfigurationError(origin: origin, problems: [.init(key: nil, message: "\(error); fix the JSON syntax")])
+        }
+        guard let object = root.objectValue else {
+            throw ConfigurationError(origin: origin, problems: [.init(key: nil, message: "the file must hold a JSON object {\"name\": …, \"config\": {…}}")])
+        }
+        guard let name = object["name"]?.stringValue, !name.isEmpty else {
+            throw ConfigurationError(origin: origin, problems: [.init(key: "name", message: "missing: every connector needs a unique \"name\"")])
+        }
+        guard let config = object["config"]?.objectValue else {
+            throw ConfigurationError(origin: origin, problems: [.init(key: "config", message: "missing: put the connector's properties in a \"config\" object")])
+        }
+        var problems: [ConfigurationProblem] = []
+        var values: [String: String] = [:]
+        for (key, value) in config {
+            let text: String
+            switch value {
+            case .string(let s): text = s
+            case .number(let n): text = n
+            case .bool(let b): text = b ? "true" : "false"
+            case .null: continue
+            default:
+                problems.append(.init(key: key, message: "must be a string, number or boolean"))
+                continue
+            }
+            switch substitute(text, environment: environment) {
+            case .success(let s): values[key] = s
+            case .failure(let missing):
+                problems.append(.init(key: key, message: "references ${\(missing.variable)}, which is not set in the environment; export it (e.g. eval \"$(scripts/services env)\") or write ${\(missing.variable):-default}"))
+            }
+        }
+        var properties = ConnectorProperties(name: name, origin: origin, values: values)
+        properties.problems = problems
+        return properties
+    }
+
+    struct MissingVariable: Error { let variable: String }
+
+    static func substitute(_ text: String, environment: [String: String]) -> Result<String, MissingVariable> {
+        var out = ""
+        var rest = Substring(text)
+        while let dollar = rest.firstIndex(of: "$") {
+            out += rest[..<dollar]
+            let after = rest[rest.index(after: dollar)...]
+            if after.hasPrefix("${") {  // $${ → literal ${
+                out += "${"
+                rest = after.dropFirst(2)
+                continue
+            }
+            guard after.hasPrefix("{"), let close = after.firstIndex(of: "}") else {
+                out += "$"
+                rest = after
+                continue
+            }
+            let reference = after[after.index(after: after.startIndex)..<close]
+            let name: Substring
+            let fallback: Substring?
+            if let colon = reference.indices.first(where: {
+                reference[$0] == ":" && reference.index(after: $0) < reference.endIndex
+                    && reference[reference.index(after: $0)] == "-"
+            }) {
+                name = reference[..<colon]
+                fallback = reference[reference.index(colon, offsetBy: 2)...]
+            } else {
+                name = reference
+                fallback = nil
+            }
+            if let value = environment[String(name)], !value.isEmpty {
+                out += value
+            } else if let fallback {
+                out += fallback
+            } else {
+                return .failure(MissingVariable(variable: String(name)))
+            }
+            rest = after[after.index(after: close)...]
+        }
+        out += rest
+        return .success(out)
+    }
+
+    // MARK: Typed reads (each records the key as known, and a problem when the value is bad)
+
+    public mutating func string(_ key: String, default defaultValue: String? = nil, required: Bool = false) -> String? {
+        read.insert(key)
+        if let v = values[key], !v.isEmpty { return v }
+        if required && defaultValue == nil { problems.append(.init(key: key, message: "missing: this key is required")) }
+        return defaultValue
+    }
+
+    public mutating func secret(_ key: String, required: Bool = false) -> Secret? {
+        string(key, required: required).map(Secret.init)
+    }
+
+    public mutating func int(_ key: String, default defaultValue: Int, range: ClosedRange<Int>? = nil) -> Int {
+        read.insert(key)
+        guard let text = values[key], !text.isEmpty else { return defaultValue }
+        guard let value = Int(text) else {
+            problems.append(.init(key: key, message: "\"\(text)\" is not a whole number"))
+            return defaultValue
+        }
+        if let range, !range.contains(value) {
+            problems.append(.init(key: key, message: "\(value) is out of range \(range.lowerBound)…\(range.upperBound)"))
+            return defaultValue
+        }
+        return value
+    }
+
+    public mutating func bool(_ key: String, default defaultValue: Bool) -> Bool {
+        read.insert(key)
+        guard let text = values[key], !text.isEmpty else { return defaultValue }
+        switch text.lowercased() {
+        case "true": return true
+        case "false": return false
+        default:
+            problems.append(.init(key: key, message: "\"\(text)\" is not true or false"))
+            return defaultValue
+        }
+    }
+
+    /// A value from a fixed set (case-insensitive); the problem lists the allowed values.
+    public mutating func choice<E: RawRepresentable & CaseIterable>(_ key: String, default defaultValue: E) -> E
+        where E.RawValue == String
+    {
+        read.insert(key)
+        guard let text = values[key], !text.isEmpty else { return defaultValue }
+        if let value = E.allCases.first(where: { $0.rawValue.lowercased() == text.lowercased() }) { return value }
+        problems.append(.init(key: key, message: "\"\(text)\" is not one of: \(E.allCases.map(\.rawValue).joined(separator: ", "))"))
+        return defaultValue
+    }
+
+    /// A comma-separated list, entries trimmed, empty entries dropped.
+    public mutating func list(_ key: String) -> [String] {
+        read.insert(key)
+        guard let text = values[key] else { return [] }
+        return text.split(separator: ",").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
+    }
+
+    public mutating func addProblem(key: String?, _ message: String) {
+        problems.append(.init(key: key, message: message))
+    }
+
+    /// Keys present in the file that no typed read asked for: likely typos.
+    public func unknownKeys(ignoring prefixes: [String] = []) -> [String] {
+        values.keys.filter { key in !read.contains(key) && !prefixes.contains(where: { key.hasPrefix($0) }) }.sorted()
+    }
+
+    /// Throws every problem found so far (plus unknown keys) at once, or returns.
+    public func validate(allowingPrefixes prefixes: [String] = []) throws(ConfigurationError) {
+        var all = problems
+        for key in unknownKeys(ignoring: prefixes) {
+            all.append(.init(key: key, message: "unknown key for this connector; check the spelling (see README \"Configuration\")"))
+        }
+        if !all.isEmpty { throw ConfigurationError(origin: origin, problems: all) }
+    }
+
+    /// The raw value, for pass-through properties (e.g. `kafka.*` given to librdkafka).
+    public mutating func raw(prefix: String) -> [(String, String)] {
+        let keys = values.keys.filter { $0.hasPrefix(prefix) }.sorted()
+        keys.forEach { read.insert($0) }
+        return keys.map { (String($0.dropFirst(prefix.count)), values[$0]!) }
+    }
+}
+
+/// A configuration value that must never be logged or printed.
+public struct Secret: Hashable, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    public let value: String
+    public init(_ value: String) { self.value = value }
+    public var description: String { "********" }
+    public var debugDescription: String { "Secret(********)" }
+}
+
+public struct ConfigurationProblem: Hashable, Sendable, CustomStringConvertible {
+    public let key: String?
+    public let message: String
+    public init(key: String?, message: String) {
+        self.key = key
+        self.message = message
+    }
+    public var description: String { key.map { "\($0): \(message)" } ?? message }
+}
+
+/// A connector file that cannot be used, with one line per problem.
+public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let origin: String
+    public let problems: [ConfigurationProblem]
+    public init(origin: String, problems: [ConfigurationProblem]) {
+        self.origin = origin
+        self.problems = problems
+    }
+    public var description: String {
+        "\(origin): \(problems.count) problem\(problems.count == 1 ? "" : "s"):\n" + problems.map { "  - \($0)" }.joined(separator: "\n")
+    }
+}
+
+extension Substring {
+    func trimmingWhitespace() -> String {
+        var s = self
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,189 @@
+/// Encodes and decodes change events in Debezium's JSON format for the SQL Server connector:
+///
+/// key   `{"customer_id": 7}`
+/// value `{"before": …, "after": …, "source": {"version", "connector": "sqlserver", "name", "ts_ms",
+///        "snapshot", "db", "sequence", "schema", "table", "change_lsn", "commit_lsn", "event_serial_no",
+///        "command_id"}, "op": "c|u|d|r", "ts_ms": …, "transaction": …}`
+///
+/// With `includeSchema` the messages are wrapped as Connect's JSON converter does with schemas enabled:
+/// `{"schema": {…}, "payload": {…}}`. `source.command_id` is Sluice's addition (see `SourcePosition`);
+/// Debezium consumers ignore it.
+public struct DebeziumEnvelope: Sendable {
+    /// `topic.prefix`: Debezium's logical server name, `source.name`.
+    public var serverName: String
+    public var includeSchema: Bool
+
+    public init(serverName: String, includeSchema: Bool = false) {
+        self.serverName = serverName
+        self.includeSchema = includeSchema
+    }
+
+    // MARK: Encoding
+
+    public func encodeKey(_ event: ChangeEvent, schema: TableSchema?) -> [UInt8] {
+        let payload = JSONValue.object(event.key)
+        guard includeSchema, let schema else { return payload.serialized() }
+        let keySchema = structSchema(name: "\(serverName).\(event.table).Key", fields: schema.keyFields, optional: false)
+        return JSONValue.object(["schema": keySchema, "payload": payload]).serialized()
+    }
+
+    /// The event's value; a delete's tombstone is not produced here (its value is `nil`).
+    public func encodeValue(_ event: ChangeEvent, schema: TableSchema?) -> [UInt8] {
+        var payload: JSONObject = [
+            "before": event.before.map(JSONValue.object) ?? .null,
+            "after": event.after.map(JSONValue.object) ?? .null,
+            "source": .object(sourceBlock(event)),
+            "op": .string(event.op.rawValue),
+            "ts_ms": .int(event.processedAtMs),
+        ]
+        payload["transaction"] = event.transaction.map { t in
+            .object(["id": .string(t.id), "total_order": .int(t.totalOrder),
+                     "data_collection_order": .int(t.dataCollectionOrder)])
+        } ?? .null
+        guard includeSchema, let schema else { return JSONValue.object(payload).serialized() }
+        return JSONValue.object(["schema": envelopeSchema(schema), "payload": .object(payload)]).serialized()
+    }
+
+    func sourceBlock(_ event: ChangeEvent) -> JSONObject {
+        let p = event.position
+        return [
+            "version": .string(SluiceVersion.current),
+            "connector": .string("sqlserver"),
+            "name": .string(serverName),
+            "ts_ms": .int(event.commitTimeMs),
+            "snapshot": .string(event.snapshot.rawValue),
+            "db": .string(event.table.database),
+            "sequence": .null,
+            "schema": .string(event.table.schema),
+            "table": .string(event.table.table),
+            "change_lsn": p.changeLSN.map { .string($0.description) } ?? .null,
+            "commit_lsn": .string(p.commitLSN.description),
+            "event_serial_no": p.isSnapshot ? .null : .int(p.eventSerialNo),
+            "command_id": p.commandID.map { .int($0) } ?? .null,
+        ]
+    }
+
+    func structSchema(name: String, fields: [FieldSchema], optional: Bool) -> JSONValue {
+        .object(["type": .string("struct"), "fields": .array(fields.map(\.json)), "optional": .bool(optional),
+                 "name": .string(name)])
+    }
+
+    func envelopeSchema(_ schema: TableSchema) -> JSONValue {
+        let valueName = "\(serverName).\(schema.table).Value"
+        func rowField(_ field: String) -> JSONValue {
+            guard case .object(var o) = structSchema(name: valueName, fields: schema.columns, optional: true) else { return .null }
+            o["field"] = .string(field)
+            return .object(o)
+        }
+        let source: [FieldSchema] = [
+            .init(field: "version", type: .string, optional: false),
+            .init(field: "connector", type: .string, optional: false),
+            .init(field: "name", type: .string, optional: false),
+            .init(field: "ts_ms", type: .int64, optional: false),
+            .init(field: "snapshot", type: .string, optional: true, name: "io.debezium.data.Enum", version: 1),
+            .init(field: "db", type: .string, optional: false),
+            .init(field: "sequence", type: .string, optional: true),
+            .init(field: "schema", type: .string, optional: false),
+            .init(field: "table", type: .string, optional: false),
+            .init(field: "change_lsn", type: .string, optional: true),
+            .init(field: "commit_lsn", type: .string, optional: true),
+            .init(field: "event_serial_no", type: .int64, optional: true),
+            .init(field: "command_id", type: .int64, optional: true),
+        ]
+        guard case .object(var sourceObject) = structSchema(
+            name: "io.debezium.connector.sqlserver.Source", fields: source, optional: false) else { return .null }
+        sourceObject["field"] = .string("source")
+        let transaction: [FieldSchema] = [
+            .init(field: "id", type: .string, optional: false),
+            .init(field: "total_order", type: .int64, optional: false),
+            .init(field: "data_collection_order", type: .int64, optional: false),
+        ]
+        guard case .object(var txObject) = structSchema(
+            name: "event.block", fields: transaction, optional: true) else { return .null }
+        txObject["field"] = .string("transaction")
+        return .object([
+            "type": .string("struct"),
+            "fields": .array([rowField("before"), rowField("after"), .object(sourceObject),
+                              FieldSchema(field: "op", type: .string, optional: false).json,
+                              FieldSchema(field: "ts_ms", type: .int64, optional: true).json,
+                              .object(txObject)]),
+            "optional": .bool(false),
+            "name": .string("\(serverName).\(schema.table).Envelope"),
+            "version": .int(1),
+        ])
+    }
+
+    // MARK: Decoding
+
+    /// Reads a message produced by this codec or by Debezium's SQL Server connector (with or without the
+    /// schema block). A tombstone (nil value) is not an event: callers skip it before decoding.
+    public static func decode(key: [UInt8]?, value: [UInt8]) throws -> ChangeEvent {
+        let root = try JSONValue.parse(value)
+        let payload = unwrap(root)
+        guard case .object(let envelope) = payload else { throw EnvelopeError("the value is not a JSON object") }
+        guard let opText = envelope["op"]?.stringValue, let op = ChangeEvent.Operation(rawValue: opText) else {
+            throw EnvelopeError("missing or unknown \"op\" (expected c, u, d or r)")
+        }
+        guard let source = envelope["source"]?.objectValue else { throw EnvelopeError("missing \"source\" block") }
+        guard let db = source["db"]?.stringValue, let schemaName = source["schema"]?.stringValue,
+              let tableName = source["table"]?.stringValue else {
+            throw EnvelopeError("\"source\" lacks db, schema or table")
+        }
+        guard let commitText = source["commit_lsn"]?.stringValue, let commitLSN = LSN(commitText) else {
+            throw EnvelopeError("\"source.commit_lsn\" is missing or not an LSN")
+        }
+        let changeLSN: LSN?
+        if let text = source["change_lsn"]?.stringValue {
+            guard let lsn = LSN(text) else { throw EnvelopeError("\"source.change_lsn\" \(text) is not an LSN") }
+            changeLSN = lsn
+        } else {
+            changeLSN = nil
+        }
+        let position = SourcePosition(
+            commitLSN: commitLSN,
+            commandID: source["command_id"]?.int64Value.map { Int($0) },
+            changeLSN: changeLSN,
+            eventSerialNo: Int(source["event_serial_no"]?.int64Value ?? 0))
+        func row(_ name: String) throws -> JSONObject? {
+            switch envelope[name] {
+            case nil, .some(.null): return nil
+            case .some(.object(let o)): return o
+            default: throw EnvelopeError("\"\(name)\" is neither null nor an object")
+            }
+        }
+        let before = try row("before")
+        let after = try row("after")
+        if op == .delete ? before == nil : after == nil {
+            throw EnvelopeError("a '\(op.rawValue)' event needs \"\(op == .delete ? "before" : "after")\"")
+        }
+        var keyObject = JSONObject()
+        if let key, !key.isEmpty {
+            guard case .object(let k) = unwrap(try JSONValue.parse(key)) else { throw EnvelopeError("the key is not a JSON object") }
+            keyObject = k
+        }
+        let snapshot = ChangeEvent.SnapshotMarker(rawValue: source["snapshot"]?.stringValue ?? "false") ?? .false
+        var transaction: TransactionInfo?
+        if let t = envelope["transaction"]?.objectValue, let id = t["id"]?.stringValue {
+            transaction = TransactionInfo(id: id, totalOrder: Int(t["total_order"]?.int64Value ?? 0),
+                                          dataCollectionOrder: Int(t["data_collection_order"]?.int64Value ?? 0))
+        }
+        return ChangeEvent(
+            op: op, table: TableID(database: db, schema: schemaName, table: tableName), key: keyObject,
+            before: before, after: after, position: position,
+            commitTimeMs: source["ts_ms"]?.int64Value ?? 0, snapshot: snapshot,
+            processedAtMs: envelope["ts_ms"]?.int64Value ?? 0, transaction: transaction)
+    }
+
+    /// `{"schema":…, "payload":…}` → payload; anything else as is.
+    static func unwrap(_ value: JSONValue) -> JSONValue {
+        if case .object(let o) = value, o.count == 2, o["schema"] != nil, let payload = o["payload"] { return payload }
+        return value
+    }
+}
+
+/// A message that is not a valid change event; the sinks send it to their dead-letter topic.
+public struct EnvelopeError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { "not a Debezium change event: \(reason)" }
+}

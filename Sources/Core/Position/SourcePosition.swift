@@ -1,0 +1,49 @@
+/// Where the source stands in a database's change stream.
+///
+/// Debezium's SQL Server offset is (commit_lsn, change_lsn, event_serial_no); its direct query mode lost
+/// rows of deferred updates until `__$command_id` joined the offset (debezium PR 7728), and Microsoft
+/// documents `__$command_id` — not `__$seqval` — as the order of operations inside a transaction. Sluice
+/// emits a transaction's rows ordered by (command_id, seqval, operation), so its position is the quadruple
+/// in that order:
+/// - `commitLSN`: `__$start_lsn`, the commit LSN of the transaction;
+/// - `commandID`: `__$command_id` of the change (nil for snapshot reads: they sort first);
+/// - `changeLSN`: `__$seqval` of the change (nil for snapshot reads);
+/// - `eventSerialNo`: 1 for the first event of a change, 2 for the create that follows a primary-key
+///   change's delete.
+/// `change_lsn` alone is not monotonic across transactions (DBZ-1090); this order is.
+public struct SourcePosition: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var commitLSN: LSN
+    public var commandID: Int?
+    public var changeLSN: LSN?
+    public var eventSerialNo: Int
+
+    public init(commitLSN: LSN, commandID: Int?, changeLSN: LSN?, eventSerialNo: Int) {
+        self.commitLSN = commitLSN
+        self.commandID = commandID
+        self.changeLSN = changeLSN
+        self.eventSerialNo = eventSerialNo
+    }
+
+    /// The position of snapshot reads taken at `fence`: before every change committed at or after it.
+    public static func snapshot(at fence: LSN) -> SourcePosition {
+        SourcePosition(commitLSN: fence, commandID: nil, changeLSN: nil, eventSerialNo: 0)
+    }
+
+    public var isSnapshot: Bool { changeLSN == nil }
+
+    public static func < (lhs: SourcePosition, rhs: SourcePosition) -> Bool {
+        if lhs.commitLSN != rhs.commitLSN { return lhs.commitLSN < rhs.commitLSN }
+        if lhs.commandID != rhs.commandID { return (lhs.commandID ?? -1) < (rhs.commandID ?? -1) }
+        if lhs.changeLSN != rhs.changeLSN {
+            guard let l = lhs.changeLSN else { return true }  // snapshot reads first
+            guard let r = rhs.changeLSN else { return false }
+            return l < r
+        }
+        return lhs.eventSerialNo < rhs.eventSerialNo
+    }
+
+    public var description: String {
+        "commit_lsn=\(commitLSN) command_id=\(commandID.map(String.init) ?? "-") "
+            + "change_lsn=\(changeLSN.map(String.init(describing:)) ?? "NULL") event_serial_no=\(eventSerialNo)"
+    }
+}

@@ -1,0 +1,81 @@
+import Testing
+@testable import SluiceCore
+
+@Suite struct DebeziumEnvelopeTests {
+    let table = TableID(database: "CreditStaging", schema: "dbo", table: "customers")
+
+    func updateEvent() -> ChangeEvent {
+        ChangeEvent(
+            op: .update, table: table, key: ["customer_id": .int(7)],
+            before: ["customer_id": .int(7), "monthly_income": .string("4200.00")],
+            after: ["customer_id": .int(7), "monthly_income": .string("4800.50")],
+            position: SourcePosition(commitLSN: LSN("0000002a:00000d18:0003")!, commandID: 2,
+                                     changeLSN: LSN("0000002a:00000d10:0002")!, eventSerialNo: 1),
+            commitTimeMs: 1_732_000_000_123, processedAtMs: 1_732_000_001_000,
+            transaction: TransactionInfo(id: "0000002a:00000d18:0003", totalOrder: 2, dataCollectionOrder: 1))
+    }
+
+    @Test func encodesDebeziumFieldsInOrder() throws {
+        let codec = DebeziumEnvelope(serverName: "credit")
+        let value = try JSONValue.parse(codec.encodeValue(updateEvent(), schema: nil))
+        #expect(value.objectValue?.keys == ["before", "after", "source", "op", "ts_ms", "transaction"])
+        let source = try #require(value["source"])
+        #expect(source["connector"] == .string("sqlserver"))
+        #expect(source["name"] == .string("credit"))
+        #expect(source["db"] == .string("CreditStaging"))
+        #expect(source["commit_lsn"] == .string("0000002a:00000d18:0003"))
+        #expect(source["change_lsn"] == .string("0000002a:00000d10:0002"))
+        #expect(source["event_serial_no"] == .number("1"))
+        #expect(source["ts_ms"] == .number("1732000000123"))
+        #expect(source["snapshot"] == .string("false"))
+        #expect(value["op"] == .string("u"))
+        #expect(value["transaction"]?["total_order"] == .number("2"))
+        #expect(String(decoding: codec.encodeKey(updateEvent(), schema: nil), as: UTF8.self) == #"{"customer_id":7}"#)
+    }
+
+    @Test func decodeInvertsEncode() throws {
+        let codec = DebeziumEnvelope(serverName: "credit")
+        let event = updateEvent()
+        let decoded = try DebeziumEnvelope.decode(key: codec.encodeKey(event, schema: nil), value: codec.encodeValue(event, schema: nil))
+        #expect(decoded == event)
+    }
+
+    @Test func decodesTheSchemaWrappedForm() throws {
+        let schema = TableSchema(table: table, columns: [
+            FieldSchema(field: "customer_id", type: .int32, optional: false),
+            FieldSchema(field: "monthly_income", type: .string, optional: true),
+        ], keyColumns: ["customer_id"])
+        let codec = DebeziumEnvelope(serverName: "credit", includeSchema: true)
+        let event = updateEvent()
+        let value = try JSONValue.parse(codec.encodeValue(event, schema: schema))
+        #expect(value.objectValue?.keys == ["schema", "payload"])
+        #expect(value["schema"]?["name"] == .string("credit.CreditStaging.dbo.customers.Envelope"))
+        let key = try JSONValue.parse(codec.encodeKey(event, schema: schema))
+        #expect(key["schema"]?["fields"]?.arrayValue?.count == 1)
+        let decoded = try DebeziumEnvelope.decode(key: codec.encodeKey(event, schema: schema), value: codec.encodeValue(event, schema: schema))
+        #expect(decoded == event)
+    }
+
+    @Test func rejectsEventsThatCannotBeApplied() {
+        #expect(throws: EnvelopeError.self) { try DebeziumEnvelope.decode(key: nil, value: Array(#"{"op":"x"}"#.utf8)) }
+        #expect(throws: EnvelopeError.self) {
+            try DebeziumEnvelope.decode(key: nil, value: Array(#"{"op":"c","after":null,"source":{"db":"d","schema":"s","table":"t","commit_lsn":"0000002a:00000d18:0003"}}"#.utf8))
+        }
+        #expect(throws: EnvelopeError.self) {
+            try DebeziumEnvelope.decode(key: nil, value: Array(#"{"op":"d","before":{"a":1},"source":{"db":"d","schema":"s","table":"t","commit_lsn":"bogus"}}"#.utf8))
+        }
+        #expect(throws: (any Error).self) { try DebeziumEnvelope.decode(key: nil, value: Array("not json".utf8)) }
+    }
+
+    @Test func snapshotReadsCarryNoSerialNumber() throws {
+        var event = updateEvent()
+        event.op = .read
+        event.before = nil
+        event.position = .snapshot(at: LSN("0000002a:00000d18:0003")!)
+        event.snapshot = .true
+        let value = try JSONValue.parse(DebeziumEnvelope(serverName: "credit").encodeValue(event, schema: nil))
+        #expect(value["source"]?["change_lsn"] == .null)
+        #expect(value["source"]?["event_serial_no"] == .null)
+        #expect(value["source"]?["snapshot"] == .string("true"))
+    }
+}
