@@ -62,6 +62,15 @@ let package = Package(
             path: "Sources/Core"
         ),
 
+        // 4. Connectors.
+        .target(
+            name: "SluiceSQLServerSource",
+            dependencies: [
+                "SluiceCore",
+            ],
+            path: "Sources/Connectors/SQLServerSource"
+        ),
+
         // 6. Executable.
         .executableTarget(
             name: "sluice",
@@ -78,7 +87,7 @@ let package = Package(
         // Unit tests: no server needed.
         .testTarget(
             name: "SluiceUnitTests",
-            dependencies: ["SluiceCore", "SluiceSQLServer", "SluiceKafka"],
+            dependencies: ["SluiceCore", "SluiceSQLServer", "SluiceKafka", "SluiceSQLServerSource"],
             path: "Tests/UnitTests"
         ),
         // Integration tests: need the local world (`scripts/services up`, `eval "$(scripts/services env)"`).
