@@ -1,0 +1,219 @@
+/// The SQL Server source connector's configuration, read from a connector file with Debezium's property
+/// names where one exists.
+///
+/// Keys (defaults in brackets):
+/// - `connector.class` — `sqlserver-source` (or Debezium's `io.debezium.connector.sqlserver.SqlServerConnector`)
+/// - `database.url` — `mssql://user:password@host:port/Database`; or `database.hostname`, `database.port`
+///   [1433], `database.user`, `database.password` (secret)
+/// - `database.names` — the databases to capture, comma-separated [the URL's database]
+/// - `topic.prefix` — required; the logical server name, prefix of every topic
+/// - `kafka.bootstrap.servers` — required; `kafka.*` keys pass through to the producer (librdkafka names)
+/// - `table.include.list` / `table.exclude.list` — comma-separated regular expressions matched against
+///   `schema.table` (Debezium's convention; a plain name matches itself)
+/// - `message.key.columns` — `schema.table:col1,col2;schema.table2:col` for tables without a primary key
+/// - `snapshot.mode` — initial | initial_only | no_data | when_needed | always [initial]
+///   (`schema_only` is accepted as Debezium's old name of no_data)
+/// - `snapshot.isolation.mode` — snapshot | read_committed [snapshot]
+/// - `snapshot.fetch.size` [2000]
+/// - `poll.interval.ms` [500] — pause between polls that found nothing new
+/// - `max.iteration.transactions` [500] — at most this many transactions per poll window (0 = no limit)
+/// - `heartbeat.interval.ms` [0 = off], `heartbeat.action.query` — a statement run on the source on each
+///   heartbeat (e.g. an UPDATE of a CDC-enabled heartbeat table), so idle databases still advance
+/// - `tombstones.on.delete` [true], `provide.transaction.metadata` [false]
+/// - `decimal.handling.mode` — string | double | precise [string] (precise needs schemas enabled)
+/// - `binary.handling.mode` — base64 | hex [base64]
+/// - `key.converter.schemas.enable`, `value.converter.schemas.enable` [false]
+/// - `offset.purged.policy` — fail | resnapshot [fail]: what to do when the cleanup job purged changes the
+///   source never read
+/// - `capture.job.stall.timeout.ms` [60000] — no new LSN this long after a heartbeat action changed the
+///   source means the capture job (SQL Server Agent) is not running
+/// - `retry.backoff.initial.ms` [500], `retry.backoff.max.ms` [30000] — reconnect backoff
+public struct SQLServerSourceConfiguration: Sendable {
+    public enum SnapshotMode: String, CaseIterable, Sendable {
+        case initial, initialOnly = "initial_only", noData = "no_data", whenNeeded = "when_needed", always
+        case schemaOnly = "schema_only"
+    }
+    public enum SnapshotIsolationMode: String, CaseIterable, Sendable { case snapshot, readCommitted = "read_committed" }
+    public enum DecimalHandlingMode: String, CaseIterable, Sendable { case string, double, precise }
+    public enum BinaryHandlingMode: String, CaseIterable, Sendable { case base64, hex }
+    public enum OffsetPurgedPolicy: String, CaseIterable, Sendable { case fail, resnapshot }
+
+    public static let connectorClasses: Set<String> = ["sqlserver-source", "io.debezium.connector.sqlserver.SqlServerConnector"]
+
+    public var name: String
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var password: Secret
+    public var databases: [String]
+    public var topicPrefix: String
+    public var kafkaBootstrapServers: String
+    public var kafkaProperties: [(String, String)]
+    public var tableIncludeList: [String]
+    public var tableExcludeList: [String]
+    public var messageKeyColumns: [String: [String]]
+    public var snapshotMode: SnapshotMode
+    public var snapshotIsolationMode: SnapshotIsolationMode
+    public var snapshotFetchSize: Int
+    public var pollIntervalMs: Int
+    public var maxIterationTransactions: Int
+    public var heartbeatIntervalMs: Int
+    public var heartbeatActionQuery: String?
+    public var tombstonesOnDelete: Bool
+    public var provideTransactionMetadata: Bool
+    public var decimalHandlingMode: DecimalHandlingMode
+    public var binaryHandlingMode: BinaryHandlingMode
+    public var keySchemasEnabled: Bool
+    public var valueSchemasEnabled: Bool
+    public var offsetPurgedPolicy: OffsetPurgedPolicy
+    public var captureJobStallTimeoutMs: Int
+    public var retryBackoffInitialMs: Int
+    public var retryBackoffMaxMs: Int
+
+    /// Reads and validates every key, throwing all problems at once.
+    public init(_ input: ConnectorProperties) throws(ConfigurationError) {
+        var p = input
+        name = p.name
+        if let cls = p.string("connector.class", required: true), !Self.connectorClasses.contains(cls) {
+            p.addProblem(key: "connector.class", "\"\(cls)\" is not the SQL Server source; use \"sqlserver-source\"")
+        }
+        var host = p.string("database.hostname")
+        var port = p.int("database.port", default: 1433, range: 1...65535)
+        var user = p.string("database.user")
+        var password = p.secret("database.password")
+        var urlDatabase: String?
+        if let url = p.string("database.url") {
+            switch MSSQLURL.parse(url) {
+            case .success(let u):
+                host = host ?? u.host
+                port = u.port
+                user = user ?? u.user
+                password = password ?? u.password.map(Secret.init)
+                urlDatabase = u.database
+            case .failure(let problem):
+                p.addProblem(key: "database.url", problem.message)
+            }
+        }
+        if host == nil { p.addProblem(key: "database.hostname", "missing: set database.url (mssql://user:password@host:port/Database) or database.hostname") }
+        if user == nil { p.addProblem(key: "database.user", "missing: set it in database.url or database.user") }
+        if password == nil { p.addProblem(key: "database.password", "missing: set it in database.url or database.password") }
+        self.host = host ?? ""
+        self.port = port
+        self.user = user ?? ""
+        self.password = password ?? Secret("")
+        var databases = p.list("database.names")
+        if databases.isEmpty, let urlDatabase { databases = [urlDatabase] }
+        if databases.isEmpty { p.addProblem(key: "database.names", "missing: name the database(s) to capture") }
+        self.databases = databases
+        topicPrefix = p.string("topic.prefix", required: true) ?? ""
+        if !topicPrefix.isEmpty, TopicNamer.sanitize(topicPrefix) != topicPrefix {
+            p.addProblem(key: "topic.prefix", "\"\(topicPrefix)\" may only hold ASCII letters, digits, '.', '_' and '-'")
+        }
+        kafkaBootstrapServers = p.string("kafka.bootstrap.servers", required: true) ?? ""
+        kafkaProperties = p.raw(prefix: "kafka.").filter { $0.0 != "bootstrap.servers" }
+        tableIncludeList = p.list("table.include.list")
+        tableExcludeList = p.list("table.exclude.list")
+        messageKeyColumns = [:]
+        if let spec = p.string("message.key.columns") {
+            for entry in spec.split(separator: ";") {
+                let parts = entry.split(separator: ":", maxSplits: 1)
+                let columns = parts.count == 2 ? parts[1].split(separator: ",").map { $0.trimmingWhitespace() } : []
+                guard parts.count == 2, !columns.isEmpty, !columns.contains("") else {
+                    p.addProblem(key: "message.key.columns", "\"\(entry)\" is not schema.table:column[,column…]")
+                    continue
+                }
+                messageKeyColumns[parts[0].trimmingWhitespace()] = columns
+            }
+        }
+        snapshotMode = p.choice("snapshot.mode", default: SnapshotMode.initial)
+        if snapshotMode == .schemaOnly { snapshotMode = .noData }
+        snapshotIsolationMode = p.choice("snapshot.isolation.mode", default: SnapshotIsolationMode.snapshot)
+        snapshotFetchSize = p.int("snapshot.fetch.size", default: 2000, range: 1...1_000_000)
+        pollIntervalMs = p.int("poll.interval.ms", default: 500, range: 1...3_600_000)
+        maxIterationTransactions = p.int("max.iteration.transactions", default: 500, range: 0...10_000_000)
+        heartbeatIntervalMs = p.int("heartbeat.interval.ms", default: 0, range: 0...86_400_000)
+        heartbeatActionQuery = p.string("heartbeat.action.query")
+        if heartbeatActionQuery != nil && heartbeatIntervalMs == 0 {
+            p.addProblem(key: "heartbeat.action.query", "needs heartbeat.interval.ms > 0 to run")
+        }
+        tombstonesOnDelete = p.bool("tombstones.on.delete", default: true)
+        provideTransactionMetadata = p.bool("provide.transaction.metadata", default: false)
+        decimalHandlingMode = p.choice("decimal.handling.mode", default: DecimalHandlingMode.string)
+        binaryHandlingMode = p.choice("binary.handling.mode", default: BinaryHandlingMode.base64)
+        keySchemasEnabled = p.bool("key.converter.schemas.enable", default: false)
+        valueSchemasEnabled = p.bool("value.converter.schemas.enable", default: false)
+        if decimalHandlingMode == .precise && !valueSchemasEnabled {
+            p.addProblem(key: "decimal.handling.mode", "precise writes Connect decimals whose scale lives only in the schema; set value.converter.schemas.enable=true or use string")
+        }
+        offsetPurgedPolicy = p.choice("offset.purged.policy", default: OffsetPurgedPolicy.fail)
+        captureJobStallTimeoutMs = p.int("capture.job.stall.timeout.ms", default: 60_000, range: 1000...86_400_000)
+        retryBackoffInitialMs = p.int("retry.backoff.initial.ms", default: 500, range: 10...600_000)
+        retryBackoffMaxMs = p.int("retry.backoff.max.ms", default: 30_000, range: 100...3_600_000)
+        try p.validate()
+    }
+}
+
+/// `mssql://user:password@host:port/Database` (user and password percent-encoded).
+public struct MSSQLURL: Hashable, Sendable {
+    public var host: String
+    public var port: Int
+    public var user: String?
+    public var password: String?
+    public var database: String?
+
+    public struct Problem: Error, Hashable, Sendable { public let message: String }
+
+    public static func parse(_ text: String) -> Result<MSSQLURL, Problem> {
+        guard text.hasPrefix("mssql://") else {
+            return .failure(Problem(message: "must start with mssql:// (mssql://user:password@host:port/Database)"))
+        }
+        var rest = Substring(text.dropFirst("mssql://".count))
+        var user: String?, password: String?
+        if let at = rest.lastIndex(of: "@") {
+            let credentials = rest[..<at]
+            rest = rest[rest.index(after: at)...]
+            if let colon = credentials.firstIndex(of: ":") {
+                user = percentDecode(credentials[..<colon])
+                password = percentDecode(credentials[credentials.index(after: colon)...])
+            } else {
+                user = percentDecode(credentials)
+            }
+        }
+        var database: String?
+        if let slash = rest.firstIndex(of: "/") {
+            let db = rest[rest.index(after: slash)...].split(separator: "?", maxSplits: 1).first.map(String.init) ?? ""
+            database = db.isEmpty ? nil : percentDecode(Substring(db))
+            rest = rest[..<slash]
+        }
+        var host = String(rest), port = 1433
+        if let colon = rest.lastIndex(of: ":") {
+            guard let p = Int(rest[rest.index(after: colon)...]), (1...65535).contains(p) else {
+                return .failure(Problem(message: "the port in the URL is not a number from 1 to 65535"))
+            }
+            port = p
+            host = String(rest[..<colon])
+        }
+        guard !host.isEmpty else { return .failure(Problem(message: "the URL has no host")) }
+        return .success(MSSQLURL(host: host, port: port, user: user, password: password, database: database))
+    }
+
+    static func percentDecode(_ s: Substring) -> String? {
+        var bytes: [UInt8] = []
+        var i = s.utf8.startIndex
+        let u = s.utf8
+        while i < u.endIndex {
+            let b = u[i]
+            if b == UInt8(ascii: "%") {
+                let h = u.index(after: i)
+                guard h < u.endIndex, u.index(after: h) < u.endIndex,
+                      let v = UInt8(String(decoding: [u[h], u[u.index(after: h)]], as: UTF8.self), radix: 16) else { return nil }
+                bytes.append(v)
+                i = u.index(h, offsetBy: 2)
+            } else {
+                bytes.append(b)
+                i = u.index(after: i)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

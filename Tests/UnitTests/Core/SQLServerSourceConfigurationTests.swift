@@ -1,0 +1,65 @@
+import Testing
+@testable import SluiceCore
+
+@Suite struct SQLServerSourceConfigurationTests {
+    func load(_ config: String, env: [String: String] = [:]) throws(ConfigurationError) -> SQLServerSourceConfiguration {
+        let json = #"{"name":"credit-source","config":{"# + config + "}}"
+        return try SQLServerSourceConfiguration(ConnectorProperties.parse(Array(json.utf8), origin: "t.json", environment: env))
+    }
+
+    @Test func readsTheShippedConnectorFile() throws {
+        let bytes = try readFile("connectors/credit-source.json")
+        let env = ["SLUICE_STAGING_URL": "mssql://sluice:Sluice%21pw@127.0.0.1:51433/CreditStaging",
+                   "SLUICE_KAFKA_BOOTSTRAP": "127.0.0.1:59092"]
+        let c = try SQLServerSourceConfiguration(ConnectorProperties.parse(bytes, origin: "credit-source.json", environment: env))
+        #expect(c.host == "127.0.0.1" && c.port == 51433 && c.user == "sluice" && c.password.value == "Sluice!pw")
+        #expect(c.databases == ["CreditStaging"])
+        #expect(c.topicPrefix == "credit")
+        #expect(c.tableIncludeList == ["dbo.customers", "dbo.credit_applications", "dbo.repayments"])
+        #expect(c.snapshotMode == .initial && c.provideTransactionMetadata && c.tombstonesOnDelete)
+    }
+
+    @Test func explainsEveryProblem() throws {
+        do {
+            _ = try load(#""connector.class":"jdbc-sink","database.url":"postgres://x","snapshot.mode":"never","poll.interval.ms":"0","decimal.handling.mode":"precise","message.key.columns":"dbo.t""#)
+            Issue.record("expected a configuration error")
+        } catch {
+            let text = error.description
+            for fragment in ["connector.class: \"jdbc-sink\" is not the SQL Server source", "database.url: must start with mssql://",
+                             "topic.prefix: missing", "kafka.bootstrap.servers: missing", "snapshot.mode: \"never\" is not one of",
+                             "poll.interval.ms: 0 is out of range", "decimal.handling.mode: precise writes", "message.key.columns: \"dbo.t\""] {
+                #expect(text.contains(fragment), "missing: \(fragment) in \(text)")
+            }
+        }
+    }
+
+    @Test func separateHostKeysWorkWithoutAURL() throws {
+        let c = try load(#""connector.class":"sqlserver-source","database.hostname":"db","database.user":"u","database.password":"p","database.names":"A, B","topic.prefix":"t","kafka.bootstrap.servers":"k:9092","kafka.linger.ms":"5","snapshot.mode":"schema_only","message.key.columns":"dbo.t:a,b;dbo.u:c""#)
+        #expect(c.host == "db" && c.port == 1433 && c.databases == ["A", "B"])
+        #expect(c.snapshotMode == .noData)
+        #expect(c.messageKeyColumns == ["dbo.t": ["a", "b"], "dbo.u": ["c"]])
+        #expect(c.kafkaProperties.map(\.0) == ["linger.ms"])
+    }
+}
+
+/// Reads a file relative to the package root (tests run from it).
+func readFile(_ path: String) throws -> [UInt8] {
+    var bytes: [UInt8] = []
+    guard let f = fopen(path, "rb") else { throw POSIXErrorLike(path: path) }
+    defer { fclose(f) }
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = fread(&buffer, 1, buffer.count, f)
+        if n <= 0 { break }
+        bytes += buffer[0..<n]
+    }
+    return bytes
+}
+
+struct POSIXErrorLike: Error { let path: String }
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
