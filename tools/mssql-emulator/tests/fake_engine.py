@@ -152,7 +152,7 @@ class FakeSession:
             yield Done(None)
             yield ResultSet([Column("after", SqlType("int"))], [(1,)])
             yield Done(1)
-        elif head == "BEGIN TRAN":
+        elif head.startswith("BEGIN TRAN"):
             self.tran += 1
             if self.tran == 1:
                 yield EnvChange("begin_tran", b"\x01\x00\x00\x00\x00\x00\x00\x00", b"")
@@ -196,6 +196,7 @@ class FakeSession:
 
     async def cancel(self) -> None:
         CANCELS.append("session")
+        logging.getLogger("fake").info("session.cancel() called")
 
     async def close(self) -> None:
         pass
@@ -232,6 +233,84 @@ class FakeServer:
             raise SqlError(4060, f'Cannot open database "{db}" requested by the login. The login failed.',
                            severity=11, state=1)
         return FakeSession(db)
+
+
+# --------------------------------------------------------------------------------------------------
+# pytest fixture: the fake engine served by the real TDS layer in a child process (so tests can
+# measure the server's memory separately from the client's).
+
+PORT_RANGE = range(52433, 52500)
+
+
+def _free_port() -> int:
+    import random
+    import socket
+    ports = list(PORT_RANGE)
+    random.shuffle(ports)
+    for port in ports:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 52433-52499")
+
+
+class Endpoint:
+    def __init__(self, host: str, port: int, pid: int, log_path: Path) -> None:
+        self.host, self.port, self.pid, self.log_path = host, port, pid, log_path
+        self.user, self.password = LOGIN
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_fake_server(log_path: Path):
+    """Start the fake server; returns (Popen, Endpoint)."""
+    import subprocess
+    import time
+    for _attempt in range(5):
+        port = _free_port()
+        out = open(log_path, "wb")
+        proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--port", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
+            if b"READY" in log_path.read_bytes():
+                return proc, Endpoint("127.0.0.1", port, proc.pid, log_path)
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait()
+    raise RuntimeError("the fake TDS server did not start:\n" + log_path.read_text(errors="replace"))
+
+
+try:
+    import pytest
+
+    @pytest.fixture(scope="session")
+    def fake_server(tmp_path_factory):
+        """An Endpoint (host, port, user, password, pid) of the TDS layer serving the fake engine."""
+        log_path = tmp_path_factory.mktemp("fake_tds") / "server.log"
+        proc, endpoint = start_fake_server(log_path)
+        try:
+            yield endpoint
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except Exception:  # noqa: BLE001
+                proc.kill()
+except ImportError:  # standalone use without pytest
+    pass
 
 
 async def _main(port: int) -> None:

@@ -27,7 +27,10 @@ from mssql_emulator.tds.errors import ProtocolError
 from mssql_emulator.tds.login import Login7, parse_login7
 from mssql_emulator.tds.packets import Message, PacketReader, PacketWriter
 from mssql_emulator.tds.prelogin import build_prelogin_response, parse_prelogin
-from mssql_emulator.tds.requests import RpcCall, RpcParam, parse_rpc, parse_sql_batch
+from mssql_emulator.tds.requests import (
+    ISOLATION_LEVELS, TM_BEGIN_XACT, TM_COMMIT_XACT, TM_ROLLBACK_XACT, TM_SAVE_XACT, RpcCall,
+    RpcParam, parse_rpc, parse_sql_batch, parse_transaction_request,
+)
 from mssql_emulator.tds.response import INTERNAL_ERROR, Outcome, ResponseStream, stream_items
 
 log = logging.getLogger("mssql_emulator.tds")
@@ -280,13 +283,13 @@ class Connection:
                 for call in req.calls:
                     await self._run_rpc(call)
             elif msg.type == PacketType.TRANSACTION_MANAGER:
-                raise _not_supported("A transaction manager request (DTC / TM_BEGIN_XACT)")
+                await self._run_transaction_request(msg.payload)
             elif msg.type == PacketType.BULK_LOAD:
                 raise _not_supported("Bulk load (BCP in / INSERT BULK)")
             else:
                 raise ProtocolError(f"unexpected packet type {msg.type} after login")
         except ProtocolError as e:
-            if msg.type not in (PacketType.SQL_BATCH, PacketType.RPC):
+            if msg.type not in (PacketType.SQL_BATCH, PacketType.RPC, PacketType.TRANSACTION_MANAGER):
                 raise
             # A malformed or unsupported request body; framing is intact, so answer it.
             stream.error(SqlError(INTERNAL_ERROR, f"The SQL Server emulator cannot process the "
@@ -326,6 +329,38 @@ class Connection:
             log.exception("spid %d: the engine failed on a batch", self.spid)
             stream.error(SqlError(INTERNAL_ERROR, f"emulator internal error: {type(e).__name__}: {e}"))
             stream.done(Token.DONE, DONE_ERROR)
+
+    async def _run_transaction_request(self, payload: bytes) -> None:
+        """Transaction manager request (2.2.6.9): local transactions only, run as the equivalent
+        T-SQL through the engine so that it produces the transaction ENVCHANGEs."""
+        req = parse_transaction_request(payload)
+
+        def quoted(name: str) -> str:
+            return " [" + name.replace("]", "]]") + "]" if name else ""
+
+        def begin(level: int, name: str) -> list[str]:
+            out = []
+            if level:
+                if level not in ISOLATION_LEVELS:
+                    raise ProtocolError(f"unknown isolation level {level} in a transaction request")
+                out.append(f"SET TRANSACTION ISOLATION LEVEL {ISOLATION_LEVELS[level]}")
+            out.append("BEGIN TRANSACTION" + quoted(name))
+            return out
+
+        if req.request_type == TM_BEGIN_XACT:
+            statements = begin(req.isolation_level, req.name)
+        elif req.request_type in (TM_COMMIT_XACT, TM_ROLLBACK_XACT):
+            verb = "COMMIT" if req.request_type == TM_COMMIT_XACT else "ROLLBACK"
+            statements = [f"{verb} TRANSACTION" + quoted(req.name)]
+            if req.begin_after:
+                statements += begin(req.new_isolation_level, req.new_name)
+        elif req.request_type == TM_SAVE_XACT:
+            statements = ["SAVE TRANSACTION" + quoted(req.name)]
+        else:
+            raise _not_supported(f"Distributed transactions (transaction manager request type "
+                                 f"{req.request_type})")
+        for sql in statements:
+            await self._run_batch(sql)
 
     # ---------------------------------------------------------------------------------------------
     async def _run_rpc(self, call: RpcCall) -> None:
@@ -388,12 +423,15 @@ class Connection:
             terminated = True
         if not terminated:
             stream.token(tokens.returnstatus(outcome.return_status or 0))
-            returned = {rv.param.name.lower(): rv.param for rv in outcome.return_values}
+            # Engine return values match output parameters by name, unnamed ones in order.
+            returned = {rv.param.name.lower(): rv.param for rv in outcome.return_values
+                        if rv.param.name}
+            unnamed = [rv.param for rv in outcome.return_values if not rv.param.name]
             for ordinal, sent, typ, name in outputs:
                 key = (name or "").lower()
                 try:
-                    if key in returned:
-                        p = returned[key]
+                    p = returned.get(key) if key else (unnamed.pop(0) if unnamed else None)
+                    if p is not None:
                         codec = column_codec(p.type, nullable=True)
                         value = p.value
                     elif name in extra_values:

@@ -139,3 +139,48 @@ def parse_rpc(payload: bytes) -> RpcRequest:
     if not calls:
         raise ProtocolError("RPC request without a procedure")
     return RpcRequest(headers, calls)
+
+
+# Transaction manager request types (2.2.6.9).
+TM_GET_DTC_ADDRESS = 0
+TM_PROPAGATE_XACT = 1
+TM_BEGIN_XACT = 5
+TM_PROMOTE_XACT = 6
+TM_COMMIT_XACT = 7
+TM_ROLLBACK_XACT = 8
+TM_SAVE_XACT = 9
+
+ISOLATION_LEVELS = {1: "READ UNCOMMITTED", 2: "READ COMMITTED", 3: "REPEATABLE READ",
+                    4: "SERIALIZABLE", 5: "SNAPSHOT"}
+
+
+@dataclass
+class TransactionRequest:
+    """A transaction manager request (what pytds sends for BEGIN / COMMIT / ROLLBACK in TDS 7.2+).
+    ``begin_after``: fBeginXact of COMMIT/ROLLBACK — start a new transaction right after."""
+
+    request_type: int
+    name: str = ""
+    isolation_level: int = 0
+    begin_after: bool = False
+    new_name: str = ""
+    new_isolation_level: int = 0
+
+
+def parse_transaction_request(payload: bytes) -> TransactionRequest:
+    r = Reader(payload)
+    read_all_headers(r)
+    req = TransactionRequest(r.u16())
+    if req.request_type == TM_BEGIN_XACT:
+        req.isolation_level = r.u8()
+        req.name = r.b_varchar()
+    elif req.request_type in (TM_COMMIT_XACT, TM_ROLLBACK_XACT):
+        req.name = r.b_varchar()
+        if not r.at_end():
+            req.begin_after = bool(r.u8() & 0x01)
+            if req.begin_after:
+                req.new_isolation_level = r.u8()
+                req.new_name = r.b_varchar()
+    elif req.request_type == TM_SAVE_XACT:
+        req.name = r.b_varchar()
+    return req
