@@ -16,6 +16,7 @@ T-SQL, so the TDS layer can be tested before, and independently of, the real eng
     USE <db>              database ENVCHANGE + message 5701
     ECHO                  one row holding the parameters; OUTPUT params come back changed
     SET ...               accepted, no count
+    SET FMTONLY ON <cmd> SET FMTONLY OFF   metadata of <cmd>'s result sets, no rows
 Stored procedures (RPC by name or EXEC): sp_fake_proc returns a result set, RETURN 7 and doubles its
 OUTPUT parameters.
 
@@ -29,6 +30,7 @@ import asyncio
 import datetime as dt
 import logging
 import os
+import re
 import sys
 import uuid
 from decimal import Decimal
@@ -103,6 +105,18 @@ class FakeSession:
         self.tran = 0
 
     async def execute(self, sql: str, params: list[Param] | None = None) -> AsyncIterator:
+        fmt = re.match(r"(?is)^\s*SET FMTONLY ON\s+(.*?)\s+SET FMTONLY OFF\s*$", sql)
+        if fmt:  # metadata only (freebcp queryout, db-lib's dbcolinfo paths)
+            async for item in self.execute(fmt.group(1), params):
+                if isinstance(item, ResultSet):
+                    if hasattr(item.rows, "aclose"):
+                        await item.rows.aclose()
+                    yield ResultSet(item.columns, [])
+                elif isinstance(item, Done):
+                    yield Done(None)
+                else:
+                    yield item
+            return
         for stmt in [s.strip() for s in sql.split(";") if s.strip()]:
             async for item in self._one(stmt, params or []):
                 yield item
