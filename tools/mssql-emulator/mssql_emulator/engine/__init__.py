@@ -1,0 +1,5 @@
+"""The SQL engine of the SQL Server emulator (TEST FIXTURE): T-SQL on Postgres, with CDC."""
+
+from .server import EmulatorServer
+
+__all__ = ["EmulatorServer"]

@@ -1,0 +1,246 @@
+"""SQL Server change data capture on Postgres (TEST FIXTURE).
+
+How it works:
+- sys.sp_cdc_enable_table puts a row trigger on the source table. The trigger writes the row images
+  (jsonb) with the Postgres top-level transaction id into ``_mssql.cdc_pending`` and marks the
+  transaction as "has captured changes" (a transaction-local setting).
+- When a session commits a transaction that has captured changes, the engine inserts a commit record
+  with a commit sequence number into ``_mssql.cdc_commits`` and COMMITs, holding the database's commit
+  lock across both, so commit sequence order is commit order. Rolled back work (and its pending rows
+  and commit record) vanishes with its transaction.
+- The capture job (EmulatorServer._capture_loop, every capture_interval seconds, unless stopped with
+  sys.sp_cdc_stop_job) calls ``_mssql.cdc_harvest``: for each committed transaction in commit order
+  it assigns LSNs (one commit LSN per transaction, greater than every LSN assigned before; a
+  __$seqval per row change, below the commit LSN), writes the change-table rows (an update as
+  operation 3 then 4), and a cdc.lsn_time_mapping row in the server's time zone.
+"""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+
+from .catalog import Database
+
+LSN_ZERO = b"\x00" * 10
+
+CDC_PG_SQL = r"""
+CREATE SCHEMA IF NOT EXISTS sys;
+CREATE TABLE IF NOT EXISTS _mssql.cdc_pending(id bigserial PRIMARY KEY, xid bigint NOT NULL,
+    instances text[] NOT NULL, op smallint NOT NULL, old_row jsonb, new_row jsonb,
+    begin_time timestamptz NOT NULL);
+CREATE INDEX IF NOT EXISTS cdc_pending_xid ON _mssql.cdc_pending(xid, id);
+CREATE TABLE IF NOT EXISTS _mssql.cdc_commits(seq bigint PRIMARY KEY, xid bigint NOT NULL,
+    end_time timestamptz NOT NULL);
+CREATE SEQUENCE IF NOT EXISTS _mssql.cdc_commit_seq;
+CREATE TABLE IF NOT EXISTS _mssql.cdc_lsn(id int PRIMARY KEY, last numeric NOT NULL);
+INSERT INTO _mssql.cdc_lsn VALUES (1, 37 * 281474976710656::numeric + 416 * 65536 + 1) ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS _mssql.cdc_instances(name_ci text PRIMARY KEY, info jsonb NOT NULL,
+    insert_sql text NOT NULL);
+CREATE TABLE IF NOT EXISTS _mssql.cdc_settings(job_type text PRIMARY KEY, retention int, threshold int,
+    pollinginterval int, maxtrans int, maxscans int, continuous int);
+INSERT INTO _mssql.cdc_settings VALUES ('capture', NULL, NULL, 5, 500, 10, 1),
+    ('cleanup', 4320, 5000, NULL, NULL, NULL, NULL) ON CONFLICT DO NOTHING;
+
+CREATE OR REPLACE FUNCTION _mssql.lsn_bytes(x numeric) RETURNS bytea LANGUAGE sql IMMUTABLE AS $f$
+  SELECT decode(lpad(to_hex(trunc(x / 281474976710656)::bigint), 8, '0')
+                || lpad(to_hex(mod(x, 281474976710656)::bigint), 12, '0'), 'hex')
+$f$;
+CREATE OR REPLACE FUNCTION _mssql.lsn_num(b bytea) RETURNS numeric LANGUAGE sql IMMUTABLE AS $f$
+  SELECT ('x' || lpad(substr(encode(b, 'hex'), 1, 8), 16, '0'))::bit(64)::bigint::numeric * 281474976710656
+       + ('x' || lpad(substr(encode(b, 'hex'), 9, 12), 16, '0'))::bit(64)::bigint
+$f$;
+CREATE OR REPLACE FUNCTION _mssql.cdc_reserve(n int) RETURNS numeric LANGUAGE plpgsql AS $f$
+DECLARE base numeric;
+BEGIN
+  UPDATE _mssql.cdc_lsn SET last = (trunc(last / 65536) + 1) * 65536 + 1 + (n - 1)
+   WHERE id = 1 RETURNING last - (n - 1) INTO base;
+  RETURN base;
+END $f$;
+CREATE OR REPLACE FUNCTION _mssql.tran_id(x bigint) RETURNS bytea LANGUAGE sql IMMUTABLE AS $f$
+  SELECT decode(lpad(to_hex(x), 20, '0'), 'hex')
+$f$;
+
+CREATE OR REPLACE FUNCTION _mssql.cdc_capture() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  INSERT INTO _mssql.cdc_pending(xid, instances, op, old_row, new_row, begin_time)
+  VALUES (txid_current(), TG_ARGV::text[],
+          CASE TG_OP WHEN 'INSERT' THEN 2 WHEN 'DELETE' THEN 1 ELSE 4 END,
+          CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END,
+          CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END, now());
+  PERFORM set_config('mssql.cdc_dirty', 'on', true);
+  RETURN NULL;
+END $f$;
+
+CREATE OR REPLACE FUNCTION _mssql.cdc_mask(cols jsonb, o jsonb, nw jsonb) RETURNS bytea
+LANGUAGE plpgsql IMMUTABLE AS $f$
+DECLARE ncol int := jsonb_array_length(cols); nbytes int; m bytea; c jsonb; ord int;
+BEGIN
+  nbytes := greatest(1, (ncol + 7) / 8);
+  m := decode(repeat('00', nbytes), 'hex');
+  FOR c IN SELECT * FROM jsonb_array_elements(cols) LOOP
+    ord := (c->>'ordinal')::int;
+    IF o IS NULL OR (o -> (c->>'pg')) IS DISTINCT FROM (nw -> (c->>'pg')) THEN
+      m := set_bit(m, (nbytes - 1 - (ord - 1) / 8) * 8 + (ord - 1) % 8, 1);
+    END IF;
+  END LOOP;
+  RETURN m;
+END $f$;
+
+CREATE OR REPLACE FUNCTION _mssql.cdc_harvest(tz text) RETURNS integer LANGUAGE plpgsql AS $f$
+DECLARE c record; p record; inst record; n int; base numeric; k int; seqv bytea; commit_lsn bytea;
+        total int := 0; mask bytea; ci text; begin_t timestamptz;
+BEGIN
+  FOR c IN SELECT * FROM _mssql.cdc_commits ORDER BY seq LOOP
+    SELECT count(*), min(begin_time) INTO n, begin_t FROM _mssql.cdc_pending WHERE xid = c.xid;
+    IF n > 0 THEN
+      base := _mssql.cdc_reserve(n + 1);
+      commit_lsn := _mssql.lsn_bytes(base + n);
+      k := 0;
+      FOR p IN SELECT * FROM _mssql.cdc_pending WHERE xid = c.xid ORDER BY id LOOP
+        seqv := _mssql.lsn_bytes(base + k);
+        k := k + 1;
+        FOREACH ci IN ARRAY p.instances LOOP
+          SELECT * INTO inst FROM _mssql.cdc_instances WHERE name_ci = ci;
+          CONTINUE WHEN NOT FOUND;
+          IF p.op = 4 THEN
+            mask := _mssql.cdc_mask(inst.info->'columns', p.old_row, p.new_row);
+            EXECUTE inst.insert_sql USING commit_lsn, seqv, 3, mask, p.old_row, k;
+            EXECUTE inst.insert_sql USING commit_lsn, seqv, 4, mask, p.new_row, k;
+          ELSE
+            mask := _mssql.cdc_mask(inst.info->'columns', NULL, NULL);
+            EXECUTE inst.insert_sql USING commit_lsn, seqv, p.op::int, mask, coalesce(p.new_row, p.old_row), k;
+          END IF;
+        END LOOP;
+      END LOOP;
+      INSERT INTO cdc.lsn_time_mapping(start_lsn, tran_begin_time, tran_end_time, tran_id, tran_begin_lsn)
+      VALUES (commit_lsn, CAST(begin_t AT TIME ZONE tz AS timestamp(3)),
+              CAST(c.end_time AT TIME ZONE tz AS timestamp(3)), _mssql.tran_id(c.xid), _mssql.lsn_bytes(base));
+      total := total + 1;
+      DELETE FROM _mssql.cdc_pending WHERE xid = c.xid;
+    END IF;
+    DELETE FROM _mssql.cdc_commits WHERE seq = c.seq;
+  END LOOP;
+  RETURN total;
+END $f$;
+
+CREATE OR REPLACE FUNCTION sys.fn_cdc_get_max_lsn() RETURNS bytea LANGUAGE sql STABLE AS $f$
+  SELECT max(start_lsn) FROM cdc.lsn_time_mapping
+$f$;
+CREATE OR REPLACE FUNCTION sys.fn_cdc_get_min_lsn(ci text) RETURNS bytea LANGUAGE sql STABLE AS $f$
+  SELECT coalesce((SELECT start_lsn FROM cdc.change_tables WHERE lower(capture_instance) = lower(ci)),
+                  '\x00000000000000000000'::bytea)
+$f$;
+CREATE OR REPLACE FUNCTION sys.fn_cdc_increment_lsn(l bytea) RETURNS bytea LANGUAGE sql IMMUTABLE AS $f$
+  SELECT _mssql.lsn_bytes(_mssql.lsn_num(l) + 1)
+$f$;
+CREATE OR REPLACE FUNCTION sys.fn_cdc_decrement_lsn(l bytea) RETURNS bytea LANGUAGE sql IMMUTABLE AS $f$
+  SELECT CASE WHEN _mssql.lsn_num(l) = 0 THEN l ELSE _mssql.lsn_bytes(_mssql.lsn_num(l) - 1) END
+$f$;
+CREATE OR REPLACE FUNCTION sys.fn_cdc_map_lsn_to_time(l bytea) RETURNS timestamp(3) LANGUAGE sql STABLE AS $f$
+  SELECT tran_end_time FROM cdc.lsn_time_mapping WHERE start_lsn <= l ORDER BY start_lsn DESC LIMIT 1
+$f$;
+CREATE OR REPLACE FUNCTION sys.fn_cdc_map_time_to_lsn(op text, t timestamp) RETURNS bytea
+LANGUAGE plpgsql STABLE AS $f$
+BEGIN
+  CASE lower(trim(op))
+    WHEN 'largest less than' THEN
+      RETURN (SELECT max(start_lsn) FROM cdc.lsn_time_mapping WHERE tran_end_time < t);
+    WHEN 'largest less than or equal' THEN
+      RETURN (SELECT max(start_lsn) FROM cdc.lsn_time_mapping WHERE tran_end_time <= t);
+    WHEN 'smallest greater than' THEN
+      RETURN (SELECT min(start_lsn) FROM cdc.lsn_time_mapping WHERE tran_end_time > t);
+    WHEN 'smallest greater than or equal' THEN
+      RETURN (SELECT min(start_lsn) FROM cdc.lsn_time_mapping WHERE tran_end_time >= t);
+    ELSE
+      RAISE EXCEPTION 'An insufficient number of arguments were supplied for the procedure or function sys.fn_cdc_map_time_to_lsn.'
+        USING ERRCODE = 'MS313';
+  END CASE;
+END $f$;
+CREATE OR REPLACE FUNCTION sys.fn_cdc_get_column_ordinal(ci text, col text) RETURNS integer
+LANGUAGE sql STABLE AS $f$
+  SELECT cc.column_ordinal FROM cdc.captured_columns cc JOIN cdc.change_tables ct ON ct.object_id = cc.object_id
+   WHERE lower(ct.capture_instance) = lower(ci) AND lower(cc.column_name) = lower(col)
+$f$;
+CREATE OR REPLACE FUNCTION sys.fn_cdc_is_bit_set(pos integer, mask bytea) RETURNS smallint
+LANGUAGE sql IMMUTABLE AS $f$
+  SELECT CASE WHEN mask IS NULL OR pos IS NULL OR pos < 1 OR (pos - 1) / 8 >= length(mask) THEN 0
+              ELSE get_bit(mask, (length(mask) - 1 - (pos - 1) / 8) * 8 + (pos - 1) % 8)::smallint END
+$f$;
+CREATE OR REPLACE FUNCTION sys.fn_cdc_has_column_changed(ci text, col text, mask bytea) RETURNS smallint
+LANGUAGE sql STABLE AS $f$
+  SELECT sys.fn_cdc_is_bit_set(sys.fn_cdc_get_column_ordinal(ci, col), mask)
+$f$;
+
+CREATE OR REPLACE FUNCTION _mssql.cdc_range(ci text, lo bytea, hi bytea, filter text)
+RETURNS TABLE(lo bytea, hi bytea, all_old boolean) LANGUAGE plpgsql VOLATILE AS $f$
+DECLARE mn bytea; mx bytea; f text := lower(trim(filter));
+BEGIN
+  SELECT start_lsn INTO mn FROM cdc.change_tables WHERE lower(capture_instance) = ci;
+  mx := sys.fn_cdc_get_max_lsn();
+  IF cdc_range.lo IS NULL OR cdc_range.hi IS NULL OR mn IS NULL OR mx IS NULL OR cdc_range.lo > cdc_range.hi
+     OR cdc_range.lo < mn OR cdc_range.hi > mx OR f IS NULL OR f NOT IN ('all', 'all update old') THEN
+    RAISE EXCEPTION 'An insufficient number of arguments were supplied for the procedure or function cdc.fn_cdc_get_all_changes_ ... .'
+      USING ERRCODE = 'MS313';
+  END IF;
+  RETURN QUERY SELECT cdc_range.lo, cdc_range.hi, f = 'all update old';
+END $f$;
+CREATE OR REPLACE FUNCTION _mssql.cdc_net_range(ci text, lo bytea, hi bytea, filter text)
+RETURNS TABLE(lo bytea, hi bytea, with_mask boolean, merge boolean) LANGUAGE plpgsql VOLATILE AS $f$
+DECLARE mn bytea; mx bytea; f text := lower(trim(filter));
+BEGIN
+  SELECT start_lsn INTO mn FROM cdc.change_tables WHERE lower(capture_instance) = ci;
+  mx := sys.fn_cdc_get_max_lsn();
+  IF cdc_net_range.lo IS NULL OR cdc_net_range.hi IS NULL OR mn IS NULL OR mx IS NULL
+     OR cdc_net_range.lo > cdc_net_range.hi OR cdc_net_range.lo < mn OR cdc_net_range.hi > mx
+     OR f IS NULL OR f NOT IN ('all', 'all with mask', 'all with merge') THEN
+    RAISE EXCEPTION 'An insufficient number of arguments were supplied for the procedure or function cdc.fn_cdc_get_net_changes_ ... .'
+      USING ERRCODE = 'MS313';
+  END IF;
+  RETURN QUERY SELECT cdc_net_range.lo, cdc_net_range.hi, f = 'all with mask', f = 'all with merge';
+END $f$;
+"""
+
+# The CDC system tables, created through the engine's own T-SQL DDL path so they carry SQL Server
+# types in the catalog. Column lists follow Microsoft's documentation of each table.
+CDC_SYSTEM_TABLES = [
+    """CREATE TABLE cdc.change_tables (object_id int NOT NULL, version int NULL, source_object_id int NULL,
+        capture_instance sysname NOT NULL, start_lsn binary(10) NULL, end_lsn binary(10) NULL,
+        supports_net_changes bit NULL, has_drop_pending bit NULL, role_name sysname NULL,
+        index_name sysname NULL, filegroup_name sysname NULL, create_date datetime NULL,
+        partition_switch bit NOT NULL)""",
+    """CREATE TABLE cdc.captured_columns (object_id int NOT NULL, column_name sysname NOT NULL,
+        column_id int NULL, column_type sysname NOT NULL, column_ordinal int NOT NULL,
+        is_computed bit NULL, masking_function nvarchar(4000) NULL)""",
+    """CREATE TABLE cdc.index_columns (object_id int NOT NULL, column_name sysname NOT NULL,
+        index_ordinal tinyint NOT NULL, column_id int NOT NULL)""",
+    """CREATE TABLE cdc.lsn_time_mapping (start_lsn binary(10) NOT NULL, tran_begin_time datetime NULL,
+        tran_end_time datetime NULL, tran_id varbinary(10) NULL, tran_begin_lsn binary(10) NULL)""",
+    """CREATE TABLE cdc.ddl_history (source_object_id int NULL, object_id int NOT NULL,
+        required_column_update bit NULL, ddl_command nvarchar(max) NULL, ddl_lsn binary(10) NOT NULL,
+        ddl_time datetime NULL)""",
+]
+
+COMMIT_RECORD_SQL = (
+    "INSERT INTO _mssql.cdc_commits(seq, xid, end_time) "
+    "SELECT nextval('_mssql.cdc_commit_seq'), txid_current(), clock_timestamp() "
+    "WHERE current_setting('mssql.cdc_dirty', true) = 'on'"
+)
+
+
+async def load_instances(db: Database, conn: asyncpg.Connection) -> None:
+    db.cdc_instances = {}
+    db.tracked_tables = set()
+    has = await conn.fetchval("SELECT to_regclass('_mssql.cdc_instances') IS NOT NULL")
+    if not has:
+        return
+    for r in await conn.fetch("SELECT name_ci, info FROM _mssql.cdc_instances"):
+        info = json.loads(r["info"]) if isinstance(r["info"], str) else r["info"]
+        db.cdc_instances[r["name_ci"]] = info
+        db.tracked_tables.add((info["source_schema"].lower(), info["source_table"].lower()))
+
+
+async def harvest(db: Database, conn: asyncpg.Connection, tz: str) -> int:
+    async with conn.transaction():
+        return await conn.fetchval("SELECT _mssql.cdc_harvest($1)", tz)

@@ -1,0 +1,570 @@
+"""System stored procedures of the emulator (TEST FIXTURE): the CDC procedures and sp_executesql."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Any, AsyncIterator
+
+import asyncpg
+
+from ..api import Done, Message, Param, ResultItem, ReturnStatus, SqlError, SqlType
+from . import cdc
+from .catalog import ColumnInfo, TableInfo
+from .ddl import Cursor
+from .translate import literal, qi
+from .types import parse_type, pg_type, sql_text, unsupported
+
+
+class _Default:
+    pass
+
+
+DEFAULT = _Default()
+REQUIRED = object()
+
+# name -> ordered (parameter, default)
+SIGNATURES: dict[str, list[tuple[str, Any]]] = {
+    "sp_cdc_enable_db": [],
+    "sp_cdc_disable_db": [],
+    "sp_cdc_enable_table": [("@source_schema", REQUIRED), ("@source_name", REQUIRED), ("@role_name", REQUIRED),
+                            ("@capture_instance", None), ("@supports_net_changes", None), ("@index_name", None),
+                            ("@captured_column_list", None), ("@filegroup_name", None),
+                            ("@allow_partition_switch", 1)],
+    "sp_cdc_disable_table": [("@source_schema", REQUIRED), ("@source_name", REQUIRED),
+                             ("@capture_instance", REQUIRED)],
+    "sp_cdc_start_job": [("@job_type", "capture")],
+    "sp_cdc_stop_job": [("@job_type", "capture")],
+    "sp_cdc_change_job": [("@job_type", "capture"), ("@maxtrans", None), ("@maxscans", None),
+                          ("@continuous", None), ("@pollinginterval", None), ("@retention", None),
+                          ("@threshold", None), ("@pollinginterval", None)],
+    "sp_cdc_cleanup_change_table": [("@capture_instance", REQUIRED), ("@low_water_mark", REQUIRED),
+                                    ("@threshold", 5000), ("@fcleanupfailed", 0)],
+    "sp_cdc_help_change_data_capture": [("@source_schema", None), ("@source_name", None)],
+    "sp_executesql": [("@stmt", REQUIRED), ("@params", None)],
+}
+
+
+def _normalize(name: str) -> str:
+    parts = [p.strip().strip("[]\"").lower() for p in name.split(".")]
+    if len(parts) == 3 and parts[0] in ("master",):
+        parts = parts[1:]
+    if len(parts) == 2 and parts[0] in ("sys", "dbo"):
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def _bind(proc: str, sig, args: dict, positional: list) -> dict:
+    out = {}
+    names = [n for n, _ in sig]
+    if len(positional) > len(names) and proc != "sp_executesql":
+        raise SqlError(8144, f"Procedure or function {proc} has too many arguments specified.")
+    for i, v in enumerate(positional):
+        if proc == "sp_executesql" and i >= 2:
+            break
+        out[names[i]] = v
+    for k, v in args.items():
+        if k not in names:
+            if proc == "sp_executesql":
+                continue
+            raise SqlError(8145, f"{k} is not a parameter for procedure {proc}.")
+        out[k] = v
+    for n, d in sig:
+        if n not in out or out[n] is DEFAULT:
+            if d is REQUIRED:
+                raise SqlError(201, f"Procedure or function '{proc}' expects parameter '{n}', which was not supplied.")
+            out[n] = d
+    return out
+
+
+async def call(session, name: str, args: dict, positional: list) -> AsyncIterator[ResultItem]:
+    proc = _normalize(name)
+    sig = SIGNATURES.get(proc)
+    if sig is None:
+        raise SqlError(2812, f"Could not find stored procedure '{name}'.")
+    if proc == "sp_executesql":
+        async for item in _sp_executesql(session, args, positional):
+            yield item
+        return
+    bound = _bind(proc, sig, args, positional)
+    fn = globals()["_" + proc]
+    async for item in fn(session, bound):
+        yield item
+
+
+async def _sp_executesql(session, args: dict, positional: list) -> AsyncIterator[ResultItem]:
+    stmt = args.pop("@stmt", positional[0] if positional else None)
+    decl = args.pop("@params", positional[1] if len(positional) > 1 else None)
+    if stmt is None:
+        raise SqlError(201, "Procedure or function 'sp_executesql' expects parameter '@stmt', which was not supplied.")
+    params: list[Param] = []
+    if decl:
+        names = []
+        for item in re.split(r",(?![^(]*\))", decl):
+            m = re.match(r"(?is)^\s*(@\w+)\s+([\w ]+(?:\([^)]*\))?)\s*(OUTPUT|OUT)?\s*$", item)
+            if not m:
+                raise SqlError(102, f"Incorrect syntax near '{item.strip()}'.", severity=15)
+            if m.group(3):
+                raise unsupported("OUTPUT parameters of sp_executesql")
+            names.append((m.group(1), parse_type(m.group(2), cast=True)))
+        rest = positional[2:]
+        for i, (n, t) in enumerate(names):
+            v = args.get(n.lower(), rest[i] if i < len(rest) else None)
+            params.append(Param(n, t, v))
+    saved = session.variables
+    try:
+        async for item in session.execute(stmt, params):
+            yield item
+    finally:
+        session.variables = saved
+
+
+# ---------------------------------------------------------------------- helpers
+def _require_cdc_db(session) -> None:
+    if not session.db.cdc_enabled:
+        raise SqlError(22901, f"The database '{session.db.name}' is not enabled for Change Data Capture. "
+                       "Ensure that the correct database context is set and retry the operation. To report on "
+                       "the databases enabled for Change Data Capture, query the is_cdc_enabled column in the "
+                       "sys.databases catalog view.")
+
+
+async def _exec(session, sql: str, *args) -> None:
+    conn = await session.conn()
+    try:
+        await conn.execute(sql, *args)
+    except asyncpg.PostgresError as e:
+        raise session._map_error(e, "EXEC")
+
+
+async def _atomic(session, sql: str) -> None:
+    """Run Postgres SQL as one statement of the session (savepoint or own transaction)."""
+    conn = await session.conn()
+    sp = await session._statement_scope(conn)
+    try:
+        await conn.execute(sql)
+    except asyncpg.PostgresError as e:
+        await session._statement_failed(conn, sp)
+        raise session._map_error(e, "EXEC")
+    except BaseException:
+        await session._statement_failed(conn, sp)
+        raise
+    await session._statement_ok(conn, sp)
+
+
+async def _set_meta(session, key: str, value: str) -> None:
+    await _atomic(session, f"INSERT INTO _mssql.meta VALUES ({literal(key)}, {literal(value)}) "
+                           f"ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value")
+
+
+def _str(v) -> str | None:
+    if v is None:
+        return None
+    return str(v)
+
+
+# ---------------------------------------------------------------------- enable / disable
+async def _sp_cdc_enable_db(session, a) -> AsyncIterator[ResultItem]:
+    db = session.db
+    if db.database_id <= 4:
+        raise SqlError(22988, "This instance of SQL Server does not support change data capture on system "
+                       f"databases ('{db.name}').")
+    if not db.cdc_enabled:
+        if session.trancount > 0:
+            raise SqlError(22906, "The stored procedure 'sys.sp_cdc_enable_db' cannot be executed within a "
+                           "user transaction.")
+        async with db.ddl_lock:
+            await _atomic(session, cdc.CDC_PG_SQL + "; CREATE SCHEMA IF NOT EXISTS cdc; "
+                          "INSERT INTO _mssql.schemas VALUES ('cdc', 'cdc') ON CONFLICT DO NOTHING")
+            db.schemas["cdc"] = "cdc"
+            for ddl in cdc.CDC_SYSTEM_TABLES:
+                c = Cursor(ddl)
+                c.i = 2
+                await session.create_table(c, system=True)
+            await _set_meta(session, "cdc_enabled", "1")
+            await _set_meta(session, "capture_running", "1")
+            db.cdc_enabled = True
+            db.capture_running = True
+            db.cdc_instances = {}
+            db.tracked_tables = set()
+    yield ReturnStatus(0)
+    yield Done(None)
+
+
+async def _sp_cdc_disable_db(session, a) -> AsyncIterator[ResultItem]:
+    db = session.db
+    if db.cdc_enabled:
+        async with db.ddl_lock:
+            for ci, inst in list(db.cdc_instances.items()):
+                await _drop_instance(session, ci)
+            stmts = ["DROP SCHEMA IF EXISTS cdc CASCADE", "DELETE FROM _mssql.schemas WHERE name = 'cdc'",
+                     "DELETE FROM _mssql.tables WHERE schema_name = 'cdc'",
+                     "DROP TABLE IF EXISTS _mssql.cdc_pending, _mssql.cdc_commits, _mssql.cdc_instances, "
+                     "_mssql.cdc_lsn, _mssql.cdc_settings", "DROP SEQUENCE IF EXISTS _mssql.cdc_commit_seq",
+                     "UPDATE _mssql.meta SET value = '0' WHERE key = 'cdc_enabled'"]
+            await _atomic(session, "; ".join(stmts))
+            db.cdc_enabled = False
+            db.schemas.pop("cdc", None)
+            for k in [k for k in db.tables if k[0] == "cdc"]:
+                del db.tables[k]
+            db.cdc_instances = {}
+            db.tracked_tables = set()
+    yield ReturnStatus(0)
+    yield Done(None)
+
+
+def _trigger_sql(session, table: TableInfo, instances: list[str]) -> str:
+    drop = f"DROP TRIGGER IF EXISTS _mssql_cdc ON {table.pg_name}"
+    if not instances:
+        return drop
+    args = ", ".join(literal(i) for i in instances)
+    return (f"{drop}; CREATE TRIGGER _mssql_cdc AFTER INSERT OR UPDATE OR DELETE ON {table.pg_name} "
+            f"FOR EACH ROW EXECUTE FUNCTION _mssql.cdc_capture({args})")
+
+
+def _instances_of(db, table: TableInfo) -> list[str]:
+    return sorted(ci for ci, inst in db.cdc_instances.items()
+                  if (inst["source_schema"].lower(), inst["source_table"].lower()) == table.key)
+
+
+async def _primary_key(session, table: TableInfo) -> tuple[str | None, list[str]]:
+    conn = await session.conn()
+    r = await conn.fetchrow(
+        "SELECT c.conname, (SELECT array_agg(a.attname ORDER BY array_position(c.conkey, a.attnum)) "
+        "FROM pg_attribute a WHERE a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey)) AS cols "
+        "FROM pg_constraint c WHERE c.conrelid = $1::regclass AND c.contype = 'p'", table.pg_name)
+    if r is None:
+        return None, []
+    return r["conname"], [table.column(n).name for n in r["cols"]]
+
+
+async def _unique_index(session, table: TableInfo, index_name: str) -> list[str] | None:
+    conn = await session.conn()
+    r = await conn.fetchrow(
+        "SELECT (SELECT array_agg(a.attname ORDER BY array_position(i.indkey::int2[], a.attnum)) FROM pg_attribute a "
+        "WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey::int2[])) AS cols FROM pg_index i "
+        "JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = $1::regclass AND ic.relname = $2 "
+        "AND i.indisunique", table.pg_name, index_name)
+    if r is None:
+        return None
+    return [table.column(n).name for n in r["cols"]]
+
+
+async def _sp_cdc_enable_table(session, a) -> AsyncIterator[ResultItem]:
+    db = session.db
+    _require_cdc_db(session)
+    schema, name = _str(a["@source_schema"]), _str(a["@source_name"])
+    if schema is None or name is None:
+        raise SqlError(22920, "The parameters @source_schema and @source_name cannot be NULL.")
+    table = db.table(schema, name)
+    if table is None or table.system:
+        raise SqlError(22931, f"Source table '{schema}.{name}' does not exist in the current database. Ensure "
+                       "that the correct database context is set. Specify a valid schema and table name for the "
+                       "database.")
+    ci_name = _str(a["@capture_instance"]) or f"{table.schema}_{table.name}"
+    ci = ci_name.lower()
+    if ci in db.cdc_instances:
+        raise SqlError(22926, f"Could not create a capture instance because the capture instance name "
+                       f"'{ci_name}' already exists in the current database. Specify an explicit unique name "
+                       "for the parameter @capture_instance.")
+    existing = _instances_of(db, table)
+    if len(existing) >= 2:
+        raise SqlError(22962, f"Two capture instances already exist for source table '{table.display}'. A table "
+                       "can have at most two capture instances. If the current tracking options are not "
+                       "appropriate, disable change tracking for the obsolete instance by using "
+                       "sys.sp_cdc_disable_table and retry the operation.")
+    if len(ci_name) > 100 or not re.fullmatch(r"[A-Za-z0-9_@#$]+", ci_name):
+        raise SqlError(22930, f"The capture instance name '{ci_name}' is not valid.")
+    pk_name, pk_cols = await _primary_key(session, table)
+    index_name = _str(a["@index_name"])
+    key_cols = pk_cols
+    if index_name:
+        key_cols = await _unique_index(session, table, index_name)
+        if key_cols is None:
+            raise SqlError(22908, f"Could not locate the unique index '{index_name}' on source table "
+                           f"'{table.display}'.")
+    net = a["@supports_net_changes"]
+    net = bool(int(net)) if net is not None else bool(key_cols)
+    if net and not key_cols:
+        raise SqlError(22939, "The parameter @supports_net_changes is set to 1, but the source table does not "
+                       "have a primary key defined and no alternate unique index has been specified.")
+    col_list = _str(a["@captured_column_list"])
+    if col_list:
+        wanted = [w.strip().strip("[]\"") for w in col_list.split(",") if w.strip()]
+        cols = []
+        for w in wanted:
+            c = table.column(w)
+            if c is None:
+                raise SqlError(22960, f"Column '{w}' in the @captured_column_list is not a column of the "
+                               f"source table '{table.display}'.")
+            cols.append(c)
+        cols.sort(key=lambda c: c.column_id)
+        missing = [k for k in key_cols if k.lower() not in {c.pg for c in cols}]
+        if missing and (net or pk_cols):
+            raise SqlError(22945, f"Could not create a capture instance because the index column "
+                           f"'{missing[0]}' is not included in the @captured_column_list.")
+    else:
+        cols = list(table.columns)
+    ct_name = f"{ci_name}_CT"
+    colinfo = []
+    for k, c in enumerate(cols, start=1):
+        info = ColumnInfo(c.name, c.type, True, False, k)
+        colinfo.append({"name": c.name, "pg": c.pg, "column_id": c.column_id, "ordinal": k,
+                        "info": info.to_json()})
+    inst = {"name": ci_name, "source_schema": table.schema, "source_table": table.name, "ct": ct_name.lower(),
+            "columns": colinfo, "key": [k for k in key_cols], "net": net, "role": _str(a["@role_name"]),
+            "index_name": index_name or pk_name}
+    captured_ddl = ", ".join(f"[{c.name}] {sql_text(c.type)} NULL" for c in cols)
+    ddl = (f"CREATE TABLE cdc.[{ct_name}] ([__$start_lsn] binary(10) NOT NULL, [__$end_lsn] binary(10) NULL, "
+           f"[__$seqval] binary(10) NOT NULL, [__$operation] int NOT NULL, [__$update_mask] varbinary(128) NULL"
+           f"{', ' + captured_ddl if captured_ddl else ''}, [__$command_id] int NULL)")
+    row_type = f'_mssql."{ci}_row"'
+    type_cols = ", ".join(f"{qi(c.name)} {pg_type(c.type)}" for c in cols) or "dummy int"
+    insert_sql = (f'INSERT INTO cdc.{qi(ct_name)} ("__$start_lsn", "__$end_lsn", "__$seqval", "__$operation", '
+                  f'"__$update_mask"{"".join(", " + qi(c.name) for c in cols)}, "__$command_id") '
+                  f"SELECT $1, NULL, $2, $3, $4{''.join(', r.' + qi(c.name) for c in cols)}, $6 "
+                  f"FROM jsonb_populate_record(NULL::{row_type}, $5) AS r")
+    async with db.ddl_lock:
+        own_tx = session.trancount == 0
+        conn = await session.conn()
+        if own_tx:
+            await conn.execute("BEGIN")
+            session.trancount = 1
+            session.tx_db = db
+        try:
+            c = Cursor(ddl)
+            c.i = 2
+            ct = await session.create_table(c, system=True, extra_sql=(
+                f"CREATE TYPE {row_type} AS ({type_cols}); "
+                f'CREATE INDEX ON cdc.{qi(ct_name)} ("__$start_lsn", "__$seqval", "__$operation")'))
+            start_lsn = await conn.fetchval("SELECT _mssql.lsn_bytes(_mssql.cdc_reserve(1))")
+            await conn.execute("INSERT INTO _mssql.cdc_instances VALUES ($1, $2::jsonb, $3)", ci, json.dumps(inst),
+                               insert_sql)
+            await conn.execute(
+                "INSERT INTO cdc.change_tables(object_id, version, source_object_id, capture_instance, start_lsn, "
+                "end_lsn, supports_net_changes, has_drop_pending, role_name, index_name, filegroup_name, "
+                "create_date, partition_switch) VALUES ($1, 0, $2, $3, $4, NULL, $5, NULL, $6, $7, $8, "
+                "CAST(statement_timestamp() AS timestamp(3)), $9)",
+                ct.object_id, table.object_id, ci_name, start_lsn, 1 if net else 0, inst["role"],
+                inst["index_name"], _str(a["@filegroup_name"]), 1 if int(a["@allow_partition_switch"] or 0) else 0)
+            for col in colinfo:
+                src = table.column(col["name"])
+                await conn.execute(
+                    "INSERT INTO cdc.captured_columns VALUES ($1, $2, $3, $4, $5, 0, NULL)",
+                    ct.object_id, col["name"], src.column_id, src.type.name, col["ordinal"])
+            for i, k in enumerate(key_cols, start=1):
+                await conn.execute("INSERT INTO cdc.index_columns VALUES ($1, $2, $3, $4)",
+                                   ct.object_id, k, i, table.column(k).column_id)
+            db.cdc_instances[ci] = inst
+            await conn.execute(_trigger_sql(session, table, _instances_of(db, table)))
+            if own_tx:
+                session.trancount = 0
+                session.tx_db = None
+                session.tx_ddl = False
+                await conn.execute("COMMIT")
+        except BaseException as e:
+            db.cdc_instances.pop(ci, None)
+            if own_tx:
+                session.trancount = 0
+                session.tx_db = None
+                if conn.is_in_transaction():
+                    await conn.execute("ROLLBACK")
+                await session.server.load_catalog(db, conn)
+            if isinstance(e, asyncpg.PostgresError):
+                raise session._map_error(e, "EXEC")
+            raise
+        db.tracked_tables.add(table.key)
+    yield ReturnStatus(0)
+    yield Done(None)
+
+
+async def _drop_instance(session, ci: str) -> None:
+    db = session.db
+    inst = db.cdc_instances[ci]
+    table = db.table(inst["source_schema"], inst["source_table"])
+    del db.cdc_instances[ci]
+    stmts = []
+    if table is not None:
+        stmts.append(_trigger_sql(session, table, _instances_of(db, table)))
+    ct_key = ("cdc", inst["ct"])
+    ct = db.tables.get(ct_key)
+    oid = ct.object_id if ct else 0
+    stmts += [f"DROP TABLE IF EXISTS cdc.{qi(inst['ct'])}", f'DROP TYPE IF EXISTS _mssql."{ci}_row"',
+              f"DELETE FROM _mssql.tables WHERE schema_name = 'cdc' AND table_name = {literal(inst['ct'])}",
+              f"DELETE FROM _mssql.cdc_instances WHERE name_ci = {literal(ci)}",
+              f"DELETE FROM cdc.change_tables WHERE lower(capture_instance) = {literal(ci)}",
+              f"DELETE FROM cdc.captured_columns WHERE object_id = {oid}",
+              f"DELETE FROM cdc.index_columns WHERE object_id = {oid}"]
+    await _atomic(session, "; ".join(stmts))
+    db.tables.pop(ct_key, None)
+    if table is not None and not _instances_of(db, table):
+        db.tracked_tables.discard(table.key)
+
+
+async def drop_capture_instances_of(session, table: TableInfo) -> None:
+    db = session.db
+    if not db.cdc_enabled:
+        return
+    for ci in _instances_of(db, table):
+        await _drop_instance(session, ci)
+
+
+async def _sp_cdc_disable_table(session, a) -> AsyncIterator[ResultItem]:
+    db = session.db
+    _require_cdc_db(session)
+    schema, name = _str(a["@source_schema"]), _str(a["@source_name"])
+    table = db.table(schema, name) if schema and name else None
+    if table is None:
+        raise SqlError(22931, f"Source table '{schema}.{name}' does not exist in the current database. Ensure "
+                       "that the correct database context is set. Specify a valid schema and table name for the "
+                       "database.")
+    which = _str(a["@capture_instance"])
+    if which is None:
+        raise SqlError(22955, "The parameter @capture_instance cannot be NULL.")
+    mine = _instances_of(db, table)
+    if which.lower() == "all":
+        targets = mine
+    elif which.lower() in mine:
+        targets = [which.lower()]
+    else:
+        raise SqlError(22904, f"Could not update the metadata that indicates table {table.display} is enabled "
+                       f"for Change Data Capture. The capture instance '{which}' does not exist for this table.")
+    async with db.ddl_lock:
+        for ci in targets:
+            await _drop_instance(session, ci)
+    yield ReturnStatus(0)
+    yield Done(None)
+
+
+# ---------------------------------------------------------------------- jobs
+def _job_type(a) -> str:
+    jt = (_str(a["@job_type"]) or "capture").lower()
+    if jt not in ("capture", "cleanup"):
+        raise SqlError(22992, f"The specified @job_type, {a['@job_type']}, is not a valid job type. Valid job "
+                       "types are 'capture' and 'cleanup'.")
+    return jt
+
+
+async def _sp_cdc_start_job(session, a) -> AsyncIterator[ResultItem]:
+    _require_cdc_db(session)
+    db = session.db
+    jt = _job_type(a)
+    if jt == "capture":
+        if db.capture_running:
+            raise SqlError(22022, f"SQLServerAgent Error: Request to run job cdc.{db.name}_capture (from User "
+                           f"{session.login}) refused because the job is already running from a request by User "
+                           f"{session.login}.")
+        await _set_meta(session, "capture_running", "1")
+        db.capture_running = True
+    else:
+        await run_cleanup_job(session)
+    yield Message(0, f"Job 'cdc.{db.name}_{jt}' started successfully.")
+    yield ReturnStatus(0)
+    yield Done(None)
+
+
+async def _sp_cdc_stop_job(session, a) -> AsyncIterator[ResultItem]:
+    _require_cdc_db(session)
+    db = session.db
+    jt = _job_type(a)
+    if jt == "capture":
+        if not db.capture_running:
+            raise SqlError(22022, f"SQLServerAgent Error: Request to stop job cdc.{db.name}_capture (from User "
+                           f"{session.login}) refused because the job is not currently running.")
+        await _set_meta(session, "capture_running", "0")
+        db.capture_running = False
+    yield Message(0, f"Job 'cdc.{db.name}_{jt}' stopped successfully.")
+    yield ReturnStatus(0)
+    yield Done(None)
+
+
+async def _sp_cdc_change_job(session, a) -> AsyncIterator[ResultItem]:
+    _require_cdc_db(session)
+    jt = _job_type(a)
+    sets = []
+    for p, col in (("@maxtrans", "maxtrans"), ("@maxscans", "maxscans"), ("@continuous", "continuous"),
+                   ("@pollinginterval", "pollinginterval"), ("@retention", "retention"),
+                   ("@threshold", "threshold")):
+        v = a.get(p)
+        if v is None:
+            continue
+        if jt == "capture" and col in ("retention", "threshold"):
+            raise SqlError(22983, f"The parameter {p} is not valid for the capture job.")
+        if jt == "cleanup" and col not in ("retention", "threshold"):
+            raise SqlError(22983, f"The parameter {p} is not valid for the cleanup job.")
+        if col == "retention" and not (0 < int(v) <= 52494800):
+            raise SqlError(22990, "The value specified for the parameter @retention must be in the range from 1 to 52494800.")
+        sets.append(f"{col} = {int(v)}")
+    if sets:
+        await _atomic(session, f"UPDATE _mssql.cdc_settings SET {', '.join(sets)} WHERE job_type = {literal(jt)}")
+    yield ReturnStatus(0)
+    yield Done(None)
+
+
+async def run_cleanup_job(session) -> None:
+    """One pass of the cleanup job: purge change rows older than the retention (minutes)."""
+    conn = await session.conn()
+    retention = await conn.fetchval("SELECT retention FROM _mssql.cdc_settings WHERE job_type = 'cleanup'")
+    tz = session.server.timezone
+    for ci in list(session.db.cdc_instances):
+        lwm = await conn.fetchval(
+            "SELECT min(start_lsn) FROM cdc.lsn_time_mapping WHERE tran_end_time >= "
+            "CAST(statement_timestamp() AT TIME ZONE $1 AS timestamp(3)) - make_interval(mins => $2)", tz, retention)
+        if lwm is None:
+            mx = await conn.fetchval("SELECT sys.fn_cdc_get_max_lsn()")
+            if mx is None:
+                continue
+            lwm = await conn.fetchval("SELECT sys.fn_cdc_increment_lsn($1)", mx)
+        await _cleanup(session, ci, lwm, validate=False)
+
+
+async def _cleanup(session, ci: str, lwm: bytes | None, validate: bool = True) -> None:
+    db = session.db
+    inst = db.cdc_instances[ci]
+    conn = await session.conn()
+    if lwm is not None and validate:
+        t = await conn.fetchval("SELECT tran_end_time FROM cdc.lsn_time_mapping WHERE start_lsn = $1", lwm)
+        if t is None:
+            raise SqlError(22964, f"LSN 0x{lwm.hex().upper()}, specified as the new low end point for change table "
+                           "cleanup must represent the start_lsn value of a current entry in the "
+                           "cdc.lsn_time_mapping table. Choose an LSN value that satisfies this requirement.")
+        lwm = await conn.fetchval("SELECT min(start_lsn) FROM cdc.lsn_time_mapping WHERE tran_end_time = $1", t)
+    await _atomic(
+        session,
+        (f"UPDATE cdc.change_tables SET start_lsn = {literal(lwm)} WHERE lower(capture_instance) = {literal(ci)} "
+         f"AND (start_lsn IS NULL OR start_lsn < {literal(lwm)}); " if lwm is not None else "") +
+        f"DELETE FROM cdc.{qi(inst['ct'])} WHERE \"__$start_lsn\" < (SELECT start_lsn FROM cdc.change_tables "
+        f"WHERE lower(capture_instance) = {literal(ci)})")
+
+
+async def _sp_cdc_cleanup_change_table(session, a) -> AsyncIterator[ResultItem]:
+    _require_cdc_db(session)
+    ci_name = _str(a["@capture_instance"])
+    if ci_name is None or ci_name.lower() not in session.db.cdc_instances:
+        raise SqlError(22985, f"Could not find the capture instance '{ci_name}' in the current database.")
+    lwm = a["@low_water_mark"]
+    if lwm is not None and not isinstance(lwm, (bytes, bytearray)):
+        raise SqlError(206, "Operand type clash: @low_water_mark must be binary(10).")
+    await _cleanup(session, ci_name.lower(), bytes(lwm) if lwm is not None else None)
+    yield ReturnStatus(0)
+    yield Done(None)
+
+
+async def _sp_cdc_help_change_data_capture(session, a) -> AsyncIterator[ResultItem]:
+    raise unsupported("sys.sp_cdc_help_change_data_capture")
+    yield  # pragma: no cover
+
+
+def ddl_history_sql(session, table: TableInfo, command: str) -> list[str]:
+    """cdc.ddl_history rows for a DDL statement on a tracked table (one per capture instance)."""
+    db = session.db
+    out = []
+    for ci in _instances_of(db, table):
+        inst = db.cdc_instances[ci]
+        ct = db.tables.get(("cdc", inst["ct"]))
+        out.append(
+            "INSERT INTO cdc.ddl_history(source_object_id, object_id, required_column_update, ddl_command, "
+            f"ddl_lsn, ddl_time) VALUES ({table.object_id}, {ct.object_id if ct else 0}, 0, {literal(command)}, "
+            f"_mssql.lsn_bytes(_mssql.cdc_reserve(1)), "
+            f"CAST(statement_timestamp() AT TIME ZONE {literal(session.server.timezone)} AS timestamp(3)))")
+    return out

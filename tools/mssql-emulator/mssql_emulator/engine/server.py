@@ -1,0 +1,277 @@
+"""EmulatorServer: one emulated SQL Server instance backed by Postgres (TEST FIXTURE)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from urllib.parse import urlparse, urlunparse
+
+import asyncpg
+
+from ..api import SqlError
+from . import cdc
+from .catalog import Database, TableInfo
+
+log = logging.getLogger("mssql_emulator.engine")
+
+BOOTSTRAP_SQL = r"""
+CREATE SCHEMA IF NOT EXISTS _mssql;
+CREATE SCHEMA IF NOT EXISTS dbo;
+DO $$ BEGIN
+  CREATE COLLATION _mssql.ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+CREATE TABLE IF NOT EXISTS _mssql.meta(key text PRIMARY KEY, value text);
+CREATE TABLE IF NOT EXISTS _mssql.tables(schema_name text, table_name text, info jsonb NOT NULL,
+                                         PRIMARY KEY (schema_name, table_name));
+CREATE TABLE IF NOT EXISTS _mssql.schemas(name text PRIMARY KEY, declared text NOT NULL);
+INSERT INTO _mssql.schemas VALUES ('dbo', 'dbo') ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS _mssql.databases(name_ci text PRIMARY KEY, name text NOT NULL,
+    database_id int NOT NULL, pg_name text NOT NULL, create_date timestamp NOT NULL DEFAULT now());
+CREATE OR REPLACE FUNCTION _mssql.datediff(part text, a timestamp, b timestamp) RETURNS integer
+LANGUAGE sql IMMUTABLE AS $f$
+  SELECT CASE part
+    WHEN 'year' THEN (extract(year FROM b) - extract(year FROM a))::int
+    WHEN 'quarter' THEN ((extract(year FROM b) - extract(year FROM a)) * 4
+                         + extract(quarter FROM b) - extract(quarter FROM a))::int
+    WHEN 'month' THEN ((extract(year FROM b) - extract(year FROM a)) * 12
+                       + extract(month FROM b) - extract(month FROM a))::int
+    WHEN 'day' THEN (b::date - a::date)
+    WHEN 'week' THEN ((b::date - extract(dow FROM b)::int) - (a::date - extract(dow FROM a)::int)) / 7
+    WHEN 'hour' THEN (extract(epoch FROM date_trunc('hour', b) - date_trunc('hour', a)) / 3600)::int
+    WHEN 'minute' THEN (extract(epoch FROM date_trunc('minute', b) - date_trunc('minute', a)) / 60)::int
+    WHEN 'second' THEN extract(epoch FROM date_trunc('second', b) - date_trunc('second', a))::int
+    WHEN 'millisecond' THEN (extract(epoch FROM date_trunc('milliseconds', b) - date_trunc('milliseconds', a)) * 1000)::int
+    WHEN 'microsecond' THEN (extract(epoch FROM b - a) * 1000000)::int
+  END
+$f$;
+CREATE OR REPLACE FUNCTION _mssql.object_id(name text) RETURNS integer LANGUAGE plpgsql STABLE AS $f$
+DECLARE parts text[]; r regclass;
+BEGIN
+  IF name IS NULL THEN RETURN NULL; END IF;
+  parts := string_to_array(replace(replace(lower(name), '[', ''), ']', ''), '.');
+  IF array_length(parts, 1) = 1 THEN parts := ARRAY['dbo'] || parts; END IF;
+  IF array_length(parts, 1) > 2 THEN parts := parts[array_length(parts, 1) - 1:]; END IF;
+  r := to_regclass(quote_ident(parts[1]) || '.' || quote_ident(parts[2]));
+  RETURN CASE WHEN r IS NULL THEN NULL ELSE r::oid::int END;
+END $f$;
+"""
+
+
+def _sanitize(s: str) -> str:
+    return re.sub(r"[^a-z0-9_]", "_", s.lower())
+
+
+class EmulatorServer:
+    """One emulated SQL Server. See api.py for the contract."""
+
+    def __init__(self, backing_url: str, server_name: str, logins: dict[str, str],
+                 capture_interval: float = 5.0, timezone: str | None = None,
+                 drop_on_exit: bool = False) -> None:
+        self.backing_url = backing_url
+        self.server_name = server_name
+        self.logins = {k.lower(): (k, v) for k, v in logins.items()}
+        self.capture_interval = capture_interval
+        self.timezone = timezone or "UTC"
+        self.drop_on_exit = drop_on_exit
+        self.prefix = f"mssql_{_sanitize(server_name)}__"
+        self.databases: dict[str, Database] = {}
+        self.sessions: set = set()
+        self._admin: asyncpg.Connection | None = None
+        self._master_conn: asyncpg.Connection | None = None
+        self._capture_task: asyncio.Task | None = None
+        self._capture_conns: dict[str, asyncpg.Connection] = {}
+        self._next_spid = 51
+        self._lock = asyncio.Lock()
+        self.version = ("Microsoft SQL Server 2022 (RTM) - 16.0.1000.6 (X64) -- SQL Server emulator "
+                        "(TEST FIXTURE, Postgres-backed)")
+
+    # ------------------------------------------------------------------ urls/connections
+    def url_for(self, pg_db: str) -> str:
+        u = urlparse(self.backing_url)
+        return urlunparse(u._replace(path="/" + pg_db))
+
+    async def connect_pg(self, pg_db: str) -> asyncpg.Connection:
+        conn = await asyncpg.connect(self.url_for(pg_db), server_settings={
+            "TimeZone": self.timezone, "application_name": f"mssql-emulator:{self.server_name}"})
+        return conn
+
+    def pg_name_for(self, db_name: str) -> str:
+        name = self.prefix + _sanitize(db_name)
+        if len(name) > 63:
+            import hashlib
+            name = name[:50] + "_" + hashlib.sha1(db_name.lower().encode()).hexdigest()[:12]
+        return name
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self._admin = await asyncpg.connect(self.backing_url)
+        master_pg = self.pg_name_for("master")
+        await self._ensure_pg_database(master_pg)
+        self._master_conn = await self.connect_pg(master_pg)
+        await self._master_conn.execute(BOOTSTRAP_SQL)
+        await self._master_conn.execute(
+            "INSERT INTO _mssql.databases(name_ci, name, database_id, pg_name) VALUES ('master', 'master', 1, $1) "
+            "ON CONFLICT DO NOTHING", master_pg)
+        for r in await self._master_conn.fetch("SELECT name, database_id, pg_name FROM _mssql.databases ORDER BY database_id"):
+            self.databases[r["name"].lower()] = Database(r["name"], r["database_id"], r["pg_name"])
+        for db in list(self.databases.values()):
+            await self.load_catalog(db)
+        self._capture_task = asyncio.create_task(self._capture_loop(), name="cdc-capture")
+
+    async def stop(self) -> None:
+        if self._capture_task:
+            self._capture_task.cancel()
+            try:
+                await self._capture_task
+            except (asyncio.CancelledError, Exception):
+                pass
+        for s in list(self.sessions):
+            try:
+                await s.close()
+            except Exception:  # noqa: BLE001
+                pass
+        for c in list(self._capture_conns.values()):
+            await c.close()
+        self._capture_conns.clear()
+        if self._master_conn:
+            await self._master_conn.close()
+        if self.drop_on_exit and self._admin:
+            for db in list(self.databases.values()):
+                await self._admin.execute(f'DROP DATABASE IF EXISTS "{db.pg_name}" WITH (FORCE)')
+        if self._admin:
+            await self._admin.close()
+
+    async def _ensure_pg_database(self, pg_name: str) -> None:
+        exists = await self._admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", pg_name)
+        if not exists:
+            try:
+                await self._admin.execute(f'CREATE DATABASE "{pg_name}" TEMPLATE template0 ENCODING \'UTF8\'')
+            except asyncpg.DuplicateDatabaseError:
+                pass
+
+    # ------------------------------------------------------------------ catalog
+    def database(self, name: str | None) -> Database | None:
+        if name is None:
+            return None
+        return self.databases.get(name.strip("[]").lower())
+
+    async def load_catalog(self, db: Database, conn: asyncpg.Connection | None = None) -> None:
+        own = conn is None
+        if own:
+            conn = await self.connect_pg(db.pg_name)
+        try:
+            await conn.execute(BOOTSTRAP_SQL)
+            tables = {}
+            for r in await conn.fetch(
+                    "SELECT t.schema_name, t.table_name, t.info, "
+                    "to_regclass(quote_ident(t.schema_name) || '.' || quote_ident(t.table_name))::oid::int AS oid "
+                    "FROM _mssql.tables t"):
+                ti = TableInfo.from_json(r["info"])
+                ti.object_id = r["oid"] or 0
+                tables[ti.key] = ti
+            db.tables = tables
+            db.schemas = {r["name"]: r["declared"] for r in await conn.fetch("SELECT name, declared FROM _mssql.schemas")}
+            meta = {r["key"]: r["value"] for r in await conn.fetch("SELECT key, value FROM _mssql.meta")}
+            db.cdc_enabled = meta.get("cdc_enabled") == "1"
+            db.capture_running = meta.get("capture_running", "1") == "1"
+            await cdc.load_instances(db, conn)
+            from .session import refresh_constraints
+            await refresh_constraints(db, conn)
+            db.loaded = True
+        finally:
+            if own:
+                await conn.close()
+
+    async def create_database(self, name: str) -> Database:
+        async with self._lock:
+            if name.lower() in self.databases:
+                raise SqlError(1801, f"Database '{name}' already exists. Choose a different database name.")
+            if len(name) > 128 or not name:
+                raise SqlError(102, f"Incorrect syntax near '{name}'.", severity=15)
+            pg = self.pg_name_for(name)
+            existing = {d.pg_name for d in self.databases.values()}
+            if pg in existing:
+                raise SqlError(1801, f"Database '{name}' already exists. Choose a different database name.")
+            await self._admin.execute(f'DROP DATABASE IF EXISTS "{pg}" WITH (FORCE)')
+            await self._admin.execute(f'CREATE DATABASE "{pg}" TEMPLATE template0 ENCODING \'UTF8\'')
+            db_id = max([d.database_id for d in self.databases.values()] + [4]) + 1
+            db = Database(name, db_id, pg)
+            await self.load_catalog(db)
+            await self._master_conn.execute(
+                "INSERT INTO _mssql.databases(name_ci, name, database_id, pg_name) VALUES ($1, $2, $3, $4)",
+                name.lower(), name, db_id, pg)
+            self.databases[name.lower()] = db
+            return db
+
+    async def drop_database(self, name: str, requester) -> None:
+        async with self._lock:
+            db = self.database(name)
+            if db is None:
+                raise SqlError(3701, f"Cannot drop the database '{name}', because it does not exist or you "
+                               "do not have permission.", severity=11)
+            if db.database_id <= 4:
+                raise SqlError(3708, f"Cannot drop the database '{db.name}' because it is a system database.")
+            for s in self.sessions:
+                if s is not requester and s.db is db:
+                    raise SqlError(3702, f"Cannot drop database \"{db.name}\" because it is currently in use.")
+            if requester is not None and requester.db is db:
+                raise SqlError(3702, f"Cannot drop database \"{db.name}\" because it is currently in use.")
+            for s in self.sessions:
+                await s.release_database(db)
+            c = self._capture_conns.pop(db.pg_name, None)
+            if c is not None:
+                await c.close()
+            await self._admin.execute(f'DROP DATABASE IF EXISTS "{db.pg_name}" WITH (FORCE)')
+            await self._master_conn.execute("DELETE FROM _mssql.databases WHERE name_ci = $1", db.name.lower())
+            del self.databases[db.name.lower()]
+
+    # ------------------------------------------------------------------ sessions
+    async def authenticate(self, user: str, password: str, database: str | None, app_name: str = ""):
+        from .session import EngineSession
+        entry = self.logins.get((user or "").lower())
+        if entry is None or entry[1] != password:
+            raise SqlError(18456, f"Login failed for user '{user}'.", severity=14)
+        dbname = database or "master"
+        db = self.database(dbname)
+        if db is None:
+            raise SqlError(4060, f"Cannot open database \"{dbname}\" requested by the login. The login failed.",
+                           severity=11)
+        self._next_spid += 1
+        session = EngineSession(self, entry[0], app_name, db, self._next_spid)
+        await session.open()
+        self.sessions.add(session)
+        return session
+
+    def forget(self, session) -> None:
+        self.sessions.discard(session)
+
+    # ------------------------------------------------------------------ capture job
+    async def capture_conn(self, db: Database) -> asyncpg.Connection:
+        c = self._capture_conns.get(db.pg_name)
+        if c is None or c.is_closed():
+            c = await self.connect_pg(db.pg_name)
+            self._capture_conns[db.pg_name] = c
+        return c
+
+    async def harvest(self, db: Database) -> int:
+        conn = await self.capture_conn(db)
+        return await cdc.harvest(db, conn, self.timezone)
+
+    async def _capture_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.capture_interval)
+            for db in list(self.databases.values()):
+                if db.cdc_enabled and db.capture_running and db.name.lower() in self.databases:
+                    try:
+                        await self.harvest(db)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:  # noqa: BLE001 - the job logs and retries, as SQL Agent would
+                        log.exception("capture job failed for database %s", db.name)
+                        c = self._capture_conns.pop(db.pg_name, None)
+                        if c is not None:
+                            try:
+                                await c.close()
+                            except Exception:  # noqa: BLE001
+                                pass
