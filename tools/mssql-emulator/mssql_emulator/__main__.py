@@ -62,7 +62,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def serve(args: argparse.Namespace) -> int:
-    from mssql_emulator.engine import EmulatorServer  # the SQL engine (another package)
+    try:
+        from mssql_emulator.engine import EmulatorServer  # the SQL engine (another package)
+    except ImportError as e:
+        log.error("the emulator's SQL engine (mssql_emulator.engine) cannot be imported: %s", e)
+        return 2
 
     host, port = args.listen
     server = EmulatorServer(backing_url=args.backing_url, server_name=args.server_name,
