@@ -26,6 +26,7 @@ from .catalog import Database
 LSN_ZERO = b"\x00" * 10
 
 CDC_PG_SQL = r"""
+SET LOCAL check_function_bodies = off;
 CREATE SCHEMA IF NOT EXISTS sys;
 CREATE TABLE IF NOT EXISTS _mssql.cdc_pending(id bigserial PRIMARY KEY, xid bigint NOT NULL,
     instances text[] NOT NULL, op smallint NOT NULL, old_row jsonb, new_row jsonb,
@@ -126,7 +127,7 @@ BEGIN
 END $f$;
 
 CREATE OR REPLACE FUNCTION sys.fn_cdc_get_max_lsn() RETURNS bytea LANGUAGE sql STABLE AS $f$
-  SELECT max(start_lsn) FROM cdc.lsn_time_mapping
+  SELECT start_lsn FROM cdc.lsn_time_mapping ORDER BY start_lsn DESC LIMIT 1
 $f$;
 CREATE OR REPLACE FUNCTION sys.fn_cdc_get_min_lsn(ci text) RETURNS bytea LANGUAGE sql STABLE AS $f$
   SELECT coalesce((SELECT start_lsn FROM cdc.change_tables WHERE lower(capture_instance) = lower(ci)),
@@ -146,13 +147,13 @@ LANGUAGE plpgsql STABLE AS $f$
 BEGIN
   CASE lower(trim(op))
     WHEN 'largest less than' THEN
-      RETURN (SELECT max(start_lsn) FROM cdc.lsn_time_mapping WHERE tran_end_time < t);
+      RETURN (SELECT start_lsn FROM cdc.lsn_time_mapping WHERE tran_end_time < t ORDER BY start_lsn DESC LIMIT 1);
     WHEN 'largest less than or equal' THEN
-      RETURN (SELECT max(start_lsn) FROM cdc.lsn_time_mapping WHERE tran_end_time <= t);
+      RETURN (SELECT start_lsn FROM cdc.lsn_time_mapping WHERE tran_end_time <= t ORDER BY start_lsn DESC LIMIT 1);
     WHEN 'smallest greater than' THEN
-      RETURN (SELECT min(start_lsn) FROM cdc.lsn_time_mapping WHERE tran_end_time > t);
+      RETURN (SELECT start_lsn FROM cdc.lsn_time_mapping WHERE tran_end_time > t ORDER BY start_lsn LIMIT 1);
     WHEN 'smallest greater than or equal' THEN
-      RETURN (SELECT min(start_lsn) FROM cdc.lsn_time_mapping WHERE tran_end_time >= t);
+      RETURN (SELECT start_lsn FROM cdc.lsn_time_mapping WHERE tran_end_time >= t ORDER BY start_lsn LIMIT 1);
     ELSE
       RAISE EXCEPTION 'An insufficient number of arguments were supplied for the procedure or function sys.fn_cdc_map_time_to_lsn.'
         USING ERRCODE = 'MS313';
@@ -173,32 +174,32 @@ LANGUAGE sql STABLE AS $f$
   SELECT sys.fn_cdc_is_bit_set(sys.fn_cdc_get_column_ordinal(ci, col), mask)
 $f$;
 
-CREATE OR REPLACE FUNCTION _mssql.cdc_range(ci text, lo bytea, hi bytea, filter text)
+CREATE OR REPLACE FUNCTION _mssql.cdc_range(ci text, p_lo bytea, p_hi bytea, filter text)
 RETURNS TABLE(lo bytea, hi bytea, all_old boolean) LANGUAGE plpgsql VOLATILE AS $f$
 DECLARE mn bytea; mx bytea; f text := lower(trim(filter));
 BEGIN
-  SELECT start_lsn INTO mn FROM cdc.change_tables WHERE lower(capture_instance) = ci;
+  SELECT c.start_lsn INTO mn FROM cdc.change_tables c WHERE lower(c.capture_instance) = ci;
   mx := sys.fn_cdc_get_max_lsn();
-  IF cdc_range.lo IS NULL OR cdc_range.hi IS NULL OR mn IS NULL OR mx IS NULL OR cdc_range.lo > cdc_range.hi
-     OR cdc_range.lo < mn OR cdc_range.hi > mx OR f IS NULL OR f NOT IN ('all', 'all update old') THEN
+  IF p_lo IS NULL OR p_hi IS NULL OR mn IS NULL OR mx IS NULL OR p_lo > p_hi
+     OR p_lo < mn OR p_hi > mx OR f IS NULL OR f NOT IN ('all', 'all update old') THEN
     RAISE EXCEPTION 'An insufficient number of arguments were supplied for the procedure or function cdc.fn_cdc_get_all_changes_ ... .'
       USING ERRCODE = 'MS313';
   END IF;
-  RETURN QUERY SELECT cdc_range.lo, cdc_range.hi, f = 'all update old';
+  RETURN QUERY SELECT p_lo, p_hi, f = 'all update old';
 END $f$;
-CREATE OR REPLACE FUNCTION _mssql.cdc_net_range(ci text, lo bytea, hi bytea, filter text)
+CREATE OR REPLACE FUNCTION _mssql.cdc_net_range(ci text, p_lo bytea, p_hi bytea, filter text)
 RETURNS TABLE(lo bytea, hi bytea, with_mask boolean, merge boolean) LANGUAGE plpgsql VOLATILE AS $f$
 DECLARE mn bytea; mx bytea; f text := lower(trim(filter));
 BEGIN
-  SELECT start_lsn INTO mn FROM cdc.change_tables WHERE lower(capture_instance) = ci;
+  SELECT c.start_lsn INTO mn FROM cdc.change_tables c WHERE lower(c.capture_instance) = ci;
   mx := sys.fn_cdc_get_max_lsn();
-  IF cdc_net_range.lo IS NULL OR cdc_net_range.hi IS NULL OR mn IS NULL OR mx IS NULL
-     OR cdc_net_range.lo > cdc_net_range.hi OR cdc_net_range.lo < mn OR cdc_net_range.hi > mx
+  IF p_lo IS NULL OR p_hi IS NULL OR mn IS NULL OR mx IS NULL
+     OR p_lo > p_hi OR p_lo < mn OR p_hi > mx
      OR f IS NULL OR f NOT IN ('all', 'all with mask', 'all with merge') THEN
     RAISE EXCEPTION 'An insufficient number of arguments were supplied for the procedure or function cdc.fn_cdc_get_net_changes_ ... .'
       USING ERRCODE = 'MS313';
   END IF;
-  RETURN QUERY SELECT cdc_net_range.lo, cdc_net_range.hi, f = 'all with mask', f = 'all with merge';
+  RETURN QUERY SELECT p_lo, p_hi, f = 'all with mask', f = 'all with merge';
 END $f$;
 """
 

@@ -45,6 +45,14 @@ LANGUAGE sql IMMUTABLE AS $f$
     WHEN 'microsecond' THEN (extract(epoch FROM b - a) * 1000000)::int
   END
 $f$;
+CREATE OR REPLACE FUNCTION _mssql.bytea_larger(a bytea, b bytea) RETURNS bytea LANGUAGE sql IMMUTABLE STRICT
+  AS 'SELECT CASE WHEN a > b THEN a ELSE b END';
+CREATE OR REPLACE FUNCTION _mssql.bytea_smaller(a bytea, b bytea) RETURNS bytea LANGUAGE sql IMMUTABLE STRICT
+  AS 'SELECT CASE WHEN a < b THEN a ELSE b END';
+DO $$ BEGIN
+  CREATE AGGREGATE _mssql.max(bytea) (SFUNC = _mssql.bytea_larger, STYPE = bytea, COMBINEFUNC = _mssql.bytea_larger, PARALLEL = SAFE);
+  CREATE AGGREGATE _mssql.min(bytea) (SFUNC = _mssql.bytea_smaller, STYPE = bytea, COMBINEFUNC = _mssql.bytea_smaller, PARALLEL = SAFE);
+EXCEPTION WHEN duplicate_function THEN NULL; END $$;
 CREATE OR REPLACE FUNCTION _mssql.object_id(name text) RETURNS integer LANGUAGE plpgsql STABLE AS $f$
 DECLARE parts text[]; r regclass;
 BEGIN
@@ -93,7 +101,7 @@ class EmulatorServer:
 
     async def connect_pg(self, pg_db: str) -> asyncpg.Connection:
         conn = await asyncpg.connect(self.url_for(pg_db), server_settings={
-            "TimeZone": self.timezone, "application_name": f"mssql-emulator:{self.server_name}"})
+            "TimeZone": self.timezone, "search_path": "public, _mssql", "application_name": f"mssql-emulator:{self.server_name}"})
         return conn
 
     def pg_name_for(self, db_name: str) -> str:
@@ -212,6 +220,11 @@ class EmulatorServer:
                                "do not have permission.", severity=11)
             if db.database_id <= 4:
                 raise SqlError(3708, f"Cannot drop the database '{db.name}' because it is a system database.")
+            # A client that just closed its connection may not be gone yet: give it a moment.
+            for _ in range(40):
+                if not any(s is not requester and s.db is db for s in self.sessions):
+                    break
+                await asyncio.sleep(0.05)
             for s in self.sessions:
                 if s is not requester and s.db is db:
                     raise SqlError(3702, f"Cannot drop database \"{db.name}\" because it is currently in use.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import decimal
 import re
 import struct
@@ -26,6 +27,7 @@ from .translate import (Context, Output, Translator, literal, qi, raw)
 from .types import PG_FALLBACK, is_string, parse_type, pg_type, sql_text, unsupported
 
 CHUNK = 500
+log = logging.getLogger("mssql_emulator.engine")
 
 # Errors that terminate only the statement (the batch goes on), as SQL Server does.
 STATEMENT_LEVEL = {2627, 2601, 547, 515, 8134, 2628, 8152, 8115, 544, 220, 232, 3902, 3903, 22001,
@@ -146,8 +148,11 @@ class EngineSession:
     async def execute(self, sql: str, params: list[Param] | None = None) -> AsyncIterator[ResultItem]:
         self._cancelled = False
         self.variables = {}
+        self.scope_identity = None  # SCOPE_IDENTITY() is per scope: a batch or sp_executesql
         for p in params or []:
             self.variables[p.name.lower()] = (p.type, p.value)
+        if params:
+            log.debug("params: %r", params)
         nodes = split_batch(sql)
         try:
             for node in nodes:
@@ -602,6 +607,8 @@ class EngineSession:
             else:
                 name = lower_map.get(a.name, "" if a.name == "?column?" else a.name)
                 t = None
+            if t is not None and _category(t.name) != _PG_CATEGORY.get(a.type.name, "other"):
+                t = None
             if t is None:
                 t = PG_FALLBACK.get(a.type.name, SqlType("nvarchar", length=4000))
             cols.append(Column(name, t, True, False))
@@ -614,6 +621,7 @@ class EngineSession:
         sp = await self._statement_scope(conn)
         count = 0
         finished = False
+        log.debug("pg query: %s", pg_sql)
         try:
             self._running_pid = conn.get_server_pid()
             try:
@@ -669,6 +677,7 @@ class EngineSession:
         conn = await self.conn()
         sp = await self._statement_scope(conn)
         self._running_pid = conn.get_server_pid()
+        log.debug("pg write: %s", pg_sql)
         try:
             if returning:
                 rows = await conn.fetch(pg_sql)
@@ -1427,6 +1436,28 @@ class _BatchStop(Exception):
 _KNOWN_FIRST = {"SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "ALTER", "DROP", "TRUNCATE",
                 "BEGIN", "COMMIT", "ROLLBACK", "SAVE", "SET", "DECLARE", "EXEC", "EXECUTE", "USE", "PRINT",
                 "WITH", "WITH SELECT", "WITH INSERT", "WITH UPDATE", "WITH DELETE", "WITH MERGE"}
+
+
+_PG_CATEGORY = {"int2": "int", "int4": "int", "int8": "int", "numeric": "num", "float4": "float",
+                "float8": "float", "text": "str", "varchar": "str", "bpchar": "str", "name": "str",
+                "bytea": "bin", "date": "date", "time": "time", "timestamp": "ts", "timestamptz": "tstz",
+                "uuid": "uuid", "bool": "bool"}
+
+
+def _category(name: str) -> str:
+    if name in ("bit", "tinyint", "smallint", "int", "bigint"):
+        return "int"
+    if name in ("decimal", "numeric", "money", "smallmoney"):
+        return "num"
+    if name in ("real", "float"):
+        return "float"
+    if name in ("char", "varchar", "nchar", "nvarchar"):
+        return "str"
+    if name in ("binary", "varbinary"):
+        return "bin"
+    if name in ("datetime", "datetime2", "smalldatetime"):
+        return "ts"
+    return {"date": "date", "time": "time", "datetimeoffset": "tstz", "uniqueidentifier": "uuid"}.get(name, "other")
 
 
 def _seq_name(t: TableInfo, c: ColumnInfo) -> str:

@@ -77,6 +77,10 @@ def literal(value: Any, t: SqlType | None = None) -> str:
     if isinstance(value, float):
         return f"CAST({value!r} AS double precision)"
     if isinstance(value, str):
+        if "\x00" in value:
+            raise unsupported("A string containing the NUL character (U+0000)")
+        if t is not None and t.name in ("binary", "varbinary"):
+            return f"'\\x{value.encode('latin-1', 'replace').hex()}'::bytea"
         return "'" + value.replace("'", "''") + "'"
     if isinstance(value, (bytes, bytearray, memoryview)):
         return f"'\\x{bytes(value).hex()}'::bytea"
@@ -220,6 +224,8 @@ class Translator:
             return INT if -2**31 <= v < 2**31 else SqlType("numeric", precision=len(text), scale=0)
         if isinstance(e, exp.National):
             return SqlType("nvarchar", length=max(len(e.this), 1))
+        if isinstance(e, exp.HexString):
+            return SqlType("varbinary", length=max(len(e.this) // 2, 1))
         if isinstance(e, exp.Null):
             return INT
         if isinstance(e, exp.Boolean):
@@ -241,9 +247,14 @@ class Translator:
                 return SqlType("decimal", precision=38, scale=max(t.scale or 0, 6))
             return t
         if isinstance(e, exp.Coalesce):
-            return self.type_of(e.this)
+            for a in [e.this] + list(e.expressions or []):
+                if not isinstance(a, exp.Null):
+                    return self.type_of(a)
+            return INT
         if isinstance(e, (exp.Upper, exp.Lower, exp.Trim)):
             return self.type_of(e.this)
+        if isinstance(e, exp.CurrentTimestampLTZ):
+            return DTO
         if isinstance(e, exp.CurrentTimestamp):
             return DATETIME
         if isinstance(e, (exp.Uuid,)):
@@ -405,6 +416,8 @@ class Translator:
             return raw(self._parameter(n))
         if isinstance(n, exp.National):
             return exp.Literal.string(n.this)
+        if isinstance(n, exp.HexString):
+            return raw(f"'\\x{n.this}'::bytea")
         if isinstance(n, exp.Cast):
             t = self.cast_type(n.to)
             if n.args.get("format") is not None or n.args.get("style") is not None:
@@ -430,6 +443,8 @@ class Translator:
                 right = self.translate_expr(n.expression).sql(dialect="postgres")
                 return raw(f"(CAST({left} AS text) || CAST({right} AS text))")
             return n
+        if isinstance(n, exp.CurrentTimestampLTZ):
+            return raw("statement_timestamp()")
         if isinstance(n, exp.CurrentTimestamp):
             return raw("CAST(statement_timestamp() AS timestamp(3))")
         if isinstance(n, exp.Uuid):

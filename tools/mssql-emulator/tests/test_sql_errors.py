@@ -1,0 +1,93 @@
+"""Conformance: SQL Server error numbers, statement- vs batch-terminating errors."""
+
+from __future__ import annotations
+
+import pytds
+import pytest
+
+
+def q(conn, sql, params=None):
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall() if cur.description else None
+
+
+def number_of(excinfo) -> int:
+    return excinfo.value.msg_no if hasattr(excinfo.value, "msg_no") else excinfo.value.number
+
+
+@pytest.fixture
+def db(connect, database):
+    conn = connect(database)
+    q(conn, "CREATE TABLE dbo.parent (id int PRIMARY KEY, code nvarchar(10) NOT NULL CONSTRAINT UQ_parent_code UNIQUE)")
+    q(conn, "CREATE TABLE dbo.child (id int IDENTITY PRIMARY KEY, parent_id int NOT NULL "
+            "CONSTRAINT FK_child_parent REFERENCES dbo.parent(id))")
+    q(conn, "CREATE UNIQUE INDEX UX_child_parent ON dbo.child (parent_id)")
+    q(conn, "INSERT INTO dbo.parent VALUES (1, N'a')")
+    yield conn
+    conn.close()
+
+
+@pytest.mark.parametrize("sql,number", [
+    ("SELECT 1 +", 102),
+    ("SELEC 1", 2812),  # an identifier starting a batch is an implicit EXEC
+    ("SELECT nope FROM dbo.parent", 207),
+    ("SELECT * FROM dbo.nope", 208),
+    ("INSERT INTO dbo.parent VALUES (2, NULL)", 515),
+    ("INSERT INTO dbo.child (parent_id) VALUES (99)", 547),
+    ("INSERT INTO dbo.parent VALUES (1, N'b')", 2627),
+    ("INSERT INTO dbo.parent VALUES (2, N'A')", 2627),
+    ("USE no_such_database_xyz", 911),
+])
+def test_error_numbers(db, sql, number):
+    with pytest.raises(pytds.Error) as ei:
+        q(db, sql)
+    assert number_of(ei) == number
+
+
+def test_unique_index_is_2601(db):
+    q(db, "INSERT INTO dbo.child (parent_id) VALUES (1)")
+    with pytest.raises(pytds.Error) as ei:
+        q(db, "INSERT INTO dbo.child (parent_id) VALUES (1)")
+    assert number_of(ei) == 2601
+
+
+def test_delete_referenced_row_is_547(db):
+    q(db, "INSERT INTO dbo.child (parent_id) VALUES (1)")
+    with pytest.raises(pytds.Error) as ei:
+        q(db, "DELETE FROM dbo.parent WHERE id = 1")
+    assert number_of(ei) == 547
+
+
+def test_too_many_arguments_8144(db):
+    with pytest.raises(pytds.Error) as ei:
+        q(db, "EXEC sys.sp_cdc_enable_db 1, 2")
+    assert number_of(ei) == 8144
+
+
+def test_statement_error_does_not_abort_batch(db):
+    with db.cursor() as cur:
+        with pytest.raises(pytds.Error):
+            cur.execute("INSERT INTO dbo.parent VALUES (1, N'dup'); INSERT INTO dbo.parent VALUES (5, N'e')")
+    assert q(db, "SELECT id FROM dbo.parent ORDER BY id") == [(1,), (5,)]
+
+
+def test_unsupported_is_a_clear_error(db):
+    with pytest.raises(pytds.Error) as ei:
+        q(db, "SELECT * INTO dbo.copy FROM dbo.parent")
+    assert "not supported" in str(ei.value) or number_of(ei) != 0
+
+
+def test_login_failed_18456(server):
+    with pytest.raises(pytds.Error) as ei:
+        pytds.connect(server=server["host"], port=server["port"], user=server["user"],
+                      password="wrong-password", database="master", login_timeout=10)
+    assert number_of(ei) == 18456
+
+
+def test_cannot_open_database_4060(server):
+    with pytest.raises(Exception) as ei:
+        pytds.connect(server=server["host"], port=server["port"], user=server["user"],
+                      password=server["password"], database="no_such_db_4060", login_timeout=3)
+    text = repr(ei.value) + repr(getattr(ei.value, "__cause__", None)) + repr(getattr(ei.value, "__context__", None))
+    assert "Cannot open database" in text or getattr(ei.value, "msg_no", None) in (4060, 18456)

@@ -1,0 +1,80 @@
+"""Conformance: transactions, @@TRANCOUNT nesting, rollback, savepoints."""
+
+from __future__ import annotations
+
+import pytds
+import pytest
+
+
+def q(conn, sql, params=None):
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall() if cur.description else None
+
+
+@pytest.fixture
+def db(connect, database):
+    conn = connect(database)
+    q(conn, "CREATE TABLE dbo.t (id int PRIMARY KEY, v nvarchar(10))")
+    yield conn
+    conn.close()
+
+
+def test_commit_and_rollback(db):
+    q(db, "BEGIN TRAN; INSERT INTO dbo.t VALUES (1, N'a'); COMMIT")
+    q(db, "BEGIN TRAN; INSERT INTO dbo.t VALUES (2, N'b'); ROLLBACK")
+    assert q(db, "SELECT id FROM dbo.t") == [(1,)]
+
+
+def test_trancount_nesting(db):
+    assert q(db, "SELECT @@TRANCOUNT") == [(0,)]
+    assert q(db, "BEGIN TRAN; BEGIN TRAN; SELECT @@TRANCOUNT") == [(2,)]
+    assert q(db, "COMMIT; SELECT @@TRANCOUNT") == [(1,)]
+    q(db, "INSERT INTO dbo.t VALUES (1, N'a')")
+    assert q(db, "ROLLBACK; SELECT @@TRANCOUNT") == [(0,)]
+    assert q(db, "SELECT COUNT(*) FROM dbo.t") == [(0,)]
+
+
+def test_statement_error_keeps_transaction(db):
+    q(db, "BEGIN TRAN; INSERT INTO dbo.t VALUES (1, N'a')")
+    with pytest.raises(pytds.Error):
+        q(db, "INSERT INTO dbo.t VALUES (1, N'dup')")
+    assert q(db, "SELECT @@TRANCOUNT") == [(1,)]
+    q(db, "INSERT INTO dbo.t VALUES (2, N'b'); COMMIT")
+    assert q(db, "SELECT id FROM dbo.t ORDER BY id") == [(1,), (2,)]
+
+
+def test_save_transaction(db):
+    q(db, "BEGIN TRAN; INSERT INTO dbo.t VALUES (1, N'a'); SAVE TRANSACTION sp1; "
+          "INSERT INTO dbo.t VALUES (2, N'b'); ROLLBACK TRANSACTION sp1; COMMIT")
+    assert q(db, "SELECT id FROM dbo.t") == [(1,)]
+
+
+def test_commit_without_begin_is_3902(db):
+    with pytest.raises(pytds.Error) as ei:
+        q(db, "COMMIT")
+    assert ei.value.msg_no == 3902
+
+
+def test_uncommitted_work_is_invisible_to_others(connect, database, db):
+    other = connect(database)
+    try:
+        q(db, "BEGIN TRAN; INSERT INTO dbo.t VALUES (1, N'a')")
+        assert q(other, "SELECT COUNT(*) FROM dbo.t WHERE id = 2") == [(0,)]
+        q(db, "COMMIT")
+        assert q(other, "SELECT COUNT(*) FROM dbo.t") == [(1,)]
+    finally:
+        other.close()
+
+
+def test_client_transactions_autocommit_off(connect, database, db):
+    conn = connect(database, autocommit=False)
+    try:
+        q(conn, "INSERT INTO dbo.t VALUES (7, N'x')")
+        conn.rollback()
+        assert q(db, "SELECT COUNT(*) FROM dbo.t") == [(0,)]
+        q(conn, "INSERT INTO dbo.t VALUES (8, N'y')")
+        conn.commit()
+        assert q(db, "SELECT id FROM dbo.t") == [(8,)]
+    finally:
+        conn.close()
