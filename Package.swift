@@ -14,6 +14,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         // 1. C shims: headers and modulemaps only.
@@ -53,11 +57,12 @@ let package = Package(
             path: "Sources/Clients/Kafka"
         ),
 
-        // 3. Core: event model, positions, codec, topic naming, configuration.
+        // 3. Core: event model, positions, codec, topic naming, configuration, health.
         .target(
             name: "SluiceCore",
             dependencies: [
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             path: "Sources/Core"
         ),
@@ -69,6 +74,20 @@ let package = Package(
                 "SluiceCore",
             ],
             path: "Sources/Connectors/SQLServerSource"
+        ),
+
+        // 5. App: the operations endpoints (/metrics, /health) every long-running process serves.
+        .target(
+            name: "SluiceOperations",
+            dependencies: [
+                "SluiceCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/App/Operations"
         ),
 
         // 6. Executable.
@@ -87,7 +106,11 @@ let package = Package(
         // Unit tests: no server needed.
         .testTarget(
             name: "SluiceUnitTests",
-            dependencies: ["SluiceCore", "SluiceSQLServer", "SluiceKafka", "SluiceSQLServerSource"],
+            dependencies: [
+                "SluiceCore", "SluiceSQLServer", "SluiceKafka", "SluiceSQLServerSource", "SluiceOperations",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             path: "Tests/UnitTests"
         ),
         // Integration tests: need the local world (`scripts/services up`, `eval "$(scripts/services env)"`).

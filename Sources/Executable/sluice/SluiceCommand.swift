@@ -6,6 +6,12 @@ struct SluiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "Change-data-capture from SQL Server to Kafka, and sinks into Postgres and a SQL Server warehouse.",
-        version: SluiceVersion.current
+        discussion: """
+            Connector files are JSON in Kafka Connect's REST shape, {"name": …, "config": {…}}, with
+            Debezium's property names; values may reference the environment as ${NAME} or ${NAME:-default}.
+            See README.md, "Configuration", for every key.
+            """,
+        version: SluiceVersion.current,
+        subcommands: [ValidateCommand.self]
     )
 }

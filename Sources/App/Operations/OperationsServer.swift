@@ -1,0 +1,43 @@
+import Hummingbird
+import Logging
+import Prometheus
+import ServiceLifecycle
+import SluiceCore
+
+/// The operations endpoints every long-running Sluice process serves:
+/// - `GET /metrics` — Prometheus text format (everything recorded through swift-metrics);
+/// - `GET /health/live` — 200 while the process runs;
+/// - `GET /health/ready` — 200 when every component is up, else 503; JSON body with each component's
+///   status and reason.
+public enum OperationsServer {
+    /// A Hummingbird application (a `Service`) serving the endpoints on `host:port`; runs the given
+    /// services beside it in its service group.
+    public static func application(
+        host: String, port: Int, registry: PrometheusCollectorRegistry, health: HealthRegistry,
+        services: [any Service] = [], logger: Logger
+    ) -> some ApplicationProtocol {
+        let router = Router()
+        router.get("/metrics") { _, _ -> Response in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+        router.get("/health/live") { _, _ -> Response in
+            json(.ok, .object(["status": .string("up")]))
+        }
+        router.get("/health/ready") { _, _ -> Response in
+            json(health.isReady ? .ok : .serviceUnavailable, health.readinessJSON)
+        }
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "sluice"),
+            services: services,
+            logger: logger)
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ value: JSONValue) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: value.serialized())))
+    }
+}
