@@ -188,31 +188,65 @@ public final class KafkaConsumer: Sendable {
         try changePartitions(partitions, pause: false)
     }
 
-    /// Per assigned partition: the number of messages after the current position (high watermark −
-    /// position; from the committed offset when nothing was read yet).
+    /// The low and high watermark of `partition` as the broker reports them now (the high
+    /// watermark is the offset the next message will get).
+    public func watermarks(for partition: TopicPartition, timeout: Duration = .seconds(5)) async throws -> (low: Int64, high: Int64) {
+        let milliseconds = timeout.milliseconds
+        let result: Result<[Int64], KafkaError> = try await client.runBlocking { handle in
+            var low: Int64 = 0
+            var high: Int64 = 0
+            let error = rd_kafka_query_watermark_offsets(handle, partition.topic, partition.partition, &low, &high, milliseconds)
+            guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                return .failure(KafkaError.rdKafka(.consume, error, message: "reading the watermarks of \(partition) failed."))
+            }
+            return .success([low, high])
+        }
+        let offsets = try result.get()
+        return (offsets[0], offsets[1])
+    }
+
+    /// The watermarks librdkafka last saw in fetch responses for `partition` (no request; -1 when unknown).
+    public func cachedWatermarks(for partition: TopicPartition) -> (low: Int64, high: Int64) {
+        var low: Int64 = -1
+        var high: Int64 = -1
+        _ = rd_kafka_get_watermark_offsets(client.handle.pointer, partition.topic, partition.partition, &low, &high)
+        return (low, high)
+    }
+
+    /// The current read position of `partitions` (offset of the next message `poll` returns), nil
+    /// where nothing was read yet.
+    public func positions(for partitions: [TopicPartition]) throws -> [TopicPartition: Int64?] {
+        let list = RDKafkaTopicPartitionList.make(partitions)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let error = rd_kafka_position(client.handle.pointer, list)
+        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError.rdKafka(.consume, error, message: "reading positions failed.")
+        }
+        var positions: [TopicPartition: Int64?] = [:]
+        for element in RDKafkaTopicPartitionList.elements(list) {
+            positions[element.partition] = element.offset >= 0 ? element.offset : nil
+        }
+        return positions
+    }
+
+    /// Per assigned partition: the number of messages after the current position (from the
+    /// committed offset when nothing was read yet). The high watermark is the larger of the one in
+    /// the latest fetch response and the one a ListOffsets request returns now (Tansu's ListOffsets
+    /// answers the last batch's base offset + 1, its fetch responses are right).
     public func lag(timeout: Duration = .seconds(5)) async throws -> [TopicPartition: Int64] {
         let partitions = assignment.sorted()
         guard !partitions.isEmpty else { return [:] }
+        let positions = try positions(for: partitions)
         let committed = try await committedOffsets(for: partitions, timeout: timeout)
-        let milliseconds = timeout.milliseconds
-        let result: Result<[TopicPartition: Int64], KafkaError> = try await client.runBlocking { handle in
-            let list = RDKafkaTopicPartitionList.make(partitions)
-            defer { rd_kafka_topic_partition_list_destroy(list) }
-            _ = rd_kafka_position(handle, list)
-            var lags: [TopicPartition: Int64] = [:]
-            for element in RDKafkaTopicPartitionList.elements(list) {
-                var low: Int64 = 0
-                var high: Int64 = 0
-                let error = rd_kafka_query_watermark_offsets(handle, element.partition.topic, element.partition.partition, &low, &high, milliseconds)
-                guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                    return .failure(KafkaError.rdKafka(.consume, error, message: "reading the watermarks of \(element.partition) failed."))
-                }
-                let position = element.offset >= 0 ? element.offset : ((committed[element.partition] ?? nil) ?? low)
-                lags[element.partition] = max(0, high - position)
-            }
-            return .success(lags)
+        var lags: [TopicPartition: Int64] = [:]
+        for partition in partitions {
+            let queried = try await watermarks(for: partition, timeout: timeout)
+            let cached = cachedWatermarks(for: partition)
+            let high = max(queried.high, cached.high)
+            let position = (positions[partition] ?? nil) ?? (committed[partition] ?? nil) ?? queried.low
+            lags[partition] = max(0, high - position)
         }
-        return try result.get()
+        return lags
     }
 
     // MARK: Closing
