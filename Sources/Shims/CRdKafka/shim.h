@@ -37,4 +37,9 @@ static inline rd_kafka_resp_err_t sluice_rd_kafka_produce(
         RD_KAFKA_V_END);
 }
 
+/// `rd_kafka_error_new` is variadic (printf-style); this takes a plain message.
+static inline rd_kafka_error_t *sluice_rd_kafka_error_new(rd_kafka_resp_err_t code, const char *message) {
+    return rd_kafka_error_new(code, "%s", message);
+}
+
 #endif
