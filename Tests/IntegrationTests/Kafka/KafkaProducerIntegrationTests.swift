@@ -50,4 +50,19 @@ struct KafkaProducerIntegrationTests {
         await producer.shutdown()
         await #expect(throws: KafkaError.self) { try await producer.send(topic: topic, key: nil, value: "closed".bytes) }
     }
+
+    @Test("a full local queue slows senders down instead of failing them")
+    func queueFullBackpressure() async throws {
+        let topic = try await KafkaTestWorld.makeTopic("producer-backpressure")
+        let configuration = KafkaProducerConfiguration(connection: try KafkaTestWorld.connection(), queueBufferingMaxMessages: 10)
+        let producer = try KafkaProducer(configuration: configuration, logger: KafkaTestWorld.logger)
+        var last: DeliveryTicket?
+        for index in 0..<3_000 {
+            last = try await producer.enqueue(topic: topic, key: nil, value: "m\(index)".bytes)
+        }
+        try await producer.waitForDeliveries(through: #require(last))
+        let final = try await producer.send(topic: topic, key: nil, value: "last".bytes)
+        #expect(final.offset == 3_000)
+        await producer.shutdown()
+    }
 }
