@@ -11,7 +11,8 @@ import NIOConcurrencyHelpers
 /// eager and cooperative (`cooperative-sticky`, the default) protocols are supported.
 ///
 /// All blocking librdkafka calls (poll, synchronous commit, seek, close) run on the consumer's own
-/// threads. `close()` leaves the group cleanly; call it before dropping the consumer.
+/// threads. `close()` leaves the group cleanly; call it before dropping the consumer, from the
+/// polling task or after it stopped polling (a poll in progress ends early when close begins).
 public final class KafkaConsumer: Sendable {
     public let configuration: KafkaConsumerConfiguration
     private let client: RDKafkaClient
@@ -388,7 +389,8 @@ public final class KafkaConsumer: Sendable {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while batch.messages.count < maxMessages {
-            if state.withLockedValue({ $0.hasPendingRebalance }) { break }
+            // Stop at a rebalance (the polling task runs the hooks first) or when close() began.
+            if state.withLockedValue({ $0.hasPendingRebalance || !$0.isRunning }) { break }
             let remaining = deadline - clock.now
             // After the first message, only take what is already there.
             let waitMilliseconds: Int32 = batch.messages.isEmpty ? max(0, remaining.milliseconds) : 0
