@@ -16,8 +16,8 @@ struct KafkaLogForwardingTests {
             set { metadata[key] = newValue }
         }
 
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-            records.withLockedValue { $0.append((level, "\(message)", metadata)) }
+        func log(event: LogEvent) {
+            records.withLockedValue { $0.append((event.level, "\(event.message)", event.metadata)) }
         }
     }
 
