@@ -1,2 +1,0 @@
-// The Kafka client over librdkafka. (Being written.)
-import CRdKafka

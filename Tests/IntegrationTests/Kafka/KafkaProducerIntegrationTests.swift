@@ -1,0 +1,68 @@
+import SluiceKafka
+import Testing
+
+@Suite("Kafka producer against the broker")
+struct KafkaProducerIntegrationTests {
+    @Test("send resolves with the broker's offset, in order per partition")
+    func deliveryReportsCarryOffsets() async throws {
+        let topic = try await KafkaTestWorld.makeTopic("producer-offsets")
+        let producer = try KafkaTestWorld.makeProducer()
+        var reports: [DeliveryReport] = []
+        for index in 0..<5 {
+            reports.append(try await producer.send(topic: topic, key: "k\(index)".bytes, value: "v\(index)".bytes))
+        }
+        #expect(reports.map(\.offset) == [0, 1, 2, 3, 4])
+        #expect(reports.allSatisfy { $0.topic == topic && $0.partition == 0 })
+        await producer.shutdown()
+    }
+
+    @Test("enqueue many, then wait for all deliveries through the last ticket")
+    func enqueueAndWaitThroughTicket() async throws {
+        let topic = try await KafkaTestWorld.makeTopic("producer-enqueue", partitions: 3)
+        let producer = try KafkaTestWorld.makeProducer()
+        var last: DeliveryTicket?
+        for index in 0..<20_000 {
+            last = try await producer.enqueue(topic: topic, key: "key-\(index % 97)".bytes, value: "value-\(index)".bytes)
+        }
+        try await producer.waitForDeliveries(through: #require(last))
+        #expect(producer.outstandingCount == 0)
+        await producer.shutdown()
+
+        let consumer = try KafkaTestWorld.makeConsumer(group: KafkaTestWorld.uniqueName("enqueue"))
+        try consumer.subscribe(topics: [topic])
+        let messages = try await KafkaTestWorld.consume(consumer, count: 20_000)
+        #expect(messages.count == 20_000)
+        await consumer.close()
+    }
+
+    @Test("a message to a partition that does not exist fails, and so does waiting through it")
+    func failedDeliveryIsReported() async throws {
+        let topic = try await KafkaTestWorld.makeTopic("producer-fail")
+        let producer = try KafkaTestWorld.makeProducer()
+        try await producer.send(topic: topic, key: nil, value: "ok".bytes)  // metadata now known
+        await #expect(throws: KafkaError.self) {
+            let ticket = try await producer.enqueue(topic: topic, key: nil, value: "lost".bytes, partition: 7)
+            try await producer.waitForDeliveries(through: ticket)
+        }
+        // The failure is sticky for positions past it.
+        let later = try await producer.enqueue(topic: topic, key: nil, value: "after".bytes)
+        await #expect(throws: KafkaError.self) { try await producer.waitForDeliveries(through: later) }
+        await producer.shutdown()
+        await #expect(throws: KafkaError.self) { try await producer.send(topic: topic, key: nil, value: "closed".bytes) }
+    }
+
+    @Test("a full local queue slows senders down instead of failing them")
+    func queueFullBackpressure() async throws {
+        let topic = try await KafkaTestWorld.makeTopic("producer-backpressure")
+        let configuration = KafkaProducerConfiguration(connection: try KafkaTestWorld.connection(), queueBufferingMaxMessages: 10)
+        let producer = try KafkaProducer(configuration: configuration, logger: KafkaTestWorld.logger)
+        var last: DeliveryTicket?
+        for index in 0..<3_000 {
+            last = try await producer.enqueue(topic: topic, key: nil, value: "m\(index)".bytes)
+        }
+        try await producer.waitForDeliveries(through: #require(last))
+        let final = try await producer.send(topic: topic, key: nil, value: "last".bytes)
+        #expect(final.offset == 3_000)
+        await producer.shutdown()
+    }
+}
