@@ -62,9 +62,16 @@ def main() -> int:
     with conn, conn.cursor() as cur:
         if args.reset_database:
             name = args.reset_database.replace("]", "]]")
-            cur.execute("SELECT DB_ID(%s)", (args.reset_database,))
-            if cur.fetchone()[0] is not None:
-                cur.execute(f"DROP DATABASE [{name}]")
+            literal = args.reset_database.replace("'", "''")
+            try:
+                cur.execute(f"SELECT DB_ID(N'{literal}')")
+                if cur.fetchone()[0] is not None:
+                    # Close other sessions' connections first, as sqlcmd scripts do before a drop.
+                    cur.execute(f"ALTER DATABASE [{name}] SET SINGLE_USER WITH ROLLBACK IMMEDIATE")
+                    cur.execute(f"DROP DATABASE [{name}]")
+            except pytds.Error as e:
+                print(f"run_tsql: cannot drop database {args.reset_database}: {e}", file=sys.stderr)
+                return 1
         for path in args.files:
             for line, sql in batches(path.read_text(encoding="utf-8")):
                 try:

@@ -79,3 +79,43 @@ import Testing
         #expect(value["source"]?["snapshot"] == .string("true"))
     }
 }
+
+@Suite struct SQLServerTypeMappingTests {
+    func schema(_ type: String, length: Int? = nil, precision: Int? = nil, scale: Int? = nil,
+                mode: SQLServerTypeMapping.DecimalMode = .string) throws(SQLServerTypeMapping.UnsupportedType) -> FieldSchema {
+        try SQLServerTypeMapping.fieldSchema(column: "c", typeName: type, length: length, precision: precision, scale: scale,
+                                             optional: true, decimalMode: mode)
+    }
+
+    func parameter(_ s: FieldSchema, _ key: String) -> String? { s.parameters.first { $0.0 == key }?.1 }
+
+    @Test func datetime2PrecisionPicksTheTimestampUnit() throws {
+        #expect(try schema("datetime2", scale: 3).name == "io.debezium.time.Timestamp")
+        #expect(try schema("datetime2", scale: 6).name == "io.debezium.time.MicroTimestamp")
+        #expect(try schema("datetime2", scale: 7).name == "io.debezium.time.NanoTimestamp")
+        #expect(try schema("datetime").name == "io.debezium.time.Timestamp")
+        #expect(try schema("time", scale: 7).name == "io.debezium.time.NanoTime")
+        #expect(try schema("date").type == .int32)
+    }
+
+    @Test func decimalsKeepPrecisionAndScaleForTheSinks() throws {
+        let s = try schema("decimal", precision: 18, scale: 2)
+        #expect(s.type == .string)
+        #expect(parameter(s, SQLServerTypeMapping.sourceTypeParameter) == "DECIMAL")
+        #expect(parameter(s, SQLServerTypeMapping.sourceLengthParameter) == "18")
+        #expect(parameter(s, SQLServerTypeMapping.sourceScaleParameter) == "2")
+        let precise = try schema("decimal", precision: 18, scale: 2, mode: .precise)
+        #expect(precise.name == "org.apache.kafka.connect.data.Decimal" && parameter(precise, "scale") == "2")
+        #expect(parameter(try schema("money"), SQLServerTypeMapping.sourceScaleParameter) == "4")
+    }
+
+    @Test func stringLengthsArePropagated() throws {
+        #expect(parameter(try schema("nvarchar", length: 200), SQLServerTypeMapping.sourceLengthParameter) == "200")
+        #expect(parameter(try schema("nvarchar", length: -1), SQLServerTypeMapping.sourceLengthParameter) == "-1")
+    }
+
+    @Test func unsupportedTypesNameTheFix() {
+        #expect(throws: SQLServerTypeMapping.UnsupportedType.self) { try schema("geography") }
+        do { _ = try schema("sql_variant") } catch { #expect(error.description.contains("@captured_column_list")) }
+    }
+}
