@@ -56,6 +56,18 @@ public struct SQLServerQuery: Sendable, Hashable, ExpressibleByStringInterpolati
             sql += name
         }
 
+        /// An optional value: NULL when `nil`.
+        public mutating func appendInterpolation<Value: SQLServerValueConvertible>(_ value: Value?) {
+            appendInterpolation(value, as: nil)
+        }
+
+        /// An optional value declared with `type`: NULL when `nil`.
+        public mutating func appendInterpolation<Value: SQLServerValueConvertible>(_ value: Value?, as type: SQLServerDataType?) {
+            let name = "@p\(parameters.count + 1)"
+            parameters.append(SQLServerParameter(name: name, value: value?.sqlServerValue ?? .null, type: type ?? value?.sqlServerValue.defaultParameterType ?? .nvarchar(.count(1))))
+            sql += name
+        }
+
         /// A quoted identifier (`[dbo].[my]]table]`), from one or more name parts.
         public mutating func appendInterpolation(identifier parts: String...) {
             sql += quoteIdentifier(parts)
