@@ -88,7 +88,16 @@ public final class SQLServerConnection: Sendable {
     /// Calls a stored procedure by RPC with typed parameters; the result carries its return status
     /// and output parameters.
     @discardableResult
+    ///
+    /// db-lib cannot send an empty string or empty binary as an RPC argument (it would arrive as
+    /// NULL): such a call is refused with ``SQLServerError/Code/unsupportedValue``; call the procedure
+    /// through ``execute(_:)`` (`EXEC proc @a = \(value)`) instead, which handles them.
     public func callProcedure(_ name: String, parameters: [SQLServerParameter] = []) async throws -> SQLServerResult {
+        if let empty = parameters.first(where: { !$0.isOutput && ($0.value == .string("") || $0.value == .bytes([])) }) {
+            throw SQLServerError(
+                code: .unsupportedValue,
+                message: "Parameter \(empty.name) is empty: db-lib sends an empty RPC argument as NULL. Call the procedure with execute(\"EXEC \(name) …\") instead.")
+        }
         let encoded = try parameters.map { parameter throws(SQLServerError) in try DBEncodedParameter(parameter) }
         return try await withResponse(send: { handle in try handle.sendRPC(name, parameters: encoded) }) { results in
             try await results.collect()
@@ -108,11 +117,7 @@ public final class SQLServerConnection: Sendable {
             let sql = query.sql
             send = { handle in try handle.sendBatch(sql) }
         } else {
-            var encoded = [DBEncodedParameter.positionalText(query.sql), DBEncodedParameter.positionalText(query.parameterDeclarations)]
-            for parameter in query.parameters {
-                encoded.append(try DBEncodedParameter(parameter))
-            }
-            let parameters = encoded
+            let parameters = try Self.sp_executesqlArguments(query).parameters
             send = { handle in try handle.sendRPC("sp_executesql", parameters: parameters) }
         }
         return try await withResponse(send: send, body)
@@ -140,6 +145,33 @@ public final class SQLServerConnection: Sendable {
             await finishOperation()
             throw error
         }
+    }
+
+    /// The arguments of `sp_executesql` for a parameterized query: `@stmt`, `@params`, then the values.
+    ///
+    /// db-lib cannot send an empty string or empty binary as an RPC parameter (a data length of 0
+    /// means NULL to `dbrpcparam`). Such an input parameter is declared inside the statement instead,
+    /// initialised with the empty constant (`DECLARE @p2 nvarchar(4000) = N'';`, on the statement's
+    /// first line so error line numbers do not move). No caller value is ever spliced into the text.
+    static func sp_executesqlArguments(_ query: SQLServerQuery) throws(SQLServerError) -> (sql: String, parameters: [DBEncodedParameter]) {
+        var prefix = ""
+        var declared: [SQLServerParameter] = []
+        for parameter in query.parameters {
+            switch parameter.value {
+            case .string("") where !parameter.isOutput:
+                prefix += "DECLARE \(parameter.name) \(parameter.type.declaration) = N''; "
+            case .bytes([]) where !parameter.isOutput:
+                prefix += "DECLARE \(parameter.name) \(parameter.type.declaration) = 0x; "
+            default:
+                declared.append(parameter)
+            }
+        }
+        let sql = prefix + query.sql
+        var encoded = [DBEncodedParameter.positionalText(sql), DBEncodedParameter.positionalText(declared.declarationList)]
+        for parameter in declared {
+            encoded.append(try DBEncodedParameter(parameter))
+        }
+        return (sql, encoded)
     }
 
     /// Opens a transaction, runs `body`, commits; rolls back if `body` (or the commit) throws.

@@ -86,7 +86,8 @@ struct DBEncodedParameter: Sendable, Hashable {
             encoded = Self.dateTimeAll(type: Int32(SYBMSDATETIMEOFFSET), date: utc.date, time: utc.time, offset: value.offsetMinutes, scale: declared.fractionalScale)
         }
         self.type = encoded.type
-        self.maxLength = encoded.maxLength
+        // db-lib accepts a max length only for output parameters (input: -1, the data length rules).
+        self.maxLength = parameter.isOutput ? Self.outputMaxLength(type: encoded.type, declared: declared) : -1
         self.dataLength = encoded.dataLength
         self.bytes = encoded.bytes
     }
@@ -98,6 +99,18 @@ struct DBEncodedParameter: Sendable, Hashable {
         self.maxLength = maxLength
         self.dataLength = dataLength
         self.bytes = bytes
+    }
+
+    /// The buffer db-lib reserves for an output parameter: characters for `nvarchar` (db-lib doubles
+    /// it), bytes otherwise; -1 (db-lib's default) for fixed-size types.
+    static func outputMaxLength(type: Int32, declared: SQLServerDataType) -> Int32 {
+        switch declared {
+        case .nvarchar(.count(let n)), .nchar(let n), .varchar(.count(let n)), .char(let n), .binary(let n), .varbinary(.count(let n)):
+            return Int32(n)
+        case .nvarchar(.max), .ntext, .xml: return 4000
+        case .varchar(.max), .varbinary(.max), .text, .image: return 8000
+        default: return -1
+        }
     }
 
     /// The wire type and max length of a string for a declared type: Unicode unless declared `varchar`.
