@@ -51,14 +51,14 @@ import Glibc
                 let name = quoteIdentifier("dbo", table)
                 try await connection.execute("INSERT INTO \(unsafeRaw: name) (id, name) VALUES (\(Int32(1)), \("first"))")
                 let error = await expectError(.duplicateKey) {
-                    try await connection.execute(SQLServerQuery("SELECT 1;\nINSERT INTO \(name) (id, name) VALUES (1, N'again')"))
+                    try await connection.execute(SQLServerQuery("SELECT 1;\nINSERT INTO \(unsafeRaw: name) (id, name) VALUES (1, N'again')"))
                 }
                 #expect(error?.number == 2627)
                 #expect(error?.severity == 14)
                 #expect(error?.state == 1)
                 #expect(error?.line == 2)
                 #expect(error?.serverMessage?.text.contains("PRIMARY KEY") == true)
-                let count = try await connection.execute(SQLServerQuery("SELECT COUNT(*) FROM \(name)")).rows.first?[0]
+                let count = try await connection.execute(SQLServerQuery("SELECT COUNT(*) FROM \(unsafeRaw: name)")).rows.first?[0]
                 #expect(count == .int(1))
             }
         }
@@ -127,11 +127,10 @@ import Glibc
 
     @Test func oneCallerAtATime() async throws {
         try await SQLServerTestWorld.withConnection { connection in
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await connection.execute("WAITFOR DELAY '00:00:01'") }
-                try await Task.sleep(for: .milliseconds(200))
+            // While a response is being read, the connection belongs to its reader.
+            try await connection.withResults("SELECT 1 AS a UNION ALL SELECT 2") { results in
+                _ = try await results.nextResultSet()
                 _ = await expectError(.connectionBusy) { try await connection.execute("SELECT 1") }
-                try await group.waitForAll()
             }
             let checked3 = try await connection.execute("SELECT 1 AS one").rows.count
             #expect(checked3 == 1)

@@ -8,11 +8,11 @@ import SluiceSQLServer
             try await SQLServerTestWorld.withTable("multi", columns: "id int NOT NULL PRIMARY KEY, name nvarchar(10) NULL", on: connection) { table in
                 let name = quoteIdentifier("dbo", table)
                 let result = try await connection.execute(SQLServerQuery("""
-                    INSERT INTO \(name) (id, name) VALUES (1, N'a'), (2, N'b'), (3, N'c');
-                    SELECT id, name FROM \(name) ORDER BY id;
-                    UPDATE \(name) SET name = N'z' WHERE id >= 2;
-                    SELECT COUNT(*) AS n FROM \(name) WHERE name = N'z';
-                    DELETE FROM \(name) WHERE id = 3;
+                    INSERT INTO \(unsafeRaw: name) (id, name) VALUES (1, N'a'), (2, N'b'), (3, N'c');
+                    SELECT id, name FROM \(unsafeRaw: name) ORDER BY id;
+                    UPDATE \(unsafeRaw: name) SET name = N'z' WHERE id >= 2;
+                    SELECT COUNT(*) AS n FROM \(unsafeRaw: name) WHERE name = N'z';
+                    DELETE FROM \(unsafeRaw: name) WHERE id = 3;
                     """))
                 #expect(result.resultSets.count == 2)
                 #expect(result.resultSets[0].rows.map { $0[1] } == [.string("a"), .string("b"), .string("c")])
@@ -67,7 +67,7 @@ import SluiceSQLServer
         try await SQLServerTestWorld.withConnection { connection in
             let procedure = SQLServerTestWorld.uniqueTable("proc")
             let name = quoteIdentifier("dbo", procedure)
-            try await connection.execute(SQLServerQuery("CREATE PROCEDURE \(name) @a int, @b int OUTPUT AS BEGIN SET @b = @a + 1; SELECT @a AS a; RETURN 7 END"))
+            try await connection.execute(SQLServerQuery("CREATE PROCEDURE \(unsafeRaw: name) @a int, @b int OUTPUT AS BEGIN SET @b = @a + 1; SELECT @a AS a; RETURN 7 END"))
             do {
                 let result = try await connection.callProcedure("dbo.\(procedure)", parameters: [
                     SQLServerParameter(name: "@a", value: .int(41)),
@@ -77,7 +77,7 @@ import SluiceSQLServer
                 #expect(result.returnStatus == 7)
                 #expect(result.outputParameter("@b") == .int(42))
             }
-            try await connection.execute(SQLServerQuery("DROP PROCEDURE \(name)"))
+            try await connection.execute(SQLServerQuery("DROP PROCEDURE \(unsafeRaw: name)"))
         }
     }
 

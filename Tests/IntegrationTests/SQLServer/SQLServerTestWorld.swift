@@ -51,13 +51,13 @@ enum SQLServerTestWorld {
         _ body: (String) async throws -> T
     ) async throws -> T {
         let name = uniqueTable(what)
-        try await connection.execute(SQLServerQuery("CREATE TABLE dbo.\(quoteIdentifier(name)) (\(columns))"))
+        try await connection.execute("CREATE TABLE \(identifier: "dbo", name) (\(unsafeRaw: columns))")
         do {
             let value = try await body(name)
-            try await connection.execute(SQLServerQuery("DROP TABLE dbo.\(quoteIdentifier(name))"))
+            try await connection.execute("DROP TABLE \(identifier: "dbo", name)")
             return value
         } catch {
-            _ = try? await connection.execute(SQLServerQuery("DROP TABLE dbo.\(quoteIdentifier(name))"))
+            _ = try? await connection.execute("DROP TABLE \(identifier: "dbo", name)")
             throw error
         }
     }

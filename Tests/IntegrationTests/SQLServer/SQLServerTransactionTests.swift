@@ -28,7 +28,7 @@ import SluiceSQLServer
                 #expect(!connection.isInTransaction)
                 // Seen from another connection: only the committed rows.
                 try await SQLServerTestWorld.withConnection { other in
-                    let ids = try await other.execute(SQLServerQuery("SELECT id FROM \(name) ORDER BY id")).rows.map { $0[0] }
+                    let ids = try await other.execute(SQLServerQuery("SELECT id FROM \(unsafeRaw: name) ORDER BY id")).rows.map { $0[0] }
                     #expect(ids == [.int(1), .int(2)])
                 }
             }

@@ -56,6 +56,11 @@ extension SQLServerError {
                 code: .serverUnreachable,
                 message: "Cannot reach SQL Server at \(server) (connection refused or unknown host): check host and port, and that the server is running.",
                 libraryError: error)
+        case (20012, _): // SYBEHNF? FreeTDS: the name is neither resolvable nor a freetds.conf entry
+            return SQLServerError(
+                code: .serverUnreachable,
+                message: "Cannot reach SQL Server at \(server): the host name is unknown (not in DNS, /etc/hosts or freetds.conf). Check the host in the URL.",
+                libraryError: error)
         case (20004, _), (20006, _), (20017, _), (20047, _): // read/write failed, EOF, dead DBPROCESS
             return SQLServerError(
                 code: .connectionClosed,

@@ -74,9 +74,14 @@ struct DBEncodedParameter: Sendable, Hashable {
             }
             encoded = (DBValueDecoder.ExtraType.bigVarBinary, maxLength, Int32(value.count), value)
         case .uuid(let value):
-            encoded = (DBValueDecoder.ExtraType.uniqueidentifier, 16, 16, Self.guidBytes(value))
+            // db-lib's dbrpcparam refuses SYBUNIQUE input values (it counts the type as fixed and
+            // nullable at once); the canonical text travels instead and sp_executesql converts it to the
+            // declared uniqueidentifier exactly.
+            let bytes = Array(value.uuidString.utf8)
+            encoded = (DBValueDecoder.ExtraType.nVarChar, -1, Int32(bytes.count), bytes)
         case .date(let value):
-            encoded = Self.dateTimeAll(type: Int32(SYBMSDATE), date: value, time: nil, offset: nil, scale: 0)
+            // Same db-lib limitation for SYBMSDATE: a datetime2 at midnight carries the date exactly.
+            encoded = Self.dateTimeAll(type: Int32(SYBMSDATETIME2), date: value, time: SQLTime(hour: 0, minute: 0, second: 0), offset: nil, scale: 0)
         case .time(let value):
             encoded = Self.dateTimeAll(type: Int32(SYBMSTIME), date: nil, time: value, offset: nil, scale: declared.fractionalScale)
         case .dateTime(let value):
@@ -87,7 +92,14 @@ struct DBEncodedParameter: Sendable, Hashable {
         }
         self.type = encoded.type
         // db-lib accepts a max length only for output parameters (input: -1, the data length rules).
-        self.maxLength = parameter.isOutput ? Self.outputMaxLength(type: encoded.type, declared: declared) : -1
+        // A NULL output of a nullable fixed-size type (INTN, FLTN, …) needs its size, or db-lib
+        // would declare 255 bytes.
+        if parameter.isOutput {
+            let length = Self.outputMaxLength(type: encoded.type, declared: declared)
+            self.maxLength = length != -1 || encoded.bytes != nil ? length : encoded.maxLength
+        } else {
+            self.maxLength = -1
+        }
         self.dataLength = encoded.dataLength
         self.bytes = encoded.bytes
     }
@@ -138,11 +150,11 @@ struct DBEncodedParameter: Sendable, Hashable {
         case .decimal, .numeric: return (Int32(SYBDECIMAL), Int32(MemoryLayout<DBNUMERIC>.size))
         case .datetime: return (Int32(SYBDATETIMN), 8)
         case .smalldatetime: return (Int32(SYBDATETIMN), 4)
-        case .date: return (Int32(SYBMSDATE), Int32(MemoryLayout<DBDATETIMEALL>.size))
+        case .date: return (Int32(SYBMSDATETIME2), Int32(MemoryLayout<DBDATETIMEALL>.size))
         case .time: return (Int32(SYBMSTIME), Int32(MemoryLayout<DBDATETIMEALL>.size))
         case .datetime2: return (Int32(SYBMSDATETIME2), Int32(MemoryLayout<DBDATETIMEALL>.size))
         case .datetimeoffset: return (Int32(SYBMSDATETIMEOFFSET), Int32(MemoryLayout<DBDATETIMEALL>.size))
-        case .uniqueidentifier: return (DBValueDecoder.ExtraType.uniqueidentifier, 16)
+        case .uniqueidentifier: return (DBValueDecoder.ExtraType.nVarChar, 72)
         case .binary(let n), .varbinary(.count(let n)): return (DBValueDecoder.ExtraType.bigVarBinary, Int32(n))
         case .varbinary(.max), .image: return (DBValueDecoder.ExtraType.bigVarBinary, -1)
         default: return stringWireType(for: declared)

@@ -147,7 +147,7 @@ enum DBValueDecoder {
 
     static func column(_ process: OpaquePointer, _ index: Int32) -> SQLServerColumn {
         var info = DBCOL2()
-        info.SizeOfStruct = DBINT(MemoryLayout<DBCOL2>.size)
+        info.SizeOfStruct = DBINT(MemoryLayout<DBCOL2>.stride) // C sizeof, trailing padding included
         let ok = withUnsafeMutablePointer(to: &info) { pointer in
             dbcolinfo(process, CI_REGULAR, DBINT(index), 0, UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: DBCOL.self))
         }
