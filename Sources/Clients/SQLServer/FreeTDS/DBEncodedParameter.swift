@@ -64,7 +64,12 @@ struct DBEncodedParameter: Sendable, Hashable {
             encoded = (Int32(SYBDECIMAL), Int32(bytes.count), Int32(bytes.count), bytes)
         case .string(let value):
             let bytes = Array(value.utf8)
-            let (type, maxLength) = Self.stringWireType(for: declared)
+            var (type, maxLength) = Self.stringWireType(for: declared)
+            // db-lib sends nvarchar/varchar parameters with a 2-byte length and cuts them at 8000
+            // bytes; longer values travel as ntext/text (4-byte length), which sp_executesql converts
+            // to the declared (max) type.
+            if type == DBValueDecoder.ExtraType.nVarChar, value.utf16.count > 4000 { type = Int32(SYBNTEXT) }
+            if type == DBValueDecoder.ExtraType.bigVarChar, bytes.count > 8000 { type = Int32(SYBTEXT) }
             encoded = (type, maxLength, Int32(bytes.count), bytes)
         case .bytes(let value):
             let maxLength: Int32
@@ -72,7 +77,9 @@ struct DBEncodedParameter: Sendable, Hashable {
             case .binary(let n), .varbinary(.count(let n)): maxLength = Int32(n)
             default: maxLength = -1
             }
-            encoded = (DBValueDecoder.ExtraType.bigVarBinary, maxLength, Int32(value.count), value)
+            // Beyond 8000 bytes as image (4-byte length): see the string case.
+            let type = value.count > 8000 ? Int32(SYBIMAGE) : DBValueDecoder.ExtraType.bigVarBinary
+            encoded = (type, maxLength, Int32(value.count), value)
         case .uuid(let value):
             // db-lib's dbrpcparam refuses SYBUNIQUE input values (it counts the type as fixed and
             // nullable at once); the canonical text travels instead and sp_executesql converts it to the

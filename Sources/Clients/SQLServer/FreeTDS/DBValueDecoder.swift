@@ -166,7 +166,7 @@ enum DBValueDecoder {
         let maxLength: Int
         switch type {
         case .varchar(.max), .nvarchar(.max), .varbinary(.max), .xml: maxLength = -1
-        default: maxLength = Int(info.ServerMaxLength)
+        default: maxLength = info.ServerMaxLength != 0 ? Int(info.ServerMaxLength) : Int(info.MaxLength)
         }
         return SQLServerColumn(
             name: name,
@@ -198,7 +198,12 @@ enum DBValueDecoder {
         case Int32(SYBMSDATETIME2): return .datetime2(scale: Int(info.Scale))
         case Int32(SYBMSDATETIMEOFFSET): return .datetimeoffset(scale: Int(info.Scale))
         case ExtraType.uniqueidentifier: return .uniqueidentifier
-        default: return .other("type \(serverType)")
+        // FreeTDS 1.3's dbcolinfo leaves DBCOL2's server type empty and dbcoltype folds every
+        // character type into SYBCHAR and every binary type into SYBBINARY: the declared type
+        // (n/var/max) is not visible through db-lib here.
+        case Int32(SYBCHAR), Int32(SYBVARCHAR), Int32(SYBTEXT), Int32(SYBNTEXT): return .other("character")
+        case Int32(SYBBINARY), Int32(SYBVARBINARY), Int32(SYBIMAGE): return .other("binary")
+        default: return .other("db-lib type \(coltype)")
         }
     }
 }
