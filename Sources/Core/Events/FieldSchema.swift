@@ -67,3 +67,45 @@ public struct TableSchema: Hashable, Sendable {
         keyColumns.compactMap { name in columns.first(where: { $0.field == name }) }
     }
 }
+
+extension FieldSchema {
+    /// Reads one field of a Connect struct schema (as written by `json`).
+    public init(json: JSONValue) throws(EnvelopeError) {
+        guard let o = json.objectValue, let field = o["field"]?.stringValue, let typeName = o["type"]?.stringValue else {
+            throw EnvelopeError("a schema field needs \"field\" and \"type\"")
+        }
+        guard let type = ConnectType(rawValue: typeName) else {
+            throw EnvelopeError("schema field \(field) has type \(typeName), which is not a Connect primitive type")
+        }
+        self.init(field: field, type: type, optional: o["optional"]?.boolValue ?? true, name: o["name"]?.stringValue,
+                  parameters: (o["parameters"]?.objectValue ?? [:]).compactMap { k, v in v.stringValue.map { (k, $0) } },
+                  version: o["version"]?.int64Value.map { Int($0) })
+    }
+
+    public func parameter(_ key: String) -> String? { parameters.first { $0.0 == key }?.1 }
+}
+
+extension DebeziumEnvelope {
+    /// The row schema carried by a message written with schemas enabled (`{"schema":…,"payload":…}`):
+    /// the `after` (or `before`) struct's fields, and the key columns from the key's schema when given.
+    /// nil when the value has no schema block.
+    public static func decodeSchema(key: [UInt8]?, value: [UInt8], table: TableID) throws -> TableSchema? {
+        guard case .object(let root) = try JSONValue.parse(value), let schema = root["schema"]?.objectValue,
+              root["payload"] != nil else { return nil }
+        guard let fields = schema["fields"]?.arrayValue,
+              let row = fields.first(where: { $0["field"]?.stringValue == "after" })
+                ?? fields.first(where: { $0["field"]?.stringValue == "before" }),
+              let columns = row["fields"]?.arrayValue else {
+            throw EnvelopeError("the schema block has no before/after struct")
+        }
+        var keyColumns: [String] = []
+        if let key, case .object(let k) = try JSONValue.parse(key) {
+            if let keySchema = k["schema"]?.objectValue, let keyFields = keySchema["fields"]?.arrayValue {
+                keyColumns = keyFields.compactMap { $0["field"]?.stringValue }
+            } else {
+                keyColumns = k.keys
+            }
+        }
+        return TableSchema(table: table, columns: try columns.map(FieldSchema.init(json:)), keyColumns: keyColumns)
+    }
+}

@@ -47,3 +47,28 @@ public struct SourcePosition: Hashable, Comparable, Sendable, CustomStringConver
             + "change_lsn=\(changeLSN.map(String.init(describing:)) ?? "NULL") event_serial_no=\(eventSerialNo)"
     }
 }
+
+extension SourcePosition {
+    /// A fixed-width text whose byte order is the position order, for sinks to store and compare in SQL:
+    /// `<commit_lsn 20 hex>.<command_id 10 digits>.<change_lsn 20 hex>.<serial 5 digits>`, with `-` for the
+    /// missing parts of a snapshot position (`-` sorts before every digit).
+    public var sortKey: String {
+        func hex(_ l: LSN) -> String { l.bytes.map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined() }
+        func pad(_ n: Int, _ width: Int) -> String {
+            let s = String(n)
+            return String(repeating: "0", count: max(0, width - s.count)) + s
+        }
+        return hex(commitLSN) + "." + (commandID.map { pad($0, 10) } ?? String(repeating: "-", count: 10)) + "."
+            + (changeLSN.map(hex) ?? String(repeating: "-", count: 20)) + "." + pad(eventSerialNo, 5)
+    }
+
+    public init?(sortKey: String) {
+        let parts = sortKey.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, let commit = LSN(String(parts[0])), let serial = Int(parts[3]) else { return nil }
+        let command = parts[1].allSatisfy { $0 == "-" } ? nil : Int(parts[1])
+        let change = parts[2].allSatisfy { $0 == "-" } ? nil : LSN(String(parts[2]))
+        if command == nil && !parts[1].allSatisfy({ $0 == "-" }) { return nil }
+        if change == nil && !parts[2].allSatisfy({ $0 == "-" }) { return nil }
+        self.init(commitLSN: commit, commandID: command, changeLSN: change, eventSerialNo: serial)
+    }
+}

@@ -119,3 +119,23 @@ import Testing
         do { _ = try schema("sql_variant") } catch { #expect(error.description.contains("@captured_column_list")) }
     }
 }
+
+@Suite struct SchemaDecodingTests {
+    @Test func readsTheRowSchemaAndKeyColumnsBack() throws {
+        let table = TableID(database: "CreditStaging", schema: "dbo", table: "customers")
+        let columns = [
+            try SQLServerTypeMapping.fieldSchema(column: "customer_id", typeName: "int", length: nil, precision: nil, scale: nil, optional: false, decimalMode: .string),
+            try SQLServerTypeMapping.fieldSchema(column: "monthly_income", typeName: "decimal", length: nil, precision: 18, scale: 2, optional: true, decimalMode: .string),
+        ]
+        let schema = TableSchema(table: table, columns: columns, keyColumns: ["customer_id"])
+        let event = ChangeEvent(op: .create, table: table, key: ["customer_id": .int(1)], before: nil,
+                                after: ["customer_id": .int(1), "monthly_income": .string("10.00")],
+                                position: .snapshot(at: .zero), commitTimeMs: 0, processedAtMs: 0)
+        let codec = DebeziumEnvelope(serverName: "credit", includeSchema: true)
+        let decoded = try DebeziumEnvelope.decodeSchema(key: codec.encodeKey(event, schema: schema),
+                                                        value: codec.encodeValue(event, schema: schema), table: table)
+        #expect(decoded == schema)
+        #expect(decoded?.columns[1].parameter(SQLServerTypeMapping.sourceScaleParameter) == "2")
+        #expect(try DebeziumEnvelope.decodeSchema(key: nil, value: DebeziumEnvelope(serverName: "credit").encodeValue(event, schema: nil), table: table) == nil)
+    }
+}

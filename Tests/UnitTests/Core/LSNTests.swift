@@ -62,3 +62,21 @@ import Testing
         #expect(!(create < create))
     }
 }
+
+@Suite struct SourcePositionSortKeyTests {
+    @Test func sortKeyOrderIsPositionOrder() {
+        let c = LSN(vlf: 0x2a, block: 0x100, slot: 1)
+        let positions = [
+            SourcePosition.snapshot(at: c),
+            SourcePosition(commitLSN: c, commandID: 1, changeLSN: LSN(vlf: 0x2a, block: 0xf0, slot: 3), eventSerialNo: 1),
+            SourcePosition(commitLSN: c, commandID: 1, changeLSN: LSN(vlf: 0x2a, block: 0xf0, slot: 3), eventSerialNo: 2),
+            SourcePosition(commitLSN: c, commandID: 2, changeLSN: LSN(vlf: 0x2a, block: 0x10, slot: 0), eventSerialNo: 1),
+            SourcePosition(commitLSN: LSN(vlf: 0x2b, block: 0, slot: 0), commandID: nil, changeLSN: nil, eventSerialNo: 0),
+        ]
+        #expect(positions.map(\.sortKey).sorted() == positions.map(\.sortKey))
+        #expect(positions == positions.sorted())
+        for p in positions { #expect(SourcePosition(sortKey: p.sortKey) == p) }
+        #expect(SourcePosition(sortKey: "garbage") == nil)
+        #expect(positions[1].sortKey == "0000002a000001000001.0000000001.0000002a000000f00003.00001")
+    }
+}
