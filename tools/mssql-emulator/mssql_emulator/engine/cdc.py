@@ -116,8 +116,8 @@ BEGIN
         END LOOP;
       END LOOP;
       INSERT INTO cdc.lsn_time_mapping(start_lsn, tran_begin_time, tran_end_time, tran_id, tran_begin_lsn)
-      VALUES (commit_lsn, CAST(begin_t AT TIME ZONE tz AS timestamp(3)),
-              CAST(c.end_time AT TIME ZONE tz AS timestamp(3)), _mssql.tran_id(c.xid), _mssql.lsn_bytes(base));
+      VALUES (commit_lsn, _mssql.dt(begin_t AT TIME ZONE tz),
+              _mssql.dt(c.end_time AT TIME ZONE tz), _mssql.tran_id(c.xid), _mssql.lsn_bytes(base));
       total := total + 1;
       DELETE FROM _mssql.cdc_pending WHERE xid = c.xid;
     END IF;

@@ -90,6 +90,8 @@ class Cursor:
 
     def name(self) -> str:
         t = self.peek()
+        if t is not None and t.token_type == TokenType.HASH:
+            raise unsupported("Temporary tables (#name)")
         if t is None or t.token_type in (TokenType.STRING, TokenType.NATIONAL_STRING, TokenType.L_PAREN,
                                          TokenType.R_PAREN, TokenType.COMMA, TokenType.SEMICOLON):
             raise syntax(t.text if t else "")

@@ -344,7 +344,7 @@ async def _sp_cdc_enable_table(session, a) -> AsyncIterator[ResultItem]:
                 "INSERT INTO cdc.change_tables(object_id, version, source_object_id, capture_instance, start_lsn, "
                 "end_lsn, supports_net_changes, has_drop_pending, role_name, index_name, filegroup_name, "
                 "create_date, partition_switch) VALUES ($1, 0, $2, $3, $4, NULL, $5, NULL, $6, $7, $8, "
-                "CAST(statement_timestamp() AS timestamp(3)), $9)",
+                "_mssql.dt(CAST(statement_timestamp() AS timestamp)), $9)",
                 ct.object_id, table.object_id, ci_name, start_lsn, 1 if net else 0, inst["role"],
                 inst["index_name"], _str(a["@filegroup_name"]), 1 if int(a["@allow_partition_switch"] or 0) else 0)
             for col in colinfo:
@@ -566,5 +566,5 @@ def ddl_history_sql(session, table: TableInfo, command: str) -> list[str]:
             "INSERT INTO cdc.ddl_history(source_object_id, object_id, required_column_update, ddl_command, "
             f"ddl_lsn, ddl_time) VALUES ({table.object_id}, {ct.object_id if ct else 0}, 0, {literal(command)}, "
             f"_mssql.lsn_bytes(_mssql.cdc_reserve(1)), "
-            f"CAST(statement_timestamp() AT TIME ZONE {literal(session.server.timezone)} AS timestamp(3)))")
+            f"_mssql.dt(statement_timestamp() AT TIME ZONE {literal(session.server.timezone)}))")
     return out

@@ -53,6 +53,11 @@ DO $$ BEGIN
   CREATE AGGREGATE _mssql.max(bytea) (SFUNC = _mssql.bytea_larger, STYPE = bytea, COMBINEFUNC = _mssql.bytea_larger, PARALLEL = SAFE);
   CREATE AGGREGATE _mssql.min(bytea) (SFUNC = _mssql.bytea_smaller, STYPE = bytea, COMBINEFUNC = _mssql.bytea_smaller, PARALLEL = SAFE);
 EXCEPTION WHEN duplicate_function THEN NULL; END $$;
+CREATE OR REPLACE FUNCTION _mssql.dt(ts timestamp) RETURNS timestamp(3) LANGUAGE sql IMMUTABLE AS $f$
+  -- SQL Server's datetime: 1/300 s ticks, shown to 3 decimals
+  SELECT CAST(date_trunc('second', ts) + make_interval(secs => round(round(
+           (extract(microseconds FROM ts)::numeric % 1000000) * 300 / 1000000) / 300.0, 3)) AS timestamp(3))
+$f$;
 CREATE OR REPLACE FUNCTION _mssql.object_id(name text) RETURNS integer LANGUAGE plpgsql STABLE AS $f$
 DECLARE parts text[]; r regclass;
 BEGIN

@@ -30,8 +30,8 @@ CHUNK = 500
 log = logging.getLogger("mssql_emulator.engine")
 
 # Errors that terminate only the statement (the batch goes on), as SQL Server does.
-STATEMENT_LEVEL = {2627, 2601, 547, 515, 8134, 2628, 8152, 8115, 544, 220, 232, 3902, 3903, 22001,
-                   40000, 50000, 245, 8114, 241, 242, 313}
+STATEMENT_LEVEL = {2627, 2601, 547, 515, 8134, 2628, 8152, 8115, 544, 545, 220, 232, 3902, 3903,
+                   8102, 50000}
 BATCH_ABORT_ROLLBACK = {1205}
 
 SET_ON_OFF = {"NOCOUNT", "ANSI_NULLS", "ANSI_PADDING", "ANSI_WARNINGS", "ARITHABORT", "ARITHIGNORE",
@@ -702,6 +702,9 @@ class EngineSession:
             tnode = tnode.this
         if not isinstance(tnode, exp.Table) or isinstance(tnode.this, exp.Anonymous):
             raise unsupported("This DML target")
+        if tnode.name.startswith("#") or tnode.args.get("temporary") or (
+                isinstance(tnode.this, exp.Identifier) and tnode.this.args.get("temporary")):
+            raise unsupported("Temporary tables (#name)")
         tr._check_catalog(tnode)
         schema = tnode.args.get("db").name if tnode.args.get("db") is not None else None
         t = self.db.table(schema, tnode.name)

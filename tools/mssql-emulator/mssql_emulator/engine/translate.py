@@ -446,7 +446,7 @@ class Translator:
         if isinstance(n, exp.CurrentTimestampLTZ):
             return raw("statement_timestamp()")
         if isinstance(n, exp.CurrentTimestamp):
-            return raw("CAST(statement_timestamp() AS timestamp(3))")
+            return raw("_mssql.dt(CAST(statement_timestamp() AS timestamp))")
         if isinstance(n, exp.Uuid):
             return raw("gen_random_uuid()")
         if isinstance(n, exp.ObjectId):
@@ -539,7 +539,7 @@ class Translator:
 
         if name == "GETUTCDATE":
             nargs(0, 0)
-            return raw("CAST(statement_timestamp() AT TIME ZONE 'UTC' AS timestamp(3))")
+            return raw("_mssql.dt(statement_timestamp() AT TIME ZONE 'UTC')")
         if name == "SYSDATETIME":
             nargs(0, 0)
             return raw("CAST(statement_timestamp() AS timestamp(6))")
@@ -635,7 +635,8 @@ class Translator:
             return raw(self._table_function(n) + (alias_sql or f' AS {qi(n.this.name)}'))
         schema = _ident_name(n.args.get("db")) or None
         name = n.name
-        if name.startswith("#"):
+        if name.startswith("#") or (isinstance(n.this, exp.Identifier) and n.this.args.get("temporary")) \
+                or n.args.get("temporary"):
             raise unsupported("Temporary tables (#name)")
         if not schema and name.lower() in self.ctes:
             return raw(qi(name) + alias_sql)
