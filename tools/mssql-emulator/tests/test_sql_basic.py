@@ -194,3 +194,33 @@ def test_fmtonly_returns_metadata_only(db):
         cur.execute("SET FMTONLY ON; SELECT Customer_Id, Full_Name FROM dbo.Customers; SET FMTONLY OFF")
         assert [d[0] for d in cur.description] == ["Customer_Id", "Full_Name"]
         assert cur.fetchall() == []
+
+
+def test_stored_procedure_output_parameter_and_return_status(db):
+    # (the OUTPUT parameter comes first: pytds' get_proc_outputs indexes by ordinal into a list sized
+    # by the number of output parameters)
+    q(db, "CREATE PROCEDURE dbo.add_one @b int OUTPUT, @a int AS BEGIN SET @b = @a + 1; SELECT @a AS a; RETURN 7 END")
+    with db.cursor() as cur:
+        cur.callproc("dbo.add_one", (pytds.output(param_type="int"), 41))
+        assert cur.fetchall() == [(41,)]
+        while cur.nextset():
+            pass
+        assert cur.get_proc_outputs()[0] == 42
+        assert cur.get_proc_return_status() == 7
+    q(db, "DROP PROCEDURE dbo.add_one")
+    with pytest.raises(pytds.Error) as ei:
+        q(db, "EXEC dbo.add_one 1, 2")
+    assert ei.value.msg_no == 2812
+
+
+def test_million_row_select_streams(db):
+    with db.cursor() as cur:
+        cur.execute("WITH d(n) AS (SELECT n FROM (VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9)) AS v(n)) "
+                    "SELECT d1.n + 10 * d2.n + 100 * d3.n + 1000 * d4.n + 10000 * d5.n + 100000 * d6.n AS n "
+                    "FROM d AS d1 CROSS JOIN d AS d2 CROSS JOIN d AS d3 CROSS JOIN d AS d4 CROSS JOIN d AS d5 "
+                    "CROSS JOIN d AS d6")
+        count = total = 0
+        for (n,) in cur:
+            count += 1
+            total += n
+    assert (count, total) == (1_000_000, 499_999_500_000)

@@ -189,6 +189,12 @@ class EmulatorServer:
             db.cdc_enabled = meta.get("cdc_enabled") == "1"
             db.capture_running = meta.get("capture_running", "1") == "1"
             await cdc.load_instances(db, conn)
+            db.procedures = {}
+            if await conn.fetchval("SELECT to_regclass('_mssql.procedures') IS NOT NULL"):
+                import json as _json
+                for r in await conn.fetch("SELECT schema_name, name, info FROM _mssql.procedures"):
+                    info = _json.loads(r["info"]) if isinstance(r["info"], str) else r["info"]
+                    db.procedures[(r["schema_name"], r["name"])] = info
             from .session import refresh_constraints
             await refresh_constraints(db, conn)
             db.loaded = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import datetime as dt
 import logging
 import decimal
@@ -18,7 +19,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
 
 from ..api import (Column, Done, EnvChange, Message, Param, ResultItem, ResultSet, ReturnStatus,
-                   SqlError, SqlType, StatementError)
+                   ReturnValue, SqlError, SqlType, StatementError)
 from . import cdc, procs
 from .catalog import ColumnInfo, Database, TableInfo
 from .ddl import Cursor, Constraint, parse_column_def, parse_table_item, syntax
@@ -153,17 +154,38 @@ class EngineSession:
             self.variables[p.name.lower()] = (p.type, p.value)
         if params:
             log.debug("params: %r", params)
+        if _PROC_DDL.match(sql):
+            async for item in self._create_procedure(sql):
+                yield item
+            return
         nodes = split_batch(sql)
         try:
             for node in nodes:
                 async for item in self._run_node(node):
                     yield item
+        except _Return:
+            pass
         except _BatchStop:
             return
+        for p in params or []:
+            if p.output:
+                t, v = self.variables.get(p.name.lower(), (p.type, p.value))
+                yield ReturnValue(Param(p.name, t, v, output=True))
 
     async def call(self, procedure: str, params: list[Param]) -> AsyncIterator[ResultItem]:
         self._cancelled = False
         self.variables = {}
+        proc = self._user_procedure(procedure)
+        if proc is not None:
+            named = {p.name.lower(): p for p in params if p.name}
+            positional = [p for p in params if not p.name]
+            outputs = {k: v.name for k, v in named.items() if v.output}
+            outputs.update({proc["params"][i]["name"].lower(): "" for i, p in enumerate(positional)
+                            if p.output and i < len(proc["params"])})
+            async for item in self._run_procedure(proc, {k: v.value for k, v in named.items()},
+                                                  [p.value for p in positional], outputs=outputs):
+                yield item
+            return
         args: dict[str, Any] = {}
         positional: list[Any] = []
         for p in params:
@@ -231,6 +253,10 @@ class EngineSession:
                 v = await self._scalar(text[5:].strip())
                 yield Message(0, "" if v is None else str(v), severity=0)
                 return
+            if first == "RETURN":
+                rest = text.strip().rstrip(";")[len("RETURN"):].strip()
+                value = await self._scalar(rest, SqlType("int")) if rest else 0
+                raise _Return(value if value is not None else 0)
             if first in ("EXEC", "EXECUTE") or first not in _KNOWN_FIRST:
                 name, args, positional = self._parse_exec(text, implicit=first not in ("EXEC", "EXECUTE"))
                 async for item in self._call_proc(name, args, positional):
@@ -602,8 +628,10 @@ class EngineSession:
             for c in s_table.columns:
                 lower_map.setdefault(c.pg, c.name)
         for i, a in enumerate(attrs):
+            nullable, ident = True, False
             if use is not None:
                 name, t = use[i].name, use[i].type
+                nullable, ident = use[i].nullable, use[i].identity
             else:
                 name = lower_map.get(a.name, "" if a.name == "?column?" else a.name)
                 t = None
@@ -611,7 +639,7 @@ class EngineSession:
                 t = None
             if t is None:
                 t = PG_FALLBACK.get(a.type.name, SqlType("nvarchar", length=4000))
-            cols.append(Column(name, t, True, False))
+            cols.append(Column(name, t, nullable, ident))
             conv.append(_converter(t))
         return cols, (conv if any(f is not None for f in conv) else None)
 
@@ -1017,6 +1045,27 @@ class EngineSession:
                     self.db.tables.pop(t.key, None)
                 yield Done(None)
                 return
+            if verb == "DROP" and obj in ("PROCEDURE", "PROC"):
+                c.i += 1
+                if_exists = False
+                if c.word() == "IF":
+                    c.i += 1
+                    c.expect("EXISTS")
+                    if_exists = True
+                parts = c.qualified()
+                key = ((parts[-2] if len(parts) > 1 else "dbo").lower(), parts[-1].lower())
+                procs_ = self.db.__dict__.setdefault("procedures", {})
+                if key not in procs_:
+                    if if_exists:
+                        yield Done(None)
+                        return
+                    raise SqlError(3701, f"Cannot drop the procedure '{'.'.join(parts)}', because it does not "
+                                   "exist or you do not have permission.", severity=11)
+                await self._ddl_exec(f"DELETE FROM _mssql.procedures WHERE schema_name = {literal(key[0])} "
+                                     f"AND name = {literal(key[1])}")
+                del procs_[key]
+                yield Done(None)
+                return
             if verb == "DROP" and obj == "INDEX":
                 c.i += 1
                 name = c.name()
@@ -1410,8 +1459,120 @@ class EngineSession:
             if isinstance(v, _Deferred):
                 args[k] = await self._eval_arg(v.text)
         positional = [await self._eval_arg(v.text) if isinstance(v, _Deferred) else v for v in positional]
+        proc = self._user_procedure(name)
+        if proc is not None:
+            async for item in self._run_procedure(proc, args, positional, outputs={}, nested=True):
+                yield item
+            return
         async for item in procs.call(self, name, args, positional):
             yield item
+
+    # ------------------------------------------------------------------ user procedures
+    def _user_procedure(self, name: str) -> dict | None:
+        parts = [p.strip().strip("[]\"") for p in name.split(".")]
+        if len(parts) == 3:
+            if parts[0].lower() != self.db.name.lower():
+                return None
+            parts = parts[1:]
+        schema = parts[0] if len(parts) == 2 else "dbo"
+        return getattr(self.db, "procedures", {}).get((schema.lower(), parts[-1].lower()))
+
+    async def _create_procedure(self, sql: str) -> AsyncIterator[ResultItem]:
+        m = _PROC_DDL.match(sql)
+        verb = " ".join(m.group(1).upper().split())
+        rest = sql[m.end():]
+        c = Cursor(rest)
+        parts = c.qualified()
+        if len(parts) > 2:
+            raise unsupported("A procedure name with a database part")
+        schema = parts[0] if len(parts) == 2 else "dbo"
+        pname = parts[-1]
+        if schema.lower() not in self.db.schemas:
+            raise SqlError(2760, f'The specified schema name "{schema}" either does not exist or you do not '
+                           "have permission to use it.")
+        # parameters up to AS
+        asm = re.search(r"(?is)\bAS\b", rest[c.toks[c.i - 1].end + 1:]) if c.toks else None
+        if asm is None:
+            raise syntax(pname)
+        head = rest[c.toks[c.i - 1].end + 1:][:asm.start()].strip()
+        body = rest[c.toks[c.i - 1].end + 1:][asm.end():].strip()
+        if head.startswith("(") and head.endswith(")"):
+            head = head[1:-1]
+        if re.search(r"(?i)\bWITH\b", head):
+            raise unsupported("CREATE PROCEDURE ... WITH options")
+        params = []
+        for item in [x for x in re.split(r",(?![^(]*\))", head) if x.strip()]:
+            pm = re.match(r"(?is)^\s*(@\w+)\s+(?:AS\s+)?([A-Za-z_][\w ]*?(?:\([^)]*\))?)\s*(?:=\s*(.+?))?"
+                          r"\s*(OUTPUT|OUT)?\s*(READONLY)?\s*$", item)
+            if not pm or pm.group(5):
+                raise syntax(item.strip().split()[0] if item.strip() else pname)
+            t = parse_type(pm.group(2).strip(), cast=True)
+            params.append({"name": pm.group(1), "type": [t.name, t.length, t.precision, t.scale],
+                           "default": pm.group(3), "output": bool(pm.group(4))})
+        split_batch(body)  # syntax check now, as SQL Server compiles the body at CREATE
+        key = (schema.lower(), pname.lower())
+        procs_ = self.db.__dict__.setdefault("procedures", {})
+        exists = key in procs_
+        if verb == "CREATE" and exists:
+            raise SqlError(2714, f"There is already an object named '{pname}' in the database.")
+        if verb == "ALTER" and not exists:
+            raise SqlError(208, f"Invalid object name '{pname}'.")
+        info = {"schema": self.db.schemas[schema.lower()], "name": pname, "params": params, "body": body}
+        await self._ddl_exec(
+            "CREATE TABLE IF NOT EXISTS _mssql.procedures(schema_name text, name text, info jsonb, "
+            "PRIMARY KEY (schema_name, name)); "
+            f"INSERT INTO _mssql.procedures VALUES ({literal(key[0])}, {literal(key[1])}, {literal(json.dumps(info))}::jsonb) "
+            "ON CONFLICT (schema_name, name) DO UPDATE SET info = EXCLUDED.info")
+        procs_[key] = info
+        yield Done(None)
+
+    async def _run_procedure(self, proc: dict, args: dict, positional: list, outputs: dict,
+                             nested: bool = False) -> AsyncIterator[ResultItem]:
+        pdefs = proc["params"]
+        if len(positional) > len(pdefs):
+            raise SqlError(8144, f"Procedure or function {proc['name']} has too many arguments specified.")
+        saved_vars, saved_scope = self.variables, self.scope_identity
+        self.variables = {}
+        self.scope_identity = None
+        status = 0
+        try:
+            given = {}
+            for i, v in enumerate(positional):
+                given[pdefs[i]["name"].lower()] = v
+            names = {d["name"].lower() for d in pdefs}
+            for k, v in args.items():
+                if k not in names:
+                    raise SqlError(8145, f"{k} is not a parameter for procedure {proc['name']}.")
+                given[k] = v
+            for d in pdefs:
+                n, ln, pr, sc = d["type"]
+                t = SqlType(n, ln, pr, sc)
+                key = d["name"].lower()
+                if key in given and given[key] is not procs.DEFAULT:
+                    v = given[key]
+                elif d["default"] is not None:
+                    v = await self._scalar(d["default"], t)
+                elif d["output"]:
+                    v = None
+                else:
+                    raise SqlError(201, f"Procedure or function '{proc['name']}' expects parameter "
+                                   f"'{d['name']}', which was not supplied.")
+                self.variables[key] = (t, v)
+            try:
+                for node in split_batch(proc["body"]):
+                    async for item in self._run_node(node):
+                        yield item
+            except _Return as r:
+                status = r.value
+            values = {d["name"].lower(): self.variables.get(d["name"].lower()) for d in pdefs if d["output"]}
+        finally:
+            self.variables, self.scope_identity = saved_vars, saved_scope
+        yield ReturnStatus(status)
+        for d in pdefs:
+            key = d["name"].lower()
+            if d["output"] and key in outputs and values.get(key) is not None:
+                t, v = values[key]
+                yield ReturnValue(Param(outputs[key], t, v, output=True))
 
     async def _eval_arg(self, text: str) -> Any:
         if text.upper() == "DEFAULT":
@@ -1434,6 +1595,15 @@ class _Deferred:
 
 class _BatchStop(Exception):
     pass
+
+
+class _Return(Exception):
+    def __init__(self, value: int) -> None:
+        super().__init__(value)
+        self.value = int(value)
+
+
+_PROC_DDL = re.compile(r"(?is)^\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*(CREATE\s+OR\s+ALTER|CREATE|ALTER)\s+PROC(?:EDURE)?\b")
 
 
 _KNOWN_FIRST = {"SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "ALTER", "DROP", "TRUNCATE",

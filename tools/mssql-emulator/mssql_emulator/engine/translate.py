@@ -122,6 +122,8 @@ class Source:
 class Output:
     name: str
     type: SqlType | None
+    nullable: bool = True
+    identity: bool = False
 
 
 @dataclass
@@ -715,12 +717,16 @@ class Translator:
                 if not srcs:
                     return None
                 for s in srcs:
-                    outs.extend(Output(c.name, c.type) for c in s.columns)
+                    outs.extend(Output(c.name, c.type, c.nullable, c.identity) for c in s.columns)
                 continue
+            inner = p.this if isinstance(p, exp.Alias) else p
+            col = self.find_column(inner.name, inner.table or None) if isinstance(inner, exp.Column) else None
+            nullable = col.nullable if col is not None else True
+            ident = col.identity if col is not None else False
             if isinstance(p, exp.Alias):
-                outs.append(Output(p.alias, self.type_of(p.this)))
+                outs.append(Output(p.alias, self.type_of(p.this), nullable, ident))
             elif isinstance(p, exp.Column):
-                outs.append(Output(p.name, self.type_of(p)))
+                outs.append(Output(p.name, self.type_of(p), nullable, ident))
             else:
                 outs.append(Output("", self.type_of(p)))
         return outs
