@@ -81,7 +81,10 @@ def literal(value: Any, t: SqlType | None = None) -> str:
             raise unsupported("A string containing the NUL character (U+0000)")
         if t is not None and t.name in ("binary", "varbinary"):
             return f"'\\x{value.encode('latin-1', 'replace').hex()}'::bytea"
-        return "'" + value.replace("'", "''") + "'"
+        quoted = "'" + value.replace("'", "''") + "'"
+        if t is not None and t.name in ("char", "nchar"):
+            return f"CAST({quoted} AS {pg_type(t)})"  # fixed length: padded, as SQL Server does
+        return quoted
     if isinstance(value, (bytes, bytearray, memoryview)):
         return f"'\\x{bytes(value).hex()}'::bytea"
     if isinstance(value, uuid.UUID):
@@ -209,6 +212,8 @@ class Translator:
             return self.type_of(e.this)
         if isinstance(e, exp.Alias):
             return self.type_of(e.this)
+        if isinstance(e, exp.Column) and e.name.lower() == "0x" and not e.table:
+            return SqlType("varbinary", length=1)
         if isinstance(e, exp.Column) and not isinstance(e.this, exp.Star):
             c = self.find_column(e.name, e.table or None)
             return c.type if c else None
@@ -405,6 +410,8 @@ class Translator:
                 return raw(".".join([qi(_ident_name(tbl))] + ["*"])) if tbl is not None else n
             if len(parts) == 1 and parts[0].name.upper() == "DEFAULT" and not parts[0].quoted:
                 return raw("DEFAULT")
+            if len(parts) == 1 and parts[0].name.lower() == "0x":
+                return raw("'\\x'::bytea")  # the empty binary literal
             return raw(".".join(qi(_ident_name(p)) for p in parts))
         if isinstance(n, exp.TableAlias):
             cols = [raw(qi(c.name)) for c in n.columns] if n.columns else None
@@ -726,7 +733,7 @@ class Translator:
             if isinstance(p, exp.Alias):
                 outs.append(Output(p.alias, self.type_of(p.this), nullable, ident))
             elif isinstance(p, exp.Column):
-                outs.append(Output(p.name, self.type_of(p), nullable, ident))
+                outs.append(Output("" if p.name.lower() == "0x" else p.name, self.type_of(p), nullable, ident))
             else:
                 outs.append(Output("", self.type_of(p)))
         return outs
