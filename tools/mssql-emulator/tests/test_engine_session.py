@@ -125,3 +125,31 @@ def test_capture_in_commit_order_and_local_time(server, run):
     for s in (a, b):
         run(collect(s.execute("USE master")))
         run(s.close())
+
+
+def test_cancel_stops_a_running_query_and_the_session_goes_on(server, run):
+    s = run(server.authenticate("sa", "pw", None))
+    digits = "(SELECT n FROM (VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9)) AS v(n))"
+    sql = ("SELECT COUNT(*) FROM " + ", ".join(f"{digits} AS d{i}" for i in range(9)))
+
+    async def go():
+        task = asyncio.create_task(collect(s.execute(sql)))
+        await asyncio.sleep(0.5)
+        await s.cancel()
+        try:
+            await task
+        except SqlError:
+            pass
+        return rows(await collect(s.execute("SELECT 5")))
+    assert run(go()) == [(5,)]
+    run(s.close())
+
+
+def test_close_rolls_back_open_transaction(server, run):
+    s = run(server.authenticate("sa", "pw", None))
+    run(collect(s.execute("CREATE TABLE dbo.t (id int PRIMARY KEY)")))
+    run(collect(s.execute("BEGIN TRAN; INSERT INTO dbo.t VALUES (1)")))
+    run(s.close())
+    s2 = run(server.authenticate("sa", "pw", None))
+    assert rows(run(collect(s2.execute("SELECT COUNT(*) FROM dbo.t")))) == [(0,)]
+    run(s2.close())

@@ -284,6 +284,10 @@ class EngineSession:
                     raise _BatchStop()
                 yield Done(None)
                 return
+            if e.number in BATCH_ABORT_ROLLBACK and self.trancount > 0:
+                desc = self._tx_descriptor()
+                await self._rollback_all()
+                yield EnvChange("rollback_tran", b"", desc)
             raise
 
     # ------------------------------------------------------------------ transactions

@@ -94,13 +94,19 @@ class _Parser:
             self.i += 1
             start = self.i
             depth = 0
+            case_depth = 0
             while self.i < len(self.toks):
                 t = self.toks[self.i]
+                w = self.word(self.i)
                 if t.token_type == TokenType.L_PAREN:
                     depth += 1
                 elif t.token_type == TokenType.R_PAREN:
                     depth -= 1
-                elif depth == 0 and self.i > start and self.word(self.i) in _STARTERS:
+                elif depth == 0 and w == "CASE":
+                    case_depth += 1
+                elif depth == 0 and w == "END" and case_depth > 0:
+                    case_depth -= 1
+                elif depth == 0 and case_depth == 0 and self.i > start and w in _STARTERS:
                     break
                 self.i += 1
             if self.i >= len(self.toks):
@@ -145,6 +151,8 @@ class _Parser:
                     case_depth += 1
                 elif w == "END" and case_depth > 0:
                     case_depth -= 1
+                elif case_depth > 0:
+                    pass  # WHEN/THEN/ELSE/END of a CASE expression
                 elif (w in _STARTERS and prev not in _NO_SPLIT_AFTER
                       and not (prev == "ON" and w in ("DELETE", "UPDATE"))
                       and self._splits(kind, w, seen_body)):

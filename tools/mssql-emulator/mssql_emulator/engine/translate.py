@@ -260,6 +260,17 @@ class Translator:
             return INT
         if isinstance(e, (exp.Upper, exp.Lower, exp.Trim)):
             return self.type_of(e.this)
+        if isinstance(e, (exp.Year, exp.Month, exp.Day)):
+            return INT
+        if isinstance(e, exp.Round):
+            return self.type_of(e.this)
+        if isinstance(e, (exp.Floor, exp.Ceil)):
+            t = self.type_of(e.this)
+            if t and t.name in ("decimal", "numeric"):
+                return SqlType(t.name, precision=t.precision, scale=0)
+            return t
+        if isinstance(e, exp.Abs):
+            return self.type_of(e.this)
         if isinstance(e, exp.CurrentTimestampLTZ):
             return DTO
         if isinstance(e, exp.CurrentTimestamp):
@@ -452,6 +463,10 @@ class Translator:
                 right = self.translate_expr(n.expression).sql(dialect="postgres")
                 return raw(f"(CAST({left} AS text) || CAST({right} AS text))")
             return n
+        if isinstance(n, (exp.Year, exp.Month, exp.Day)):
+            part = type(n).__name__.lower()
+            inner = self.translate_expr(n.this).sql(dialect="postgres")
+            return raw(f"CAST(extract({part} FROM CAST({inner} AS timestamp)) AS integer)")
         if isinstance(n, exp.CurrentTimestampLTZ):
             return raw("statement_timestamp()")
         if isinstance(n, exp.CurrentTimestamp):
@@ -591,6 +606,9 @@ class Translator:
             return raw(literal("localhost"))
         if name == "DATALENGTH":
             nargs(1, 1)
+            t = self.type_of(n.expressions[0])
+            if t is not None and t.name in ("nvarchar", "nchar"):
+                return raw(f"(2 * length(CAST({args[0]} AS text)))")  # UTF-16 bytes
             return raw(f"octet_length({args[0]})")
         if name == "LEN":
             nargs(1, 1)
