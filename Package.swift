@@ -72,6 +72,12 @@ let package = Package(
             name: "SluiceSQLServerSource",
             dependencies: [
                 "SluiceCore",
+                "SluiceSQLServer",
+                "SluiceKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Sources/Connectors/SQLServerSource"
         ),
@@ -97,7 +103,12 @@ let package = Package(
                 "SluiceCore",
                 "SluiceSQLServer",
                 "SluiceKafka",
+                "SluiceSQLServerSource",
+                "SluiceOperations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Executable/sluice"

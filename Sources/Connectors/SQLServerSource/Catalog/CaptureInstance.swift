@@ -1,0 +1,50 @@
+import SluiceCore
+
+/// One capture instance of a source table, as `cdc.change_tables`, `cdc.index_columns` and the change
+/// table's own column metadata describe it. A capture instance keeps the column set it was created with,
+/// whatever DDL the source table sees later.
+public struct CaptureInstance: Hashable, Sendable {
+    public var name: String
+    public var table: TableID
+    /// The lowest LSN still readable (`cdc.change_tables.start_lsn`; moved by the cleanup job).
+    public var startLSN: LSN
+    /// `object_id` of `cdc.<name>_CT`, the key into `cdc.captured_columns` and `cdc.index_columns`.
+    public var changeTableObjectID: Int
+    public var columns: [CapturedColumn]
+    /// The message-key columns: `message.key.columns` for the table, else the instance's unique index.
+    public var keyColumns: [String]
+
+    public init(name: String, table: TableID, startLSN: LSN, changeTableObjectID: Int, columns: [CapturedColumn],
+                keyColumns: [String]) {
+        self.name = name
+        self.table = table
+        self.startLSN = startLSN
+        self.changeTableObjectID = changeTableObjectID
+        self.columns = columns
+        self.keyColumns = keyColumns
+    }
+
+    /// The row schema of the instance's events.
+    public var schema: TableSchema {
+        TableSchema(table: table, columns: columns.map(\.field), keyColumns: keyColumns)
+    }
+}
+
+/// A captured column: its SQL Server type and the Connect schema it is published with.
+public struct CapturedColumn: Hashable, Sendable {
+    public var name: String
+    public var typeName: String
+    public var length: Int?
+    public var precision: Int?
+    public var scale: Int?
+    public var field: FieldSchema
+
+    public init(name: String, typeName: String, length: Int?, precision: Int?, scale: Int?, field: FieldSchema) {
+        self.name = name
+        self.typeName = typeName
+        self.length = length
+        self.precision = precision
+        self.scale = scale
+        self.field = field
+    }
+}

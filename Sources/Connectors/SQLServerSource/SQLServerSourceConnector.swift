@@ -1,0 +1,43 @@
+import Logging
+import NIOPosix
+import ServiceLifecycle
+import SluiceCore
+import SluiceKafka
+
+/// The SQL Server CDC source connector: one `Service` capturing every database of `database.names`
+/// concurrently (each its own session, offsets and backoff), until graceful shutdown.
+public struct SQLServerSourceConnector: Service {
+    public let configuration: SQLServerSourceConfiguration
+    let health: HealthRegistry
+    let logger: Logger
+    let threadPool: NIOThreadPool
+
+    public init(configuration: SQLServerSourceConfiguration, health: HealthRegistry, logger: Logger,
+                threadPool: NIOThreadPool = .singleton) {
+        self.configuration = configuration
+        self.health = health
+        var logger = logger
+        logger[metadataKey: "sluice.connector"] = "\(configuration.name)"
+        self.logger = logger
+        self.threadPool = threadPool
+    }
+
+    public func run() async throws {
+        var connection = KafkaConnectionConfiguration(bootstrapServers: configuration.kafkaBootstrapServers,
+                                                      clientID: "sluice-\(configuration.name)")
+        for (key, value) in configuration.kafkaProperties { connection.additionalProperties[key] = value }
+        let kafka = connection
+        logger.info("Source connector starting", metadata: [
+            "sluice.databases": "\(configuration.databases)", "sluice.topic.prefix": "\(configuration.topicPrefix)",
+            "sluice.snapshot.mode": "\(configuration.snapshotMode.rawValue)",
+        ])
+        await withTaskGroup(of: Void.self) { group in
+            for database in configuration.databases {
+                let streamer = DatabaseStreamer(configuration: configuration, database: database, kafka: kafka,
+                                                health: health, logger: logger, threadPool: threadPool)
+                group.addTask { await streamer.run() }
+            }
+        }
+        logger.info("Source connector stopped")
+    }
+}
