@@ -224,3 +224,15 @@ def test_million_row_select_streams(db):
             count += 1
             total += n
     assert (count, total) == (1_000_000, 499_999_500_000)
+
+
+def test_update_and_delete_with_joins_and_select_assignment(db):
+    q(db, "CREATE TABLE dbo.p (id int PRIMARY KEY, x int)")
+    q(db, "CREATE TABLE dbo.c (id int PRIMARY KEY, pid int, v int)")
+    q(db, "INSERT INTO dbo.p VALUES (1, 1), (2, 2)")
+    q(db, "INSERT INTO dbo.c VALUES (10, 1, 0), (11, 2, 0), (12, 2, 0)")
+    q(db, "UPDATE c SET c.v = p.x * 10 FROM dbo.c c INNER JOIN dbo.p p ON p.id = c.pid WHERE p.x = 2")
+    assert q(db, "SELECT id, v FROM dbo.c ORDER BY id") == [(10, 0), (11, 20), (12, 20)]
+    q(db, "DELETE c FROM dbo.c c JOIN dbo.p p ON p.id = c.pid WHERE p.x = 1")
+    assert q(db, "SELECT id FROM dbo.c ORDER BY id") == [(11,), (12,)]
+    assert q_last(db, "DECLARE @n int, @m int; SELECT @n = COUNT(*), @m = MAX(v) FROM dbo.c; SELECT @n, @m") == [(2, 20)]

@@ -594,6 +594,16 @@ class EngineSession:
         identity_col: ColumnInfo | None = None
         target: TableInfo | None = None
         outputs = None
+        if isinstance(e, exp.Select) and e.expressions and all(
+                isinstance(p, exp.EQ) and isinstance(p.this, exp.Parameter) and not isinstance(p.this.this, exp.Parameter)
+                for p in e.expressions):
+            async for item in self._select_assign(e, tr):
+                yield item
+            return
+        if isinstance(e, exp.Select) and any(isinstance(p, exp.EQ) and isinstance(p.this, exp.Parameter)
+                                             for p in e.expressions):
+            raise SqlError(141, "A SELECT statement that assigns a value to a variable must not be combined "
+                           "with data-retrieval operations.", severity=15)
         if isinstance(e, exp.Select) or (isinstance(e, (exp.Union, exp.Except, exp.Intersect))):
             sel = e if isinstance(e, exp.Select) else None
             if sel is not None:
@@ -622,6 +632,35 @@ class EngineSession:
                 yield item
             return
         raise unsupported(f"The statement '{text[:60]}'")
+
+    async def _select_assign(self, e: exp.Select, tr: Translator) -> AsyncIterator[ResultItem]:
+        """SELECT @a = expr, ... [FROM ...]: each variable gets the value of the last row."""
+        targets = []
+        for p in e.expressions:
+            name = "@" + p.this.name.lower()
+            if name not in self.variables:
+                raise SqlError(137, f'Must declare the scalar variable "@{p.this.name}".', severity=15)
+            targets.append(name)
+        sel = e.copy()
+        sel.set("expressions", [p.expression for p in e.expressions])
+        pg_sql = tr.generate(tr.translate_expr(sel))
+        conn = await self.conn()
+        sp = await self._statement_scope(conn)
+        try:
+            rows = await conn.fetch(pg_sql)
+        except asyncpg.PostgresError as ex:
+            await self._statement_failed(conn, sp)
+            raise self._map_error(ex, "SELECT")
+        await self._statement_ok(conn, sp)
+        if rows:
+            last = rows[-1]
+            for i, name in enumerate(targets):
+                t, _ = self.variables[name]
+                v = last[i]
+                f = _converter(t)
+                self.variables[name] = (t, f(v) if f is not None and v is not None else v)
+        self.rowcount = len(rows)
+        yield Done(None if self.options.get("NOCOUNT") == "ON" else len(rows))
 
     def _columns_from(self, outputs: list[Output] | None, attrs) -> tuple[list[Column], list]:
         cols = []
@@ -852,14 +891,59 @@ class EngineSession:
         """Bit columns hold 0/1 (smallint): SQL Server converts 'true'/'false' strings too."""
         return src_sql
 
+    def _dml_joins(self, e, verb: str, tr: Translator):
+        """UPDATE/DELETE ... FROM with inner joins: (target node, other table nodes, join conditions)."""
+        if verb == "UPDATE":
+            frm = e.args.get("from_") or e.args.get("from")
+            if frm is None:
+                return e.this, [], []
+            ftab, target_name = frm.this, e.this.name
+        else:
+            tables = e.args.get("tables")
+            if not tables:
+                return e.this, [], []
+            if len(tables) != 1:
+                raise unsupported("DELETE of several tables")
+            ftab, target_name = e.this, tables[0].name
+        if not isinstance(ftab, exp.Table):
+            raise unsupported(f"{verb} ... FROM a derived table")
+        joins = ftab.args.get("joins") or []
+        nodes = [ftab] + [j.this for j in joins]
+        conds = []
+        for j in joins:
+            if j.args.get("side") or (j.args.get("kind") or "").upper() not in ("", "INNER", "CROSS"):
+                raise unsupported(f"{verb} ... FROM with an outer join")
+            if j.args.get("on") is not None:
+                conds.append(j.args["on"])
+            if j.args.get("using"):
+                raise unsupported("JOIN ... USING")
+        for n in nodes:
+            if not isinstance(n, exp.Table):
+                raise unsupported(f"{verb} ... FROM a derived table")
+        stripped = ftab.copy()
+        stripped.set("joins", None)
+        nodes[0] = stripped
+        target = None
+        for n in nodes:
+            if (n.alias or n.name).lower() == target_name.lower():
+                target = n
+                break
+        if target is None:
+            if verb == "DELETE":
+                raise SqlError(208, f"Invalid object name '{target_name}'.")
+            return e.this, nodes, conds
+        others = [n for n in nodes if n is not target]
+        return target, others, conds
+
     async def _update_delete(self, e, tr: Translator) -> AsyncIterator[ResultItem]:
-        target = self._target(e.this, tr)
         verb = "UPDATE" if isinstance(e, exp.Update) else "DELETE"
         if e.args.get("limit") is not None or (e.this.args.get("limit") if hasattr(e.this, "args") else None):
             raise unsupported(f"{verb} TOP (n)")
-        frm = e.args.get("from_") or e.args.get("from")
-        if frm is not None:
-            raise unsupported(f"{verb} ... FROM (joins in {verb})")
+        target_node, others, conds = self._dml_joins(e, verb, tr)
+        target = self._target(target_node, tr)
+        alias_name = target_node.alias or (target_node.name if target_node.name.lower() != target.name.lower() else "")
+        extra_from = ", ".join(tr.generate(tr.translate_expr(o)) for o in others)
+        extra_where = [tr.generate(tr.translate_expr(c)) for c in conds]
         allowed = {"inserted"} if verb == "UPDATE" else {"deleted"}
         out_items, outs = self._output_clause(e, target, tr, allowed)
         if isinstance(e, exp.Update):
@@ -877,17 +961,20 @@ class EngineSession:
                 if c.type.name == "bit" and isinstance(a.expression, exp.Literal) and a.expression.is_string:
                     vs = f"CASE lower({vs}) WHEN 'true' THEN 1 WHEN 'false' THEN 0 ELSE CAST({vs} AS smallint) END"
                 sets.append(f"{qi(c.name)} = {vs}")
-            alias = e.this.alias
             where = e.args.get("where")
-            sql = f"UPDATE {target.pg_name}" + (f" AS {qi(alias)}" if alias else "") + " SET " + ", ".join(sets)
-            if where is not None:
-                sql += " " + tr.generate(tr.translate_expr(where))
+            sql = f"UPDATE {target.pg_name}" + (f" AS {qi(alias_name)}" if alias_name else "") + " SET " + ", ".join(sets)
+            if extra_from:
+                sql += " FROM " + extra_from
         else:
-            alias = e.this.alias
             where = e.args.get("where")
-            sql = f"DELETE FROM {target.pg_name}" + (f" AS {qi(alias)}" if alias else "")
-            if where is not None:
-                sql += " " + tr.generate(tr.translate_expr(where))
+            sql = f"DELETE FROM {target.pg_name}" + (f" AS {qi(alias_name)}" if alias_name else "")
+            if extra_from:
+                sql += " USING " + extra_from
+        preds = list(extra_where)
+        if where is not None:
+            preds.append(tr.generate(tr.translate_expr(where.this)))
+        if preds:
+            sql += " WHERE " + " AND ".join(f"({p})" for p in preds)
         if out_items:
             sql += " RETURNING " + ", ".join(out_items)
         n, rows = await self._run_write(sql, verb, returning=bool(out_items))

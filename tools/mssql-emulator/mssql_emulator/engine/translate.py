@@ -517,8 +517,8 @@ class Translator:
             if n.args.get("into") is not None:
                 raise unsupported("SELECT ... INTO")
             for proj in n.expressions:
-                if isinstance(proj, exp.EQ) and isinstance(proj.this, exp.Parameter):
-                    raise unsupported("SELECT @variable = expression")
+                if isinstance(proj, exp.EQ) and isinstance(proj.this, exp.Parameter) and n.parent is not None:
+                    raise unsupported("SELECT @variable = expression in a subquery")
             return n
         if isinstance(n, exp.Limit) and isinstance(n.parent, exp.Select) and n.args.get("percent"):
             raise unsupported("TOP ... PERCENT")
