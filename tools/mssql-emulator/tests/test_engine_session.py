@@ -153,3 +153,18 @@ def test_close_rolls_back_open_transaction(server, run):
     s2 = run(server.authenticate("sa", "pw", None))
     assert rows(run(collect(s2.execute("SELECT COUNT(*) FROM dbo.t")))) == [(0,)]
     run(s2.close())
+
+
+@pytest.mark.parametrize("sql", [
+    "WHILE 1 = 0 SELECT 1", "GRANT SELECT ON dbo.x TO public", "WAITFOR DELAY '00:00:01'",
+    "SELECT TRY_CONVERT(int, 'x')", "SELECT FORMAT(1, 'N')", "SELECT * FROM OPENJSON('[]')",
+    "SELECT TOP 50 PERCENT name FROM sys.tables", "SELECT NEXT VALUE FOR s", "SELECT CAST(1 AS xml)",
+    "DECLARE @t TABLE (a int)", "BEGIN TRY SELECT 1 END TRY BEGIN CATCH SELECT 2 END CATCH",
+    "CREATE VIEW v AS SELECT 1 AS a", "SELECT * INTO dbo.y FROM sys.tables", "SET IMPLICIT_TRANSACTIONS ON",
+])
+def test_outside_the_subset_is_a_clear_error(server, run, sql):
+    s = run(server.authenticate("sa", "pw", None))
+    with pytest.raises(SqlError) as ei:
+        run(collect(s.execute(sql)))
+    assert "not supported by the SQL Server emulator" in ei.value.message
+    run(s.close())

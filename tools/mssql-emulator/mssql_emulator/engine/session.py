@@ -23,6 +23,7 @@ from ..api import (Column, Done, EnvChange, Message, Param, ResultItem, ResultSe
 from . import cdc, procs
 from .catalog import ColumnInfo, Database, TableInfo
 from .ddl import Cursor, Constraint, parse_column_def, parse_table_item, syntax
+from .splitter import _STARTERS as _SPLIT_STARTERS
 from .splitter import Block, IfNode, Stmt, split_batch
 from .translate import (Context, Output, Translator, literal, qi, raw)
 from .types import PG_FALLBACK, is_string, parse_type, pg_type, sql_text, unsupported
@@ -257,6 +258,8 @@ class EngineSession:
                 rest = text.strip().rstrip(";")[len("RETURN"):].strip()
                 value = await self._scalar(rest, SqlType("int")) if rest else 0
                 raise _Return(value if value is not None else 0)
+            if first not in _KNOWN_FIRST and first in _SPLIT_STARTERS:
+                raise unsupported(f"The statement {first}")
             if first in ("EXEC", "EXECUTE") or first not in _KNOWN_FIRST:
                 name, args, positional = self._parse_exec(text, implicit=first not in ("EXEC", "EXECUTE"))
                 async for item in self._call_proc(name, args, positional):
@@ -1697,7 +1700,7 @@ class _Return(Exception):
 _PROC_DDL = re.compile(r"(?is)^\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*(CREATE\s+OR\s+ALTER|CREATE|ALTER)\s+PROC(?:EDURE)?\b")
 
 
-_KNOWN_FIRST = {"SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "ALTER", "DROP", "TRUNCATE",
+_KNOWN_FIRST = {"SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "ALTER", "DROP", "TRUNCATE", "RETURN",
                 "BEGIN", "COMMIT", "ROLLBACK", "SAVE", "SET", "DECLARE", "EXEC", "EXECUTE", "USE", "PRINT",
                 "WITH", "WITH SELECT", "WITH INSERT", "WITH UPDATE", "WITH DELETE", "WITH MERGE"}
 

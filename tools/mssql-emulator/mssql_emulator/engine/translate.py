@@ -46,6 +46,12 @@ TABLE_HINTS = {"NOLOCK", "HOLDLOCK", "UPDLOCK", "ROWLOCK", "PAGLOCK", "TABLOCK",
                "READUNCOMMITTED", "READCOMMITTED", "REPEATABLEREAD", "SERIALIZABLE", "READPAST",
                "XLOCK", "NOWAIT", "READCOMMITTEDLOCK", "FORCESEEK", "FORCESCAN", "NOEXPAND"}
 
+# CONVERT(string type, date/time, style): the documented styles the emulator renders.
+CONVERT_STYLES = {20: "YYYY-MM-DD HH24:MI:SS", 120: "YYYY-MM-DD HH24:MI:SS", 21: "YYYY-MM-DD HH24:MI:SS.MS",
+                  121: "YYYY-MM-DD HH24:MI:SS.MS", 23: "YYYY-MM-DD", 126: "YYYY-MM-DD\"T\"HH24:MI:SS.MS",
+                  112: "YYYYMMDD", 108: "HH24:MI:SS", 101: "MM/DD/YYYY", 103: "DD/MM/YYYY", 102: "YYYY.MM.DD",
+                  104: "DD.MM.YYYY", 111: "YYYY/MM/DD"}
+
 DATEPARTS = {"year": "year", "yy": "year", "yyyy": "year", "quarter": "quarter", "qq": "quarter",
              "q": "quarter", "month": "month", "mm": "month", "m": "month", "dayofyear": "day",
              "dy": "day", "y": "day", "day": "day", "dd": "day", "d": "day", "week": "week",
@@ -219,6 +225,8 @@ class Translator:
             return c.type if c else None
         if isinstance(e, exp.Cast):
             return self.cast_type(e.to)
+        if isinstance(e, exp.Convert):
+            return self.cast_type(e.this)
         if isinstance(e, exp.Literal):
             if e.is_string:
                 return SqlType("varchar", length=max(len(e.this), 1))
@@ -438,6 +446,32 @@ class Translator:
             return exp.Literal.string(n.this)
         if isinstance(n, exp.HexString):
             return raw(f"'\\x{n.this}'::bytea")
+        if isinstance(n, exp.Pivot):
+            raise unsupported("PIVOT / UNPIVOT")
+        if isinstance(n, exp.NextValueFor):
+            raise unsupported("Sequences (NEXT VALUE FOR)")
+        if isinstance(n, (exp.NumberToStr, exp.TimeToStr)) and not isinstance(n.parent, exp.Cast):
+            raise unsupported("FORMAT()")
+        if isinstance(n, exp.Limit) and n.args.get("limit_options") is not None and (
+                n.args["limit_options"].args.get("percent") or n.args["limit_options"].args.get("with_ties")):
+            raise unsupported("TOP ... PERCENT / WITH TIES")
+        if isinstance(n, exp.Convert):
+            if n.args.get("safe"):
+                raise unsupported("TRY_CONVERT")
+            style = n.args.get("style")
+            as_cast = exp.Cast(this=n.expression, to=n.this)
+            if style is None:
+                return self._node(as_cast)
+            t = self.cast_type(n.this)
+            src = self.type_of(n.expression)
+            code = int(style.name) if style.is_int else -1
+            inner = self.translate_expr(n.expression).sql(dialect="postgres")
+            if is_string(t) and src is not None and src.name in ("date", "datetime", "datetime2", "smalldatetime",
+                                                                   "datetimeoffset", "time") and code in CONVERT_STYLES:
+                return raw(f"CAST(to_char({inner}, '{CONVERT_STYLES[code]}') AS {pg_type(t)})")
+            if t.name in ("date", "datetime", "datetime2", "smalldatetime") and code in (20, 21, 23, 120, 121, 126, 127):
+                return self._node(as_cast)
+            raise unsupported(f"CONVERT style {style.name} for this conversion")
         if isinstance(n, exp.Cast):
             t = self.cast_type(n.to)
             if n.args.get("format") is not None or n.args.get("style") is not None:
@@ -650,6 +684,10 @@ class Translator:
 
     def _table(self, n: exp.Table) -> exp.Expression:
         self._check_catalog(n)
+        if n.args.get("pivots"):
+            raise unsupported("PIVOT / UNPIVOT")
+        if not isinstance(n.this, (exp.Identifier, exp.Anonymous)):
+            raise unsupported(f"The table source {n.this.sql(dialect='tsql')[:40]}")
         for h in n.args.get("hints") or []:
             for v in h.expressions:
                 hv = v.name.upper()
@@ -729,7 +767,7 @@ class Translator:
                     f"CASE WHEN r.with_mask AND ct0.net_op = 4 THEN ct0.\"__$update_mask\" END AS \"__$update_mask\", "
                     f"{', '.join('ct0.' + qi(c['name']) for c in inst['columns'])}) AS ct "
                     f"ORDER BY ct.\"__$start_lsn\")")
-        raise SqlError(208, f"Invalid object name '{self._table_display(n)}'.")
+        raise unsupported(f"The table-valued function {n.this.name}")
 
     # ------------------------------------------------------------------ statements
     def outputs_for(self, projections: list[exp.Expression]) -> list[Output] | None:
