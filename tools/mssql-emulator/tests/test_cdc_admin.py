@@ -102,3 +102,14 @@ def test_enable_table_errors(connect, database, db):
     with pytest.raises(pytds.Error) as ei:
         q(db, "EXEC sys.sp_cdc_enable_table @source_schema = N'dbo', @source_name = N'orders'")
     assert ei.value.msg_no == 201    # @role_name is required
+
+
+def test_help_change_data_capture(db):
+    with db.cursor() as cur:
+        cur.execute("EXEC sys.sp_cdc_help_change_data_capture @source_schema = N'dbo', @source_name = N'orders'")
+        names = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+    assert names[:3] == ["source_schema", "source_table", "capture_instance"]
+    assert names[-2:] == ["index_column_list", "captured_column_list"]
+    assert len(rows) == 1 and rows[0][2] == CI
+    assert rows[0][-2] == "[id]" and rows[0][-1] == "[id], [item], [qty], [price]"

@@ -42,6 +42,7 @@ SIGNATURES: dict[str, list[tuple[str, Any]]] = {
     "sp_cdc_cleanup_change_table": [("@capture_instance", REQUIRED), ("@low_water_mark", REQUIRED),
                                     ("@threshold", 5000), ("@fcleanupfailed", 0)],
     "sp_cdc_help_change_data_capture": [("@source_schema", None), ("@source_name", None)],
+    "sp_cdc_help_jobs": [],
     "sp_executesql": [("@stmt", REQUIRED), ("@params", None)],
 }
 
@@ -550,9 +551,67 @@ async def _sp_cdc_cleanup_change_table(session, a) -> AsyncIterator[ResultItem]:
     yield Done(None)
 
 
+_SYSNAME = SqlType("nvarchar", length=128)
+_LSN = SqlType("binary", length=10)
+
+
 async def _sp_cdc_help_change_data_capture(session, a) -> AsyncIterator[ResultItem]:
-    raise unsupported("sys.sp_cdc_help_change_data_capture")
-    yield  # pragma: no cover
+    """One row per capture instance (of one table when @source_schema/@source_name are given)."""
+    _require_cdc_db(session)
+    db = session.db
+    schema, name = _str(a["@source_schema"]), _str(a["@source_name"])
+    if (schema is None) != (name is None):
+        raise SqlError(22999, "The parameters @source_schema and @source_name must both be NULL or both be "
+                       "non-NULL.")
+    conn = await session.conn()
+    meta = {r["capture_instance"].lower(): r for r in await conn.fetch(
+        "SELECT capture_instance, object_id, source_object_id, start_lsn, end_lsn, supports_net_changes, "
+        "has_drop_pending, role_name, index_name, filegroup_name, create_date FROM cdc.change_tables")}
+    rows = []
+    for ci, inst in sorted(db.cdc_instances.items()):
+        if schema is not None and (inst["source_schema"].lower(), inst["source_table"].lower()) != (
+                schema.lower(), name.lower()):
+            continue
+        m = meta.get(ci)
+        if m is None:
+            continue
+        rows.append((inst["source_schema"], inst["source_table"], inst["name"], m["object_id"],
+                     m["source_object_id"], m["start_lsn"], m["end_lsn"], bool(m["supports_net_changes"]),
+                     bool(m["has_drop_pending"]) if m["has_drop_pending"] is not None else None,
+                     m["role_name"], m["index_name"], m["filegroup_name"], m["create_date"],
+                     ", ".join(f"[{k}]" for k in inst["key"]) or None,
+                     ", ".join(f"[{c['name']}]" for c in inst["columns"])))
+    if schema is not None and not rows:
+        raise SqlError(22985, f"Could not find any capture instance for source table '{schema}.{name}'.")
+    from ..api import Column, ResultSet
+    cols = [Column("source_schema", _SYSNAME), Column("source_table", _SYSNAME),
+            Column("capture_instance", _SYSNAME), Column("object_id", SqlType("int")),
+            Column("source_object_id", SqlType("int")), Column("start_lsn", _LSN), Column("end_lsn", _LSN),
+            Column("supports_net_changes", SqlType("bit")), Column("has_drop_pending", SqlType("bit")),
+            Column("role_name", _SYSNAME), Column("index_name", _SYSNAME), Column("filegroup_name", _SYSNAME),
+            Column("create_date", SqlType("datetime")), Column("index_column_list", SqlType("nvarchar", length=-1)),
+            Column("captured_column_list", SqlType("nvarchar", length=-1))]
+    yield ResultSet(cols, rows)
+    yield Done(len(rows))
+    yield ReturnStatus(0)
+
+
+async def _sp_cdc_help_jobs(session, a) -> AsyncIterator[ResultItem]:
+    _require_cdc_db(session)
+    conn = await session.conn()
+    from ..api import Column, ResultSet
+    rows = []
+    for r in await conn.fetch("SELECT * FROM _mssql.cdc_settings ORDER BY job_type"):
+        rows.append((None, r["job_type"], f"cdc.{session.db.name}_{r['job_type']}", r["maxtrans"], r["maxscans"],
+                     r["continuous"], r["pollinginterval"], r["retention"], r["threshold"]))
+    cols = [Column("job_id", SqlType("uniqueidentifier")), Column("job_type", SqlType("nvarchar", length=20)),
+            Column("job_name", _SYSNAME), Column("maxtrans", SqlType("int")), Column("maxscans", SqlType("int")),
+            Column("continuous", SqlType("bit")), Column("pollinginterval", SqlType("bigint")),
+            Column("retention", SqlType("bigint")), Column("threshold", SqlType("bigint"))]
+    rows = [(r[0], r[1], r[2], r[3], r[4], None if r[5] is None else bool(r[5]), r[6], r[7], r[8]) for r in rows]
+    yield ResultSet(cols, rows)
+    yield Done(len(rows))
+    yield ReturnStatus(0)
 
 
 def ddl_history_sql(session, table: TableInfo, command: str) -> list[str]:

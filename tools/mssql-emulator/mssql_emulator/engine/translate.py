@@ -375,6 +375,11 @@ class Translator:
             tracked = getattr(db, "tracked_tables", set())
             return [(t.name, t.object_id, sids.get(t.schema.lower(), 1), "U", "USER_TABLE",
                      t.key in tracked, t.system) for t in db.tables.values()]
+        if key == ("sys", "dm_server_services"):
+            # The emulated SQL Server Agent always runs; a database's capture job is stopped and
+            # started with sys.sp_cdc_stop_job / sys.sp_cdc_start_job.
+            return [("SQL Server (MSSQLSERVER)", "Automatic", 4, "Running", 1),
+                    ("SQL Server Agent (MSSQLSERVER)", "Automatic", 4, "Running", 2)]
         if key == ("information_schema", "tables"):
             return [(db.name, t.schema, t.name, "BASE TABLE") for t in db.tables.values()]
         if key == ("information_schema", "columns"):
@@ -863,3 +868,6 @@ VIRTUAL_TABLES: dict[tuple[str, str], list[tuple[str, SqlType]]] = {
                                         ("NUMERIC_PRECISION", SqlType("tinyint")), ("NUMERIC_SCALE", INT)],
 }
 VIRTUAL_TABLES[("sys", "objects")] = VIRTUAL_TABLES[("sys", "tables")]
+VIRTUAL_TABLES[("sys", "dm_server_services")] = [
+    ("servicename", SqlType("nvarchar", length=256)), ("startup_type_desc", SqlType("nvarchar", length=256)),
+    ("status", INT), ("status_desc", SqlType("nvarchar", length=256)), ("process_id", INT)]
