@@ -86,6 +86,8 @@ class EmulatorServer:
         self.logins = {k.lower(): (k, v) for k, v in logins.items()}
         self.capture_interval = capture_interval
         self.timezone = timezone or "UTC"
+        from zoneinfo import ZoneInfo
+        self.tzinfo = ZoneInfo(self.timezone)
         self.drop_on_exit = drop_on_exit
         self.prefix = f"mssql_{_sanitize(server_name)}__"
         self.databases: dict[str, Database] = {}

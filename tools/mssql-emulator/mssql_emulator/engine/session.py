@@ -686,7 +686,11 @@ class EngineSession:
             if t is None:
                 t = PG_FALLBACK.get(a.type.name, SqlType("nvarchar", length=4000))
             cols.append(Column(name, t, nullable, ident))
-            conv.append(_converter(t))
+            if t.name == "datetimeoffset":
+                tzinfo = self.server.tzinfo
+                conv.append(lambda v, tzinfo=tzinfo: v.astimezone(tzinfo))
+            else:
+                conv.append(_converter(t))
         return cols, (conv if any(f is not None for f in conv) else None)
 
     async def _query(self, pg_sql: str, outputs: list[Output] | None) -> AsyncIterator[ResultItem]:
