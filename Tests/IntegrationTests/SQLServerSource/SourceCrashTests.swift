@@ -1,0 +1,134 @@
+import Foundation
+import SluiceCore
+import SluiceKafka
+import SluiceSQLServer
+@testable import SluiceSQLServerSource
+import Testing
+
+@Suite("SQL Server source: kill -9 of `sluice run` while streaming", .serialized)
+struct SourceCrashTests {
+    /// The `sluice` executable `swift build` produced next to the test bundle.
+    static func sluiceBinary() throws -> URL {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        for configuration in ["debug", "release"] {
+            let url = root.appendingPathComponent(".build/\(configuration)/sluice")
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        throw SourceTestFailure("no .build/debug/sluice: run `swift build` (make test does) before the integration tests")
+    }
+
+    /// Starts `sluice run <file>` with its output in `log`.
+    static func start(_ file: URL, log: URL) throws -> Process {
+        let process = Process()
+        process.executableURL = try sluiceBinary()
+        process.arguments = ["run", "--http-port", "0", file.path]
+        var environment = ProcessInfo.processInfo.environment
+        environment["SLUICE_LOG_LEVEL"] = "info"
+        process.environment = environment
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
+    }
+
+    @Test("kill -9 at random points loses nothing; duplicates repeat the same key and position; the final state matches")
+    func killNineLosesNothing() async throws {
+        let world = try await SourceTestWorld.make("crash", tables: [("accounts", "id int NOT NULL PRIMARY KEY, balance int NOT NULL, note nvarchar(50) NULL")])
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-crash-\(world.prefix)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let connectorFile = directory.appendingPathComponent("source.json")
+        var config = JSONObject()
+        for (k, v) in try world.properties(["max.iteration.transactions": "7"]).sorted(by: { $0.key < $1.key }) { config[k] = .string(v) }
+        try Data(JSONValue.object(["name": .string("crash-\(world.prefix)"), "config": .object(config)]).serialized()).write(to: connectorFile)
+        let log = directory.appendingPathComponent("sluice.log")
+
+        // A writer commits 120 small transactions while the connector is killed and restarted.
+        async let writing: Void = world.withConnection { conn in
+                for i in 1...120 {
+                    let id = i % 15 + 1
+                    try await conn.withTransaction { conn in
+                        if i <= 15 {
+                            try await conn.execute("INSERT INTO dbo.accounts (id, balance) VALUES (\(id), \(i))")
+                        } else if i % 11 == 0 {
+                            try await conn.execute("DELETE FROM dbo.accounts WHERE id = \(id)")
+                            try await conn.execute("INSERT INTO dbo.accounts (id, balance, note) VALUES (\(id), \(i), N'reinserted')")
+                        } else {
+                            try await conn.execute("UPDATE dbo.accounts SET balance = balance + \(i), note = N'tx \(i)' WHERE id = \(id)")
+                        }
+                    }
+                    try await Task.sleep(for: .milliseconds(40))
+                }
+            }
+        var process = try Self.start(connectorFile, log: log)
+        for _ in 0..<3 {
+            try await Task.sleep(for: .milliseconds(Int.random(in: 2500...5000)))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            process = try Self.start(connectorFile, log: log)
+        }
+        try await writing
+
+        // Expected: every change the capture job recorded, as (commit LSN, seqval, operation) triples.
+        let expected = try await world.withConnection { conn -> Int in
+            let rows = try await conn.execute("SELECT COUNT(*) FROM cdc.dbo_accounts_CT WHERE __$operation IN (1, 2, 4)").rows
+            return rows.first?[0].int ?? -1
+        }
+        let finalRows = try await world.withConnection { conn in
+            try await conn.execute("SELECT id, balance FROM dbo.accounts ORDER BY id").rows.map { ($0[0].int!, $0[1].int!) }
+        }
+        let reader = try TopicReader(topics: [world.topic("accounts")])
+        var events: [ChangeEvent] = []
+        let done = try await eventually(timeout: .seconds(90)) {
+            for message in try await reader.read(timeout: .milliseconds(500), until: { _ in false }) {
+                if let event = try message.event() { events.append(event) }
+            }
+            // Each source change yields one event, except primary-key changes (none here) and snapshot reads (none: CDC began empty).
+            return Set(events.map(\.position)).count >= expected
+        }
+        process.terminate()
+        process.waitUntilExit()
+        await reader.close()
+        let logText = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        #expect(done, "saw \(Set(events.map(\.position)).count) distinct positions of \(expected) changes; log tail:\n\(logText.suffix(3000))")
+
+        // Duplicates carry identical content.
+        var byPosition: [SourcePosition: ChangeEvent] = [:]
+        for event in events {
+            if let seen = byPosition[event.position] {
+                #expect(seen.key == event.key && seen.before == event.before && seen.after == event.after && seen.op == event.op,
+                        "a duplicate at \(event.position) differs")
+            } else {
+                byPosition[event.position] = event
+            }
+        }
+        #expect(byPosition.count == expected)
+        // Per key, distinct events arrive in position order (a replay restarts from an earlier position, never skips).
+        var lastByKey: [JSONObject: SourcePosition] = [:]
+        var distinctInOrder: [ChangeEvent] = []
+        var seenPositions = Set<SourcePosition>()
+        for event in events where seenPositions.insert(event.position).inserted {
+            if let last = lastByKey[event.key] { #expect(last < event.position, "key \(event.key) went backwards") }
+            lastByKey[event.key] = event.position
+            distinctInOrder.append(event)
+        }
+        // Applying the distinct events gives the table's final state.
+        var state: [Int64: Int64] = [:]
+        for event in distinctInOrder {
+            guard let id = event.key["id"]?.int64Value else { continue }
+            if event.op == .delete { state[id] = nil } else { state[id] = event.after?["balance"]?.int64Value }
+        }
+        #expect(state.sorted { $0.key < $1.key }.map { Int($0.key) } == finalRows.map(\.0))
+        #expect(state.sorted { $0.key < $1.key }.map { Int($0.value) } == finalRows.map(\.1))
+        #expect(logText.components(separatedBy: "Loaded stored offset").count - 1 >= 4, "each restart loaded the stored offset")
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+struct SourceTestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
