@@ -401,9 +401,11 @@ class EngineSession:
         await self._pg_begin(conn)
         return None
 
-    async def _statement_ok(self, conn: asyncpg.Connection, sp: str | None) -> None:
+    async def _statement_ok(self, conn: asyncpg.Connection, sp: str | None, readonly: bool = False) -> None:
         if sp is not None:
             await conn.execute(f"RELEASE SAVEPOINT {sp}")
+        elif readonly:
+            await conn.execute("COMMIT")  # nothing captured: no commit record, no commit lock
         else:
             await self._pg_commit(conn, self.db)
 
@@ -654,7 +656,7 @@ class EngineSession:
         except asyncpg.PostgresError as ex:
             await self._statement_failed(conn, sp)
             raise self._map_error(ex, "SELECT")
-        await self._statement_ok(conn, sp)
+        await self._statement_ok(conn, sp, readonly=True)
         if rows:
             last = rows[-1]
             for i, name in enumerate(targets):
@@ -741,7 +743,7 @@ class EngineSession:
                 await self._statement_failed(conn, sp)
                 finished = True
                 raise state["error"]
-            await self._statement_ok(conn, sp)
+            await self._statement_ok(conn, sp, readonly=True)
             finished = True
         finally:
             self._running_pid = None
