@@ -43,8 +43,19 @@ SIGNATURES: dict[str, list[tuple[str, Any]]] = {
                                     ("@threshold", 5000), ("@fcleanupfailed", 0)],
     "sp_cdc_help_change_data_capture": [("@source_schema", None), ("@source_name", None)],
     "sp_cdc_help_jobs": [],
+    "sp_cdc_get_captured_columns": [("@capture_instance", REQUIRED)],
+    "sp_cdc_get_ddl_history": [("@capture_instance", REQUIRED)],
     "sp_executesql": [("@stmt", REQUIRED), ("@params", None)],
 }
+
+
+# System procedures SQL Server has but the emulator does not implement: a clear error, not 2812.
+KNOWN_UNSUPPORTED = {"sp_rename", "sp_help", "sp_helptext", "sp_who", "sp_who2", "sp_columns", "sp_tables",
+                     "sp_configure", "sp_addrolemember", "sp_addlogin", "sp_adduser", "sp_cdc_add_job",
+                     "sp_cdc_drop_job", "sp_cdc_scan", "sp_cdc_generate_wrapper_function", "sp_cdc_vupgrade",
+                     "sp_executesql_prepare", "sp_prepare", "sp_execute", "sp_unprepare", "sp_cursoropen",
+                     "sp_describe_first_result_set", "sp_set_session_context", "sp_getapplock",
+                     "sp_releaseapplock", "sp_addextendedproperty", "sp_spaceused", "sp_lock"}
 
 
 def _normalize(name: str) -> str:
@@ -83,6 +94,8 @@ async def call(session, name: str, args: dict, positional: list) -> AsyncIterato
     proc = _normalize(name)
     sig = SIGNATURES.get(proc)
     if sig is None:
+        if proc in KNOWN_UNSUPPORTED:
+            raise unsupported(f"The system procedure {proc}")
         raise SqlError(2812, f"Could not find stored procedure '{name}'.")
     if proc == "sp_executesql":
         async for item in _sp_executesql(session, args, positional):
@@ -627,3 +640,59 @@ def ddl_history_sql(session, table: TableInfo, command: str) -> list[str]:
             f"_mssql.lsn_bytes(_mssql.cdc_reserve(1)), "
             f"_mssql.dt(statement_timestamp() AT TIME ZONE {literal(session.server.timezone)}))")
     return out
+
+
+def _instance_arg(session, a) -> tuple[str, dict]:
+    _require_cdc_db(session)
+    ci_name = _str(a["@capture_instance"])
+    if ci_name is None or ci_name.lower() not in session.db.cdc_instances:
+        raise SqlError(22985, f"Could not find the capture instance '{ci_name}' in the current database.")
+    return ci_name.lower(), session.db.cdc_instances[ci_name.lower()]
+
+
+async def _sp_cdc_get_captured_columns(session, a) -> AsyncIterator[ResultItem]:
+    from ..api import Column, ResultSet
+    ci, inst = _instance_arg(session, a)
+    rows = []
+    for c in inst["columns"]:
+        info = ColumnInfo.from_json(c["info"])
+        t = info.type
+        length = None
+        if t.name in ("char", "varchar", "nchar", "nvarchar", "binary", "varbinary"):
+            length = t.length
+        radix = 10 if t.name in ("decimal", "numeric", "tinyint", "smallint", "int", "bigint", "money",
+                                 "smallmoney") else (2 if t.name in ("real", "float") else None)
+        precision = {"tinyint": 3, "smallint": 5, "int": 10, "bigint": 19, "money": 19, "smallmoney": 10,
+                     "real": 24, "float": 53}.get(t.name, t.precision)
+        scale = t.scale if t.name in ("decimal", "numeric") else ({"money": 4, "smallmoney": 4}.get(t.name)
+                                                                 or (0 if radix == 10 else None))
+        dtp = t.scale if t.name in ("time", "datetime2", "datetimeoffset") else (
+            3 if t.name == "datetime" else (0 if t.name in ("smalldatetime", "date") else None))
+        rows.append((inst["source_schema"], inst["source_table"], inst["name"], c["name"], c["column_id"],
+                     c["ordinal"], t.name, length, precision, radix, scale, dtp))
+    i, sn = SqlType("int"), _SYSNAME
+    cols = [Column("source_schema", sn), Column("source_table", sn), Column("capture_instance", sn),
+            Column("column_name", sn), Column("column_id", i), Column("ordinal_position", i),
+            Column("data_type", sn), Column("character_maximum_length", i),
+            Column("numeric_precision", SqlType("tinyint")), Column("numeric_precision_radix", SqlType("smallint")),
+            Column("numeric_scale", i), Column("datetime_precision", SqlType("smallint"))]
+    yield ResultSet(cols, rows)
+    yield Done(len(rows))
+    yield ReturnStatus(0)
+
+
+async def _sp_cdc_get_ddl_history(session, a) -> AsyncIterator[ResultItem]:
+    from ..api import Column, ResultSet
+    ci, inst = _instance_arg(session, a)
+    ct = session.db.tables.get(("cdc", inst["ct"]))
+    conn = await session.conn()
+    recs = await conn.fetch("SELECT required_column_update, ddl_command, ddl_lsn, ddl_time FROM cdc.ddl_history "
+                            "WHERE object_id = $1 ORDER BY ddl_lsn", ct.object_id if ct else 0)
+    rows = [(inst["source_schema"], inst["source_table"], inst["name"], bool(r[0]) if r[0] is not None else None,
+             r[1], r[2], r[3]) for r in recs]
+    cols = [Column("source_schema", _SYSNAME), Column("source_table", _SYSNAME), Column("capture_instance", _SYSNAME),
+            Column("required_column_update", SqlType("bit")), Column("ddl_command", SqlType("nvarchar", length=-1)),
+            Column("ddl_lsn", _LSN), Column("ddl_time", SqlType("datetime"))]
+    yield ResultSet(cols, rows)
+    yield Done(len(rows))
+    yield ReturnStatus(0)
