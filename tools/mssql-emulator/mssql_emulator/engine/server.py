@@ -71,6 +71,23 @@ END $f$;
 """
 
 
+def _time_encode(v) -> str:
+    return v.isoformat()
+
+
+def _time_decode(text: str):
+    import datetime as _dt
+    hh, mm, rest = text.split(":")
+    if "." in rest:
+        ss, frac = rest.split(".")
+        us = int((frac + "000000")[:6])
+    else:
+        ss, us = rest, 0
+    if int(hh) >= 24:
+        return _dt.time(23, 59, 59, 999999)
+    return _dt.time(int(hh), int(mm), int(ss), us)
+
+
 def _sanitize(s: str) -> str:
     return re.sub(r"[^a-z0-9_]", "_", s.lower())
 
@@ -109,6 +126,9 @@ class EmulatorServer:
     async def connect_pg(self, pg_db: str) -> asyncpg.Connection:
         conn = await asyncpg.connect(self.url_for(pg_db), server_settings={
             "TimeZone": self.timezone, "search_path": "public, _mssql", "application_name": f"mssql-emulator:{self.server_name}"})
+        # time(7) '23:59:59.9999999' rounds to Postgres' '24:00:00', which Python's time cannot hold
+        await conn.set_type_codec("time", schema="pg_catalog", encoder=_time_encode, decoder=_time_decode,
+                                  format="text")
         return conn
 
     def pg_name_for(self, db_name: str) -> str:
