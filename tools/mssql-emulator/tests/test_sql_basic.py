@@ -236,3 +236,10 @@ def test_update_and_delete_with_joins_and_select_assignment(db):
     q(db, "DELETE c FROM dbo.c c JOIN dbo.p p ON p.id = c.pid WHERE p.x = 1")
     assert q(db, "SELECT id FROM dbo.c ORDER BY id") == [(11,), (12,)]
     assert q_last(db, "DECLARE @n int, @m int; SELECT @n = COUNT(*), @m = MAX(v) FROM dbo.c; SELECT @n, @m") == [(2, 20)]
+
+
+def test_delete_output_deleted(db):
+    q(db, "CREATE TABLE dbo.t (id int PRIMARY KEY, v nvarchar(5))")
+    q(db, "INSERT INTO dbo.t VALUES (1, N'a'), (2, N'b')")
+    assert q(db, "DELETE FROM dbo.t OUTPUT DELETED.id, DELETED.v WHERE id = 1") == [(1, "a")]
+    assert q(db, "SELECT id FROM dbo.t") == [(2,)]

@@ -592,6 +592,10 @@ class EngineSession:
 
     # ------------------------------------------------------------------ DML and queries
     async def _dml(self, text: str) -> AsyncIterator[ResultItem]:
+        # sqlglot reads `DELETE t OUTPUT … WHERE …` but not `DELETE FROM t OUTPUT … WHERE …` (the same)
+        m = re.match(r"(?is)^(\s*DELETE\s+)FROM\s+((?:\[[^\]]+\]|\w+)(?:\s*\.\s*(?:\[[^\]]+\]|\w+))*)\s+OUTPUT\b", text)
+        if m:
+            text = m.group(1) + m.group(2) + " OUTPUT" + text[m.end():]
         e = self._parse(text)
         if isinstance(e, exp.Command):
             raise unsupported(f"The statement '{text[:60]}'")
@@ -913,6 +917,8 @@ class EngineSession:
                 return e.this, [], []
             if len(tables) != 1:
                 raise unsupported("DELETE of several tables")
+            if not isinstance(e.this, exp.Table):  # DELETE t OUTPUT … WHERE …: no FROM clause
+                return tables[0], [], []
             ftab, target_name = e.this, tables[0].name
         if not isinstance(ftab, exp.Table):
             raise unsupported(f"{verb} ... FROM a derived table")
