@@ -254,6 +254,19 @@ class EngineSession:
                 v = await self._scalar(text[5:].strip())
                 yield Message(0, "" if v is None else str(v), severity=0)
                 return
+            if first == "WAITFOR":
+                m = re.match(r"(?is)^\s*WAITFOR\s+DELAY\s+'(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?'\s*;?\s*$", text)
+                if not m:
+                    raise unsupported("WAITFOR other than WAITFOR DELAY 'hh:mm[:ss[.mmm]]'")
+                secs = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3) or 0) + \
+                    int((m.group(4) or "0").ljust(3, "0")) / 1000
+                deadline = asyncio.get_running_loop().time() + secs
+                while not self._cancelled and asyncio.get_running_loop().time() < deadline:
+                    await asyncio.sleep(min(0.05, max(0.0, deadline - asyncio.get_running_loop().time())))
+                if self._cancelled:
+                    raise _BatchStop()
+                yield Done(None)
+                return
             if first == "RETURN":
                 rest = text.strip().rstrip(";")[len("RETURN"):].strip()
                 value = await self._scalar(rest, SqlType("int")) if rest else 0
@@ -1712,7 +1725,7 @@ class _Return(Exception):
 _PROC_DDL = re.compile(r"(?is)^\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*(CREATE\s+OR\s+ALTER|CREATE|ALTER)\s+PROC(?:EDURE)?\b")
 
 
-_KNOWN_FIRST = {"SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "ALTER", "DROP", "TRUNCATE", "RETURN",
+_KNOWN_FIRST = {"SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "ALTER", "DROP", "TRUNCATE", "RETURN", "WAITFOR",
                 "BEGIN", "COMMIT", "ROLLBACK", "SAVE", "SET", "DECLARE", "EXEC", "EXECUTE", "USE", "PRINT",
                 "WITH", "WITH SELECT", "WITH INSERT", "WITH UPDATE", "WITH DELETE", "WITH MERGE"}
 

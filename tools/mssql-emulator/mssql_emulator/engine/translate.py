@@ -199,6 +199,27 @@ class Translator:
                     out.append(Source(alias.lower(), vt.columns, vt))
                 continue
             out.append(Source(alias.lower(), t.columns, t))
+        # derived tables and CTEs: their projections, typed against the sources found so far
+        self.sources = out
+        for node in list(root.find_all(exp.Subquery)) + list(root.find_all(exp.CTE)):
+            inner = node.this
+            alias = node.alias
+            if not alias or not isinstance(inner, exp.Select):
+                continue
+            try:
+                outs = self.outputs_for(inner.expressions)
+            except SqlError:
+                outs = None
+            if not outs:
+                continue
+            names = [c.name for c in node.args["alias"].columns] if node.args.get("alias") is not None and \
+                node.args["alias"].columns else None
+            cols = []
+            for i, o in enumerate(outs):
+                name = names[i] if names and i < len(names) else o.name
+                if name and o.type is not None:
+                    cols.append(ColumnInfo(name, o.type, o.nullable, o.identity, i + 1))
+            out.append(Source(alias.lower(), cols, None))
         return out
 
     def find_column(self, name: str, qualifier: str | None) -> ColumnInfo | None:
@@ -268,7 +289,7 @@ class Translator:
             return INT
         if isinstance(e, (exp.Upper, exp.Lower, exp.Trim)):
             return self.type_of(e.this)
-        if isinstance(e, (exp.Year, exp.Month, exp.Day)):
+        if isinstance(e, (exp.Year, exp.Month, exp.Day, exp.Extract)):
             return INT
         if isinstance(e, exp.Round):
             return self.type_of(e.this)
@@ -351,7 +372,10 @@ class Translator:
         text = to.sql(dialect="tsql")
         if to.this == exp.DataType.Type.FLOAT and getattr(to, "_mssql_real", False):
             return SqlType("real")
-        return parse_type(text, cast=True)
+        t = parse_type(text, cast=True)
+        if t.name == "numeric":  # sqlglot spells DECIMAL and NUMERIC alike; SQL Server treats them alike
+            t = SqlType("decimal", t.length, t.precision, t.scale)
+        return t
 
     # ------------------------------------------------------------------ virtual tables
     def virtual_catalog_table(self, schema: str | None, name: str) -> TableInfo | None:
@@ -383,12 +407,11 @@ class Translator:
         if key == ("information_schema", "tables"):
             return [(db.name, t.schema, t.name, "BASE TABLE") for t in db.tables.values()]
         if key == ("information_schema", "columns"):
-            from .types import sql_text
             rows = []
             for t in db.tables.values():
                 for i, c in enumerate(t.columns):
-                    rows.append((db.name, t.schema, t.name, c.name, i + 1, "YES" if c.nullable else "NO",
-                                 c.type.name, c.type.length, c.type.precision, c.type.scale))
+                    rows.append((db.name, t.schema, t.name, c.name, i + 1, None, "YES" if c.nullable else "NO")
+                                + information_schema_type(c.type))
             return rows
         return []
 
@@ -502,6 +525,8 @@ class Translator:
                 right = self.translate_expr(n.expression).sql(dialect="postgres")
                 return raw(f"(CAST({left} AS text) || CAST({right} AS text))")
             return n
+        if isinstance(n, exp.Extract):
+            return raw(self._datepart(n))
         if isinstance(n, (exp.Year, exp.Month, exp.Day)):
             part = type(n).__name__.lower()
             inner = self.translate_expr(n.this).sql(dialect="postgres")
@@ -562,6 +587,37 @@ class Translator:
         if isinstance(n, exp.Limit) and isinstance(n.parent, exp.Select) and n.args.get("percent"):
             raise unsupported("TOP ... PERCENT")
         return n
+
+    def _datepart(self, n: exp.Extract) -> str:
+        """DATEPART(part, x) as SQL Server defines each part (DATEFIRST 7, us_english)."""
+        part = n.this.name.lower()
+        t = self.type_of(n.expression)
+        x = self.translate_expr(n.expression).sql(dialect="postgres")
+        if part in ("timezone_minute", "tzoffset", "tz"):
+            if t is not None and t.name == "datetimeoffset":
+                return f"CAST(extract(timezone FROM CAST({x} AS timestamptz)) / 60 AS integer)"
+            return "0"
+        ts = f"CAST({x} AS timestamp)" if not (t and t.name == "time") else f"CAST({x} AS time)"
+        simple = {"year": "year", "yy": "year", "yyyy": "year", "quarter": "quarter", "qq": "quarter",
+                  "q": "quarter", "month": "month", "mm": "month", "m": "month", "day": "day", "dd": "day",
+                  "d": "day", "dayofyear": "doy", "dy": "doy", "y": "doy", "doy": "doy", "hour": "hour",
+                  "hh": "hour", "minute": "minute", "mi": "minute", "n": "minute", "iso_week": "week",
+                  "isowk": "week", "isoww": "week", "week_iso": "week"}
+        if part in simple:
+            return f"CAST(extract({simple[part]} FROM {ts}) AS integer)"
+        if part in ("second", "ss", "s"):
+            return f"CAST(floor(extract(second FROM {ts})) AS integer)"
+        if part in ("millisecond", "ms"):
+            return f"CAST(floor(extract(milliseconds FROM {ts})) AS integer) % 1000"
+        if part in ("microsecond", "mcs"):
+            return f"CAST(extract(microseconds FROM {ts}) AS integer) % 1000000"
+        if part in ("nanosecond", "ns"):
+            return f"(CAST(extract(microseconds FROM {ts}) AS integer) % 1000000) * 1000"
+        if part in ("dayofweek", "weekday", "dw", "w"):
+            return f"(CAST(extract(dow FROM {ts}) AS integer) + 1)"
+        if part in ("week", "wk", "ww"):
+            return (f"(CAST((extract(doy FROM {ts}) + extract(dow FROM date_trunc('year', {ts})) - 1) AS integer) / 7 + 1)")
+        raise unsupported(f"DATEPART({part})")
 
     def _parameter(self, n: exp.Parameter) -> str:
         if isinstance(n.this, exp.Parameter):
@@ -861,13 +917,46 @@ VIRTUAL_TABLES: dict[tuple[str, str], list[tuple[str, SqlType]]] = {
                         ("is_tracked_by_cdc", BIT), ("is_ms_shipped", BIT)],
     ("information_schema", "tables"): [("TABLE_CATALOG", SYSNAME), ("TABLE_SCHEMA", SYSNAME),
                                        ("TABLE_NAME", SYSNAME), ("TABLE_TYPE", SqlType("varchar", length=10))],
-    ("information_schema", "columns"): [("TABLE_CATALOG", SYSNAME), ("TABLE_SCHEMA", SYSNAME),
-                                        ("TABLE_NAME", SYSNAME), ("COLUMN_NAME", SYSNAME),
-                                        ("ORDINAL_POSITION", INT), ("IS_NULLABLE", SqlType("varchar", length=3)),
-                                        ("DATA_TYPE", SYSNAME), ("CHARACTER_MAXIMUM_LENGTH", INT),
-                                        ("NUMERIC_PRECISION", SqlType("tinyint")), ("NUMERIC_SCALE", INT)],
+    ("information_schema", "columns"): [
+        ("TABLE_CATALOG", SYSNAME), ("TABLE_SCHEMA", SYSNAME), ("TABLE_NAME", SYSNAME), ("COLUMN_NAME", SYSNAME),
+        ("ORDINAL_POSITION", INT), ("COLUMN_DEFAULT", SqlType("nvarchar", length=4000)),
+        ("IS_NULLABLE", SqlType("varchar", length=3)), ("DATA_TYPE", SYSNAME), ("CHARACTER_MAXIMUM_LENGTH", INT),
+        ("CHARACTER_OCTET_LENGTH", INT), ("NUMERIC_PRECISION", SqlType("tinyint")),
+        ("NUMERIC_PRECISION_RADIX", SqlType("smallint")), ("NUMERIC_SCALE", INT),
+        ("DATETIME_PRECISION", SqlType("smallint")), ("CHARACTER_SET_NAME", SYSNAME), ("COLLATION_NAME", SYSNAME)],
 }
 VIRTUAL_TABLES[("sys", "objects")] = VIRTUAL_TABLES[("sys", "tables")]
 VIRTUAL_TABLES[("sys", "dm_server_services")] = [
     ("servicename", SqlType("nvarchar", length=256)), ("startup_type_desc", SqlType("nvarchar", length=256)),
     ("status", INT), ("status_desc", SqlType("nvarchar", length=256)), ("process_id", INT)]
+
+
+def information_schema_type(t: SqlType) -> tuple:
+    """(DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, CHARACTER_OCTET_LENGTH, NUMERIC_PRECISION,
+    NUMERIC_PRECISION_RADIX, NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME, COLLATION_NAME)
+    as SQL Server's INFORMATION_SCHEMA.COLUMNS reports them."""
+    n = t.name
+    if n in ("char", "varchar", "nchar", "nvarchar"):
+        octets = -1 if t.length == -1 else (t.length * 2 if n.startswith("n") else t.length)
+        return (n, t.length, octets, None, None, None, None, "UNICODE" if n.startswith("n") else "iso_1",
+                "Latin1_General_100_CI_AS_SC_UTF8")
+    if n in ("binary", "varbinary"):
+        return (n, t.length, t.length, None, None, None, None, None, None)
+    ints = {"tinyint": 3, "smallint": 5, "int": 10, "bigint": 19}
+    if n in ints:
+        return (n, None, None, ints[n], 10, 0, None, None, None)
+    if n in ("decimal", "numeric"):
+        return (n, None, None, t.precision, 10, t.scale, None, None, None)
+    if n in ("money", "smallmoney"):
+        return (n, None, None, 19 if n == "money" else 10, 10, 4, None, None, None)
+    if n in ("real", "float"):
+        return (n, None, None, 24 if n == "real" else 53, 2, None, None, None, None)
+    if n == "bit":
+        return (n, None, None, None, None, None, None, None, None)
+    if n in ("date", "smalldatetime"):
+        return (n, None, None, None, None, None, 0, None, None)
+    if n == "datetime":
+        return (n, None, None, None, None, None, 3, None, None)
+    if n in ("time", "datetime2", "datetimeoffset"):
+        return (n, None, None, None, None, None, t.scale, None, None)
+    return (n, None, None, None, None, None, None, None, None)
