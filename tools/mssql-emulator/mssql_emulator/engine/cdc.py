@@ -115,9 +115,9 @@ BEGIN
           END IF;
         END LOOP;
       END LOOP;
-      INSERT INTO cdc.lsn_time_mapping(start_lsn, tran_begin_time, tran_end_time, tran_id, tran_begin_lsn)
+      INSERT INTO cdc.lsn_time_mapping(start_lsn, tran_begin_time, tran_end_time, tran_id)
       VALUES (commit_lsn, _mssql.dt(begin_t AT TIME ZONE tz),
-              _mssql.dt(c.end_time AT TIME ZONE tz), _mssql.tran_id(c.xid), _mssql.lsn_bytes(base));
+              _mssql.dt(c.end_time AT TIME ZONE tz), _mssql.tran_id(c.xid));
       total := total + 1;
       DELETE FROM _mssql.cdc_pending WHERE xid = c.xid;
     END IF;
@@ -217,7 +217,7 @@ CDC_SYSTEM_TABLES = [
     """CREATE TABLE cdc.index_columns (object_id int NOT NULL, column_name sysname NOT NULL,
         index_ordinal tinyint NOT NULL, column_id int NOT NULL)""",
     """CREATE TABLE cdc.lsn_time_mapping (start_lsn binary(10) NOT NULL, tran_begin_time datetime NULL,
-        tran_end_time datetime NULL, tran_id varbinary(10) NULL, tran_begin_lsn binary(10) NULL)""",
+        tran_end_time datetime NULL, tran_id varbinary(10) NULL)""",
     """CREATE TABLE cdc.ddl_history (source_object_id int NULL, object_id int NOT NULL,
         required_column_update bit NULL, ddl_command nvarchar(max) NULL, ddl_lsn binary(10) NOT NULL,
         ddl_time datetime NULL)""",
