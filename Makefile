@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help bootstrap build test demo demo-down services-up services-down
+.PHONY: help bootstrap build test demo demo-down services-up services-down bench-source
 
 help:
 	@echo "make test       install what is missing, start the local world, run every test, stop the world"
@@ -29,3 +29,8 @@ services-up: bootstrap
 
 services-down:
 	@scripts/services down
+
+bench-source: bootstrap
+	swift build -c release --product sluice
+	scripts/services up
+	eval "$$(scripts/services env)" && .venv/bin/python benchmarks/source/bench.py --binary .build/release/sluice
