@@ -291,6 +291,9 @@ class EngineSession:
                 return
             raise unsupported(f"The statement {first}")
         except SqlError as e:
+            if not getattr(e, "_line_set", False):
+                e.line = stmt.line + max(e.line, 1) - 1  # the line within the batch, as SQL Server reports
+                e._line_set = True
             if e.number in STATEMENT_LEVEL:
                 self.rowcount = 0
                 yield StatementError(e)
@@ -595,9 +598,11 @@ class EngineSession:
         except (ParseError, TokenError) as e:
             near = ""
             errs = getattr(e, "errors", None)
+            line = 1
             if errs:
                 near = errs[0].get("highlight") or ""
-            raise SqlError(102, f"Incorrect syntax near '{near or text.split()[0]}'.", severity=15)
+                line = errs[0].get("line") or 1
+            raise SqlError(102, f"Incorrect syntax near '{near or text.split()[0]}'.", severity=15, line=line)
         es = [e for e in es if e is not None]
         if len(es) != 1:
             raise syntax(text.split()[0])

@@ -75,13 +75,19 @@ def literal(value: Any, t: SqlType | None = None) -> str:
     if value is None:
         return f"CAST(NULL AS {pg_type(t)})" if t else "NULL"
     if isinstance(value, bool):
-        return "1" if value else "0"
+        return "CAST(1 AS smallint)" if value else "CAST(0 AS smallint)"
+    if isinstance(value, (int, decimal.Decimal)) and t is not None and t.name in (
+            "bit", "tinyint", "smallint", "int", "bigint", "decimal", "numeric", "money", "smallmoney",
+            "real", "float"):
+        if isinstance(value, decimal.Decimal) and not value.is_finite():
+            return f"CAST(NULL AS {pg_type(t)})"
+        return f"CAST({value} AS {pg_type(t)})"  # typed as declared, as SQL Server types a parameter
     if isinstance(value, int):
         return str(value)
     if isinstance(value, decimal.Decimal):
         return f"{value}" if value.is_finite() else "NULL"
     if isinstance(value, float):
-        return f"CAST({value!r} AS double precision)"
+        return f"CAST({value!r} AS {'real' if t is not None and t.name == 'real' else 'double precision'})"
     if isinstance(value, str):
         if "\x00" in value:
             raise unsupported("A string containing the NUL character (U+0000)")
