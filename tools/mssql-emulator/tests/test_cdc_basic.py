@@ -91,15 +91,23 @@ def test_uncommitted_work_appears_only_after_commit(connect, database, db):
 
 
 def test_changes_appear_asynchronously_in_lsn_time_mapping(db):
-    before = max_lsn(db)
     q(db, "INSERT INTO dbo.orders VALUES (1, N'x', 1, NULL)")
-    after = wait_for(lambda: (lambda m: m if m is not None and (before is None or m > before) else None)(max_lsn(db)))
+    wait_ct_count(db, CI, 1)
+    (lsn,), = q(db, f"SELECT __$start_lsn FROM cdc.[{CI}_CT]")
     row = q(db, "SELECT start_lsn, tran_begin_time, tran_end_time, tran_id FROM cdc.lsn_time_mapping "
-                "WHERE start_lsn = %s", (pytds.Binary(after),))
+                "WHERE start_lsn = %s", (pytds.Binary(lsn),))
     assert len(row) == 1
     start_lsn, begin, end, tran_id = row[0]
-    assert begin <= end
-    assert q(db, f"SELECT __$start_lsn FROM cdc.[{CI}_CT]") == [(after,)]
+    assert begin <= end and tran_id != b"\x00"
+    assert q(db, "SELECT sys.fn_cdc_get_max_lsn()")[0][0] >= lsn
+
+
+def test_max_lsn_reaches_a_new_instance_start_lsn(db):
+    # the capture job records its progress even when nothing was captured
+    (start,), = q(db, f"SELECT start_lsn FROM cdc.change_tables WHERE capture_instance = N'{CI}'")
+    wait_for(lambda: (lambda m: m is not None and m >= start)(q(db, "SELECT sys.fn_cdc_get_max_lsn()")[0][0]))
+    assert q(db, f"SELECT COUNT(*) FROM cdc.fn_cdc_get_all_changes_{CI}(sys.fn_cdc_get_min_lsn(N'{CI}'), "
+                 f"sys.fn_cdc_get_max_lsn(), N'all')") == [(0,)]
 
 
 def test_lsn_time_mapping_uses_server_local_time(db):

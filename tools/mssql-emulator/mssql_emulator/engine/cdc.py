@@ -123,6 +123,16 @@ BEGIN
     END IF;
     DELETE FROM _mssql.cdc_commits WHERE seq = c.seq;
   END LOOP;
+  -- As SQL Server's capture job does in periods without captured changes, record how far the log has
+  -- been processed (tran_id 0x00) when it moved on (capture instance created, DDL), so that
+  -- sys.fn_cdc_get_max_lsn() reaches a new instance's start_lsn.
+  IF total = 0 AND (SELECT last FROM _mssql.cdc_lsn WHERE id = 1) >
+       coalesce((SELECT _mssql.lsn_num(start_lsn) FROM cdc.lsn_time_mapping ORDER BY start_lsn DESC LIMIT 1), 0) THEN
+    base := _mssql.cdc_reserve(1);
+    INSERT INTO cdc.lsn_time_mapping(start_lsn, tran_begin_time, tran_end_time, tran_id)
+    VALUES (_mssql.lsn_bytes(base), _mssql.dt(clock_timestamp() AT TIME ZONE tz),
+            _mssql.dt(clock_timestamp() AT TIME ZONE tz), '\x00'::bytea);
+  END IF;
   RETURN total;
 END $f$;
 

@@ -210,6 +210,9 @@ class EmulatorServer:
             meta = {r["key"]: r["value"] for r in await conn.fetch("SELECT key, value FROM _mssql.meta")}
             db.cdc_enabled = meta.get("cdc_enabled") == "1"
             db.capture_running = meta.get("capture_running", "1") == "1"
+            if db.cdc_enabled:
+                async with conn.transaction():  # bring the CDC functions up to this version
+                    await conn.execute(cdc.CDC_PG_SQL)
             await cdc.load_instances(db, conn)
             db.procedures = {}
             if await conn.fetchval("SELECT to_regclass('_mssql.procedures') IS NOT NULL"):
