@@ -243,3 +243,14 @@ def test_delete_output_deleted(db):
     q(db, "INSERT INTO dbo.t VALUES (1, N'a'), (2, N'b')")
     assert q(db, "DELETE FROM dbo.t OUTPUT DELETED.id, DELETED.v WHERE id = 1") == [(1, "a")]
     assert q(db, "SELECT id FROM dbo.t") == [(2,)]
+
+
+def test_datetimeoffset_keeps_its_offset(db):
+    q(db, "CREATE TABLE dbo.t (id int PRIMARY KEY, d datetimeoffset(3))")
+    q(db, "INSERT INTO dbo.t VALUES (1, '2024-03-01 00:15:00.123 +05:30'), (2, '2023-12-31 23:59:59 -08:00')")
+    rows = q(db, "SELECT id, d, DATEPART(TZOFFSET, d) FROM dbo.t ORDER BY d")
+    assert [r[0] for r in rows] == [2, 1]                     # ordered by instant
+    d2, d1 = rows[0][1], rows[1][1]
+    assert d1.utcoffset() == dt.timedelta(hours=5, minutes=30) and (d1.hour, d1.minute) == (0, 15)
+    assert d2.utcoffset() == dt.timedelta(hours=-8) and d2.day == 31
+    assert [r[2] for r in rows] == [-480, 330]

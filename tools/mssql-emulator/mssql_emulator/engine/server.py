@@ -58,6 +58,53 @@ CREATE OR REPLACE FUNCTION _mssql.dt(ts timestamp) RETURNS timestamp(3) LANGUAGE
   SELECT CAST(date_trunc('second', ts) + make_interval(secs => round(round(
            (extract(microseconds FROM ts)::numeric % 1000000) * 300 / 1000000) / 300.0, 3)) AS timestamp(3))
 $f$;
+DO $$ BEGIN
+  -- datetimeoffset: the instant and the offset it was written with (minutes east of UTC)
+  CREATE TYPE _mssql.dto AS (ts timestamptz, off smallint);
+EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+CREATE OR REPLACE FUNCTION _mssql.to_dto(v _mssql.dto) RETURNS _mssql.dto LANGUAGE sql IMMUTABLE AS 'SELECT v';
+CREATE OR REPLACE FUNCTION _mssql.to_dto(v timestamp) RETURNS _mssql.dto LANGUAGE sql IMMUTABLE
+  AS $f$ SELECT CASE WHEN v IS NULL THEN NULL ELSE ROW(v AT TIME ZONE 'UTC', 0)::_mssql.dto END $f$;
+CREATE OR REPLACE FUNCTION _mssql.to_dto(v date) RETURNS _mssql.dto LANGUAGE sql IMMUTABLE
+  AS $f$ SELECT CASE WHEN v IS NULL THEN NULL ELSE ROW(v::timestamp AT TIME ZONE 'UTC', 0)::_mssql.dto END $f$;
+CREATE OR REPLACE FUNCTION _mssql.to_dto(v timestamptz) RETURNS _mssql.dto LANGUAGE sql STABLE
+  AS $f$ SELECT CASE WHEN v IS NULL THEN NULL ELSE ROW(v, (extract(timezone FROM v) / 60)::smallint)::_mssql.dto END $f$;
+CREATE OR REPLACE FUNCTION _mssql.to_dto(v text) RETURNS _mssql.dto LANGUAGE plpgsql IMMUTABLE AS $f$
+DECLARE m text[]; off int := 0; t text := btrim(v);
+BEGIN
+  IF v IS NULL THEN RETURN NULL; END IF;
+  IF left(t, 1) = '(' THEN  -- the composite's own text form
+    m := regexp_match(t, '^\("?([^",]*)"?,(-?\d+)\)$');
+    RETURN ROW(m[1]::timestamptz, m[2]::smallint)::_mssql.dto;
+  END IF;
+  m := regexp_match(t, '^(.*?)\s*(Z|[+-]\d{1,2}:\d{2})$');
+  IF m IS NULL THEN  -- no offset: +00:00, as SQL Server converts
+    RETURN ROW(t::timestamp AT TIME ZONE 'UTC', 0)::_mssql.dto;
+  END IF;
+  IF m[2] <> 'Z' THEN
+    off := (CASE WHEN left(m[2], 1) = '-' THEN -1 ELSE 1 END)
+           * (split_part(substr(m[2], 2), ':', 1)::int * 60 + split_part(substr(m[2], 2), ':', 2)::int);
+  END IF;
+  IF off < -840 OR off > 840 THEN
+    RAISE EXCEPTION 'invalid datetimeoffset offset: %', m[2] USING ERRCODE = '22007';
+  END IF;
+  RETURN ROW(m[1]::timestamp AT TIME ZONE make_interval(mins => off), off)::_mssql.dto;
+END $f$;
+CREATE OR REPLACE FUNCTION _mssql.dto_local(d _mssql.dto) RETURNS timestamp LANGUAGE sql IMMUTABLE
+  AS $f$ SELECT (d).ts AT TIME ZONE make_interval(mins => (d).off) $f$;
+CREATE OR REPLACE FUNCTION _mssql.dto_text(d _mssql.dto) RETURNS text LANGUAGE sql IMMUTABLE
+  AS $f$ SELECT to_char(_mssql.dto_local(d), 'YYYY-MM-DD HH24:MI:SS.US') || '0 '
+              || CASE WHEN (d).off < 0 THEN '-' ELSE '+' END
+              || lpad((abs((d).off) / 60)::text, 2, '0') || ':' || lpad((abs((d).off) % 60)::text, 2, '0') $f$;
+DO $$ BEGIN
+  CREATE CAST (text AS _mssql.dto) WITH FUNCTION _mssql.to_dto(text) AS ASSIGNMENT;
+EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN
+  CREATE CAST (timestamp AS _mssql.dto) WITH FUNCTION _mssql.to_dto(timestamp) AS ASSIGNMENT;
+EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN
+  CREATE CAST (timestamptz AS _mssql.dto) WITH FUNCTION _mssql.to_dto(timestamptz) AS ASSIGNMENT;
+EXCEPTION WHEN duplicate_object THEN NULL; END $$;
 CREATE OR REPLACE FUNCTION _mssql.object_id(name text) RETURNS integer LANGUAGE plpgsql STABLE AS $f$
 DECLARE parts text[]; r regclass;
 BEGIN

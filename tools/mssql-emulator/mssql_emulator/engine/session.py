@@ -25,7 +25,7 @@ from .catalog import ColumnInfo, Database, TableInfo
 from .ddl import Cursor, Constraint, parse_column_def, parse_table_item, syntax
 from .splitter import _STARTERS as _SPLIT_STARTERS
 from .splitter import Block, IfNode, Stmt, split_batch
-from .translate import (Context, Output, Translator, literal, qi, raw)
+from .translate import (Context, Output, Translator, coerce_sql, literal, qi, raw)
 from .types import PG_FALLBACK, is_string, parse_type, pg_type, sql_text, unsupported
 
 CHUNK = 500
@@ -70,8 +70,18 @@ def _converter(t: SqlType):
     if t.name in ("char", "varchar", "nchar", "nvarchar"):
         return lambda v: v if isinstance(v, str) else str(v)
     if t.name == "datetimeoffset":
-        return lambda v: v
+        return _dto_value
     return None
+
+
+def _dto_value(v):
+    """A _mssql.dto record (instant, offset minutes) as an aware datetime at its own offset."""
+    if isinstance(v, dt.datetime):
+        return v
+    ts, off = v[0], v[1]
+    if ts is None:
+        return None
+    return ts.astimezone(dt.timezone(dt.timedelta(minutes=int(off or 0))))
 
 
 class EngineSession:
@@ -542,6 +552,8 @@ class EngineSession:
             inner = sql[len("SELECT "):]
             if t.name == "bit":
                 sql = f"SELECT (CASE WHEN ({inner}) IS NULL THEN NULL WHEN CAST({inner} AS numeric) <> 0 THEN 1 ELSE 0 END)::smallint"
+            elif t.name == "datetimeoffset":
+                sql = f"SELECT CAST(NULL AS _mssql.dto)" if inner.strip().upper() == "NULL" else f"SELECT _mssql.to_dto({inner})"
             else:
                 sql = f"SELECT CAST(({inner}) AS {pg_type(t)})"
         conn = await self.conn()
@@ -710,11 +722,7 @@ class EngineSession:
             if t is None:
                 t = PG_FALLBACK.get(a.type.name, SqlType("nvarchar", length=4000))
             cols.append(Column(name, t, nullable, ident))
-            if t.name == "datetimeoffset":
-                tzinfo = self.server.tzinfo
-                conv.append(lambda v, tzinfo=tzinfo: v.astimezone(tzinfo))
-            else:
-                conv.append(_converter(t))
+            conv.append(_converter(t))
         return cols, (conv if any(f is not None for f in conv) else None)
 
     async def _query(self, pg_sql: str, outputs: list[Output] | None) -> AsyncIterator[ResultItem]:
@@ -888,10 +896,20 @@ class EngineSession:
                         raise SqlError(109, "There are more columns in the INSERT statement than values specified "
                                        "in the VALUES clause. The number of values in the VALUES clause must match "
                                        "the number of columns specified in the INSERT statement.", severity=15)
-            src_t = tr.translate_expr(src)
-            src_sql = tr.generate(src_t)
-            if isinstance(src, exp.Values):
-                src_sql = self._coerce_values(src_sql, src, cols, tr)
+            if isinstance(src, exp.Values) and any(c.type.name == "datetimeoffset" for c in cols):
+                rows_sql = []
+                for row in src.expressions:
+                    items = row.expressions if isinstance(row, exp.Tuple) else [row]
+                    rows_sql.append("(" + ", ".join(
+                        coerce_sql(c.type, tr.generate(tr.translate_expr(x)), x) for c, x in zip(cols, items)) + ")")
+                src_sql = "VALUES " + ", ".join(rows_sql)
+            else:
+                src_sql = tr.generate(tr.translate_expr(src))
+                if any(c.type.name == "datetimeoffset" for c in cols) and not isinstance(src, exp.Values):
+                    # a string literal in the SELECT would be read as the record type's text form
+                    names = [f"c{i}" for i in range(len(cols))]
+                    src_sql = (f"SELECT {', '.join(coerce_sql(c.type, f'_src.{n}') for c, n in zip(cols, names))} "
+                               f"FROM ({src_sql}) AS _src({', '.join(names)})")
         col_sql = f" ({', '.join(qi(c.name) for c in cols)})" if cols else ""
         returning = []
         if ident is not None:
@@ -990,7 +1008,7 @@ class EngineSession:
                 if c.identity:
                     raise SqlError(8102, f"Cannot update identity column '{c.name}'.")
                 val = tr.translate_expr(a.expression)
-                vs = tr.generate(val)
+                vs = coerce_sql(c.type, tr.generate(val), a.expression)
                 if c.type.name == "bit" and isinstance(a.expression, exp.Literal) and a.expression.is_string:
                     vs = f"CASE lower({vs}) WHEN 'true' THEN 1 WHEN 'false' THEN 0 ELSE CAST({vs} AS smallint) END"
                 sets.append(f"{qi(c.name)} = {vs}")
@@ -1041,7 +1059,7 @@ class EngineSession:
                     c = target.column(a.this.name)
                     if c is None:
                         raise SqlError(207, f"Invalid column name '{a.this.name}'.")
-                    sets.append(f"{qi(c.name)} = {tr.generate(tr.translate_expr(a.expression))}")
+                    sets.append(f"{qi(c.name)} = {coerce_sql(c.type, tr.generate(tr.translate_expr(a.expression)), a.expression)}")
                 parts.append(f"{head} THEN UPDATE SET {', '.join(sets)}")
             elif isinstance(then, exp.Insert):
                 cols_node = then.this
@@ -1059,9 +1077,16 @@ class EngineSession:
                     raise SqlError(544, f"Cannot insert explicit value for identity column in table '{target.name}' "
                                    "when IDENTITY_INSERT is set to OFF.")
                 vals = then.expression
-                vsql = tr.generate(tr.translate_expr(vals))
-                if not vsql.upper().startswith("VALUES"):
-                    vsql = f"VALUES {vsql}"
+                items = vals.expressions if isinstance(vals, exp.Tuple) else (
+                    vals.expressions[0].expressions if isinstance(vals, exp.Values) and vals.expressions
+                    and isinstance(vals.expressions[0], exp.Tuple) else None)
+                if items is not None and len(items) == len(cols):
+                    vsql = "VALUES (" + ", ".join(coerce_sql(c.type, tr.generate(tr.translate_expr(x)), x)
+                                                  for c, x in zip(cols, items)) + ")"
+                else:
+                    vsql = tr.generate(tr.translate_expr(vals))
+                    if not vsql.upper().startswith("VALUES"):
+                        vsql = f"VALUES {vsql}"
                 parts.append(f"{head} THEN INSERT ({', '.join(qi(c.name) for c in cols)}) {vsql}")
             elif isinstance(then, exp.Var) and then.name.upper() == "DELETE" or (
                     isinstance(then, exp.Expression) and then.sql(dialect="tsql").upper() == "DELETE"):
@@ -1340,6 +1365,8 @@ class EngineSession:
         inner = tr.generate(tr.translate_expr(e))[len("SELECT "):]
         if col.type.name == "bit":
             return f"CAST(({inner}) AS smallint)"
+        if col.type.name == "datetimeoffset":
+            return f"_mssql.to_dto({inner})"
         return f"CAST(({inner}) AS {pg_type(col.type)})"
 
     def _constraint_sql(self, k: Constraint, table: TableInfo, tr: Translator) -> str:
@@ -1737,7 +1764,7 @@ _KNOWN_FIRST = {"SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "ALTE
 
 _PG_CATEGORY = {"int2": "int", "int4": "int", "int8": "int", "numeric": "num", "float4": "float",
                 "float8": "float", "text": "str", "varchar": "str", "bpchar": "str", "name": "str",
-                "bytea": "bin", "date": "date", "time": "time", "timestamp": "ts", "timestamptz": "tstz",
+                "bytea": "bin", "date": "date", "time": "time", "timestamp": "ts", "timestamptz": "tstz", "dto": "tstz",
                 "uuid": "uuid", "bool": "bool"}
 
 

@@ -103,7 +103,11 @@ def literal(value: Any, t: SqlType | None = None) -> str:
         return f"'{value}'::uuid"
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
-            return f"'{value.isoformat()}'::timestamptz"
+            off = value.utcoffset()
+            minutes = int(off.total_seconds() // 60) if off is not None else 0
+            return f"ROW('{value.isoformat()}'::timestamptz, {minutes})::_mssql.dto"
+        if t is not None and t.name == "datetimeoffset":
+            return f"_mssql.to_dto('{value.isoformat()}'::timestamp)"
         return f"'{value.isoformat()}'::timestamp"
     if isinstance(value, dt.date):
         return f"'{value.isoformat()}'::date"
@@ -511,6 +515,16 @@ class Translator:
             if n.args.get("format") is not None or n.args.get("style") is not None:
                 raise unsupported("CONVERT with a style argument")
             inner = self.translate_expr(n.this).sql(dialect="postgres")
+            src = self.type_of(n.this)
+            if t.name == "datetimeoffset":
+                if isinstance(n.this, exp.Null):
+                    return raw("CAST(NULL AS _mssql.dto)")
+                return raw(f"_mssql.to_dto({inner})")
+            if src is not None and src.name == "datetimeoffset":
+                if t.name in ("date", "time", "datetime", "datetime2", "smalldatetime"):
+                    return raw(f"CAST(_mssql.dto_local({inner}) AS {pg_type(t)})")
+                if is_string(t):
+                    return raw(f"CAST(_mssql.dto_text({inner}) AS {pg_type(t)})")
             if t.name == "bit":
                 return raw(f"(CASE WHEN ({inner}) IS NULL THEN NULL WHEN CAST({inner} AS numeric) <> 0 THEN 1 ELSE 0 END)::smallint")
             if is_string(t) and self.type_of(n.this) is not None and self.type_of(n.this).name in ("datetime", "datetime2", "date"):
@@ -538,7 +552,7 @@ class Translator:
             inner = self.translate_expr(n.this).sql(dialect="postgres")
             return raw(f"CAST(extract({part} FROM CAST({inner} AS timestamp)) AS integer)")
         if isinstance(n, exp.CurrentTimestampLTZ):
-            return raw("statement_timestamp()")
+            return raw("_mssql.to_dto(statement_timestamp())")
         if isinstance(n, exp.CurrentTimestamp):
             return raw("_mssql.dt(CAST(statement_timestamp() AS timestamp))")
         if isinstance(n, exp.Uuid):
@@ -559,6 +573,8 @@ class Translator:
             val = self.translate_expr(n.this).sql(dialect="postgres")
             num = self.translate_expr(n.expression).sql(dialect="postgres")
             t = self.type_of(n.this)
+            if t is not None and t.name == "datetimeoffset":
+                return raw(f"ROW(({val}).ts + ({num}) * INTERVAL '{mult}', ({val}).off)::_mssql.dto")
             cast = pg_type(t) if t and t.name in ("date", "datetime", "datetime2", "smalldatetime", "datetimeoffset") else "timestamp(3)"
             return raw(f"CAST(CAST({val} AS {cast}) + ({num}) * INTERVAL '{mult}' AS {cast})")
         if isinstance(n, exp.DateDiff):
@@ -601,9 +617,12 @@ class Translator:
         x = self.translate_expr(n.expression).sql(dialect="postgres")
         if part in ("timezone_minute", "tzoffset", "tz"):
             if t is not None and t.name == "datetimeoffset":
-                return f"CAST(extract(timezone FROM CAST({x} AS timestamptz)) / 60 AS integer)"
+                return f"CAST(({x}).off AS integer)"
             return "0"
-        ts = f"CAST({x} AS timestamp)" if not (t and t.name == "time") else f"CAST({x} AS time)"
+        if t is not None and t.name == "datetimeoffset":
+            ts = f"_mssql.dto_local({x})"
+        else:
+            ts = f"CAST({x} AS timestamp)" if not (t and t.name == "time") else f"CAST({x} AS time)"
         simple = {"year": "year", "yy": "year", "yyyy": "year", "quarter": "quarter", "qq": "quarter",
                   "q": "quarter", "month": "month", "mm": "month", "m": "month", "day": "day", "dd": "day",
                   "d": "day", "dayofyear": "doy", "dy": "doy", "y": "doy", "doy": "doy", "hour": "hour",
@@ -673,7 +692,7 @@ class Translator:
             return raw("CAST(statement_timestamp() AT TIME ZONE 'UTC' AS timestamp(6))")
         if name == "SYSDATETIMEOFFSET":
             nargs(0, 0)
-            return raw("statement_timestamp()")
+            return raw("_mssql.to_dto(statement_timestamp())")
         if name == "NEWID":
             return raw("gen_random_uuid()")
         if name == "SCOPE_IDENTITY":
@@ -966,3 +985,13 @@ def information_schema_type(t: SqlType) -> tuple:
     if n in ("time", "datetime2", "datetimeoffset"):
         return (n, None, None, None, None, None, t.scale, None, None)
     return (n, None, None, None, None, None, None, None, None)
+
+
+def coerce_sql(t: SqlType, value_sql: str, node: exp.Expression | None = None) -> str:
+    """A value written into a column of type t: datetimeoffset values go through _mssql.to_dto."""
+    if t.name != "datetimeoffset":
+        return value_sql
+    if node is not None and (isinstance(node, exp.Null) or (
+            isinstance(node, exp.Column) and node.name.upper() == "DEFAULT" and not node.table)):
+        return value_sql
+    return f"_mssql.to_dto({value_sql})"

@@ -110,7 +110,7 @@ def pg_type(t: SqlType) -> str:
     if n == "datetime2":
         return f"timestamp({min(t.scale, 6)})"
     if n == "datetimeoffset":
-        return f"timestamptz({min(t.scale, 6)})"
+        return "_mssql.dto"  # (instant, offset minutes): SQL Server keeps the offset a value was written with
     if n == "uniqueidentifier":
         return "uuid"
     raise unsupported(f"The data type '{n}'")
@@ -140,7 +140,8 @@ PG_FALLBACK = {
     "bpchar": SqlType("nchar", length=4000), "name": SqlType("nvarchar", length=128),
     "bytea": SqlType("varbinary", length=8000), "date": SqlType("date"),
     "time": SqlType("time", scale=6), "timestamp": SqlType("datetime2", scale=6),
-    "timestamptz": SqlType("datetimeoffset", scale=6), "uuid": SqlType("uniqueidentifier"),
+    "timestamptz": SqlType("datetimeoffset", scale=6), "dto": SqlType("datetimeoffset", scale=7),
+    "uuid": SqlType("uniqueidentifier"),
     "unknown": SqlType("varchar", length=8000), "oid": SqlType("int"),
     "xid8": SqlType("bigint"), "interval": SqlType("nvarchar", length=100),
 }
