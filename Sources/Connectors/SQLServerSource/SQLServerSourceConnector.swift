@@ -38,6 +38,11 @@ public struct SQLServerSourceConnector: Service {
                 group.addTask { await streamer.run() }
             }
         }
+        // A database stopped by a fatal problem keeps its reason in health until the process is told
+        // to stop: no crash loop, and the operator can read why.
+        if !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await gracefulShutdown()
+        }
         logger.info("Source connector stopped")
     }
 }

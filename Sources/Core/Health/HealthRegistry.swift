@@ -3,7 +3,7 @@ import NIOConcurrencyHelpers
 /// The health of a process's components (the source per database, each sink, the broker connection…),
 /// served on `/health/live` and `/health/ready`.
 ///
-/// A process is live while it runs. It is ready when every component is `up`; `starting`, `degraded`
+/// A process is live while it runs. It is ready when it has components and every one is `up`; `starting`, `degraded`
 /// (working around a problem an operator should see, e.g. SQL Server Agent not harvesting) and `down`
 /// make it not ready, with the reason in the response body.
 public final class HealthRegistry: Sendable {
@@ -44,7 +44,11 @@ public final class HealthRegistry: Sendable {
 
     public var snapshot: [String: Status] { components.withLockedValue { $0 } }
 
-    public var isReady: Bool { snapshot.values.allSatisfy { $0 == .up } }
+    /// Ready once at least one component reported and every component is up.
+    public var isReady: Bool {
+        let components = snapshot
+        return !components.isEmpty && components.values.allSatisfy { $0 == .up }
+    }
 
     /// `{"status": "up|not_ready", "components": {"name": {"status": …, "reason": …}}}`
     public var readinessJSON: JSONValue {

@@ -26,7 +26,7 @@ struct SourceCrashTests {
         var environment = ProcessInfo.processInfo.environment
         environment["SLUICE_LOG_LEVEL"] = "info"
         process.environment = environment
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
         process.standardOutput = handle
@@ -46,58 +46,70 @@ struct SourceCrashTests {
         try Data(JSONValue.object(["name": .string("crash-\(world.prefix)"), "config": .object(config)]).serialized()).write(to: connectorFile)
         let log = directory.appendingPathComponent("sluice.log")
 
-        // A writer commits 120 small transactions while the connector is killed and restarted.
-        async let writing: Void = world.withConnection { conn in
-                for i in 1...120 {
-                    let id = i % 15 + 1
-                    try await conn.withTransaction { conn in
-                        if i <= 15 {
-                            try await conn.execute("INSERT INTO dbo.accounts (id, balance) VALUES (\(id), \(i))")
-                        } else if i % 11 == 0 {
-                            try await conn.execute("DELETE FROM dbo.accounts WHERE id = \(id)")
-                            try await conn.execute("INSERT INTO dbo.accounts (id, balance, note) VALUES (\(id), \(i), N'reinserted')")
-                        } else {
-                            try await conn.execute("UPDATE dbo.accounts SET balance = balance + \(i), note = N'tx \(i)' WHERE id = \(id)")
-                        }
-                    }
-                    try await Task.sleep(for: .milliseconds(40))
-                }
-            }
+        // 15 rows exist before the connector starts; its snapshot reads them, then it streams.
+        try await world.withConnection { conn in
+            for id in 1...15 { try await conn.execute("INSERT INTO dbo.accounts (id, balance) VALUES (\(id), \(id))") }
+        }
         var process = try Self.start(connectorFile, log: log)
+        let reader = try await TopicReader(topics: [world.topic("accounts")])
+        var events: [ChangeEvent] = []
+        func drain() async throws {
+            for message in try await reader.read(timeout: .milliseconds(300), until: { _ in false }) {
+                if let event = try message.event() { events.append(event) }
+            }
+        }
+        let snapshotDone = try await eventually(timeout: .seconds(60)) {
+            try await drain()
+            return events.filter { $0.op == .read }.count >= 15
+        }
+        try #require(snapshotDone, "the snapshot did not complete")
+
+        // A writer commits 105 small transactions while the connector is killed (SIGKILL) and restarted.
+        async let writing: Void = world.withConnection { conn in
+            for i in 16...120 {
+                let id = i % 15 + 1
+                try await conn.withTransaction { conn in
+                    if i % 11 == 0 {
+                        try await conn.execute("DELETE FROM dbo.accounts WHERE id = \(id)")
+                        try await conn.execute("INSERT INTO dbo.accounts (id, balance, note) VALUES (\(id), \(i), N'reinserted')")
+                    } else {
+                        try await conn.execute("UPDATE dbo.accounts SET balance = balance + \(i), note = N'tx \(i)' WHERE id = \(id)")
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(60))
+            }
+        }
         for _ in 0..<3 {
-            try await Task.sleep(for: .milliseconds(Int.random(in: 2500...5000)))
+            try await Task.sleep(for: .milliseconds(Int.random(in: 4000...7000)))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             process = try Self.start(connectorFile, log: log)
         }
         try await writing
 
-        // Expected: every change the capture job recorded, as (commit LSN, seqval, operation) triples.
+        // Expected: one event per change the capture job recorded after the snapshot's fence.
+        let fence = try #require(events.first { $0.op == .read }?.position.commitLSN)
         let expected = try await world.withConnection { conn -> Int in
-            let rows = try await conn.execute("SELECT COUNT(*) FROM cdc.dbo_accounts_CT WHERE __$operation IN (1, 2, 4)").rows
+            let rows = try await conn.execute("SELECT COUNT(*) FROM cdc.dbo_accounts_CT WHERE __$operation IN (1, 2, 4) AND __$start_lsn > \(fence.bytes, as: .binary(10))").rows
             return rows.first?[0].int ?? -1
         }
         let finalRows = try await world.withConnection { conn in
             try await conn.execute("SELECT id, balance FROM dbo.accounts ORDER BY id").rows.map { ($0[0].int!, $0[1].int!) }
         }
-        let reader = try TopicReader(topics: [world.topic("accounts")])
-        var events: [ChangeEvent] = []
+        let streamedPositions = { Set(events.filter { $0.op != .read }.map(\.position)) }
         let done = try await eventually(timeout: .seconds(90)) {
-            for message in try await reader.read(timeout: .milliseconds(500), until: { _ in false }) {
-                if let event = try message.event() { events.append(event) }
-            }
-            // Each source change yields one event, except primary-key changes (none here) and snapshot reads (none: CDC began empty).
-            return Set(events.map(\.position)).count >= expected
+            try await drain()
+            return streamedPositions().count >= expected
         }
         process.terminate()
         process.waitUntilExit()
         await reader.close()
         let logText = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-        #expect(done, "saw \(Set(events.map(\.position)).count) distinct positions of \(expected) changes; log tail:\n\(logText.suffix(3000))")
+        #expect(done, "saw \(streamedPositions().count) distinct positions of \(expected) changes; log tail:\n\(logText.suffix(3000))")
 
         // Duplicates carry identical content.
         var byPosition: [SourcePosition: ChangeEvent] = [:]
-        for event in events {
+        for event in events where event.op != .read {
             if let seen = byPosition[event.position] {
                 #expect(seen.key == event.key && seen.before == event.before && seen.after == event.after && seen.op == event.op,
                         "a duplicate at \(event.position) differs")
@@ -110,13 +122,16 @@ struct SourceCrashTests {
         var lastByKey: [JSONObject: SourcePosition] = [:]
         var distinctInOrder: [ChangeEvent] = []
         var seenPositions = Set<SourcePosition>()
-        for event in events where seenPositions.insert(event.position).inserted {
+        for event in events where event.op != .read && seenPositions.insert(event.position).inserted {
             if let last = lastByKey[event.key] { #expect(last < event.position, "key \(event.key) went backwards") }
             lastByKey[event.key] = event.position
             distinctInOrder.append(event)
         }
         // Applying the distinct events gives the table's final state.
         var state: [Int64: Int64] = [:]
+        for event in events where event.op == .read {
+            if let id = event.key["id"]?.int64Value { state[id] = event.after?["balance"]?.int64Value }
+        }
         for event in distinctInOrder {
             guard let id = event.key["id"]?.int64Value else { continue }
             if event.op == .delete { state[id] = nil } else { state[id] = event.after?["balance"]?.int64Value }

@@ -15,8 +15,8 @@ struct SourceStreamingTests {
             "INSERT INTO dbo.customers (id, name, income, updated) VALUES (1, N'Zoë Ørsted', 1000.50, '2025-01-06T09:37:00.358'), (2, N'Ben', 2000.00, NULL), (3, N'Chloé', NULL, NULL)",
         ])
         let topic = world.topic("customers")
-        let reader = try TopicReader(topics: [topic])
-        let txReader = try TopicReader(topics: [TopicNamer(prefix: world.prefix).transactionTopic])
+        let reader = try await TopicReader(topics: [topic])
+        let txReader = try await TopicReader(topics: [TopicNamer(prefix: world.prefix).transactionTopic])
         let configuration = SourceConfigurationBox(value: try world.configuration())
         let messages = try await world.withConnector(configuration) { health in
             let snapshot = try await reader.read { $0.count >= 3 }
@@ -80,8 +80,9 @@ struct SourceStreamingTests {
     func gracefulRestartResumes() async throws {
         let world = try await SourceTestWorld.make("restart", tables: [("customers", Self.customers)])
         let configuration = SourceConfigurationBox(value: try world.configuration())
-        let reader = try TopicReader(topics: [world.topic("customers")])
-        try await world.withConnector(configuration) { _ in
+        let reader = try await TopicReader(topics: [world.topic("customers")])
+        try await world.withConnector(configuration) { health in
+            try #require(try await eventually { health.isReady }, "the source did not start streaming")
             try await world.withConnection { conn in
                 for id in 1...5 { try await conn.execute("INSERT INTO dbo.customers (id, name) VALUES (\(id), N'first run')") }
             }
@@ -91,7 +92,8 @@ struct SourceStreamingTests {
         try await world.withConnection { conn in
             for id in 6...8 { try await conn.execute("INSERT INTO dbo.customers (id, name) VALUES (\(id), N'while stopped')") }
         }
-        try await world.withConnector(configuration) { _ in
+        try await world.withConnector(configuration) { health in
+            try #require(try await eventually { health.isReady }, "the source did not resume streaming")
             try await world.withConnection { conn in
                 try await conn.execute("UPDATE dbo.customers SET name = N'second run' WHERE id = 1")
             }
@@ -116,8 +118,9 @@ struct SourceStreamingTests {
             dtm datetime NULL, dt2 datetime2(6) NULL, dto datetimeoffset(3) NULL, u uniqueidentifier NULL
             """
         let world = try await SourceTestWorld.make("types", tables: [("alltypes", columns)])
-        let reader = try TopicReader(topics: [world.topic("alltypes")])
-        let event = try await world.withConnector(SourceConfigurationBox(value: try world.configuration())) { _ in
+        let reader = try await TopicReader(topics: [world.topic("alltypes")])
+        let event = try await world.withConnector(SourceConfigurationBox(value: try world.configuration())) { health in
+            try #require(try await eventually { health.isReady }, "the source did not start streaming")
             try await world.withConnection { conn in
                 try await conn.execute("""
                     INSERT INTO dbo.alltypes VALUES (1, 1, 255, -32768, 9223372036854775807,

@@ -111,7 +111,13 @@ struct SourceConfigurationBox: @unchecked Sendable {
 final class TopicReader: Sendable {
     let consumer: KafkaConsumer
 
-    init(topics: [String]) throws {
+    /// Creates the topics first: a consumer subscribed to a missing topic only sees it after a
+    /// metadata refresh (minutes).
+    init(topics: [String]) async throws {
+        let connection = KafkaConnectionConfiguration(bootstrapServers: try LocalWorld.env("SLUICE_KAFKA_BOOTSTRAP"), clientID: "sluice-tests")
+        let admin = try KafkaAdminClient(configuration: KafkaAdminConfiguration(connection: connection), logger: SourceTestWorld.logger)
+        for topic in topics { _ = try await admin.ensureTopic(KafkaTopicSpecification(name: topic, partitions: 1)) }
+        await admin.shutdown()
         consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(
                 connection: KafkaConnectionConfiguration(bootstrapServers: try LocalWorld.env("SLUICE_KAFKA_BOOTSTRAP"), clientID: "sluice-tests"),

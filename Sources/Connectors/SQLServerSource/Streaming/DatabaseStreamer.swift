@@ -219,7 +219,7 @@ struct DatabaseStreamer: Sendable {
             for instance in tables {
                 lastTicket = try await publisher.publishSchemaChange(instance, type: "CREATE", position: position, commitTimeMs: now, reason: "snapshot")
                 let columns = instance.columns.map { quoteIdentifier($0.name) }.joined(separator: ", ")
-                let query = SQLServerQuery("SELECT \(columns) FROM \(quoteIdentifier(instance.table.schema, instance.table.table))")
+                let query: SQLServerQuery = "SELECT \(unsafeRaw: columns) FROM \(identifier: instance.table.schema, instance.table.table)"
                 let rowCounter = metrics.snapshotRows(instance.table)
                 try await conn.withResults(query) { results in
                     guard let rows = try await results.nextResultSet() else { return }
@@ -326,8 +326,11 @@ struct DatabaseStreamer: Sendable {
             for (i, instance) in list.enumerated() {
                 let stop = i + 1 < list.count ? list[i + 1].startLSN : nil
                 if let stop, from >= stop { continue }  // superseded by the newer instance
-                let known = offset.captureInstances[instance.name] != nil
-                if known && instance.startLSN > from {
+                let recorded = offset.captureInstances[instance.name]
+                let known = recorded != nil
+                // The cleanup job moved the instance's low end past both the next LSN needed and where
+                // this instance was first read from: changes in between may be gone.
+                if let recorded, instance.startLSN > from, instance.startLSN > recorded {
                     purged.append((instance, from))
                     continue
                 }
