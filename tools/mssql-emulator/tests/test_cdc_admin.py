@@ -114,3 +114,22 @@ def test_help_change_data_capture(db):
     assert names[-2:] == ["index_column_list", "captured_column_list"]
     assert len(rows) == 1 and rows[0][2] == CI
     assert rows[0][-2] == "[id]" and rows[0][-1] == "[id], [item], [qty], [price]"
+
+
+def test_lsns_follow_commit_order_across_a_new_capture_instance(db):
+    # committed before the second instance exists, harvested after it: still below its start_lsn
+    q(db, "EXEC sys.sp_cdc_stop_job @job_type = N'capture'")
+    try:
+        q(db, "INSERT INTO dbo.orders VALUES (1, N'before', 1, NULL)")
+        q(db, "EXEC sys.sp_cdc_enable_table @source_schema = N'dbo', @source_name = N'orders', @role_name = NULL, "
+              "@capture_instance = N'orders_v2'")
+        q(db, "INSERT INTO dbo.orders VALUES (2, N'after', 1, NULL)")
+    finally:
+        q(db, "EXEC sys.sp_cdc_start_job @job_type = N'capture'")
+    wait_ct_count(db, CI, 2)
+    wait_ct_count(db, "orders_v2", 1)
+    (v2_start,), = q(db, "SELECT start_lsn FROM cdc.change_tables WHERE capture_instance = N'orders_v2'")
+    v1 = q(db, f"SELECT id, __$start_lsn FROM cdc.[{CI}_CT] ORDER BY __$start_lsn")
+    assert [r[0] for r in v1] == [1, 2]
+    assert v1[0][1] < v2_start <= v1[1][1]
+    assert [r[0] for r in q(db, "SELECT id FROM cdc.orders_v2_CT")] == [2]

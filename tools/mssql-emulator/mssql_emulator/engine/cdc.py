@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS _mssql.cdc_pending(id bigserial PRIMARY KEY, xid bigi
 CREATE INDEX IF NOT EXISTS cdc_pending_xid ON _mssql.cdc_pending(xid, id);
 CREATE TABLE IF NOT EXISTS _mssql.cdc_commits(seq bigint PRIMARY KEY, xid bigint NOT NULL,
     end_time timestamptz NOT NULL);
+ALTER TABLE _mssql.cdc_commits ADD COLUMN IF NOT EXISTS base numeric;
 CREATE SEQUENCE IF NOT EXISTS _mssql.cdc_commit_seq;
 CREATE TABLE IF NOT EXISTS _mssql.cdc_lsn(id int PRIMARY KEY, last numeric NOT NULL);
 INSERT INTO _mssql.cdc_lsn VALUES (1, 37 * 281474976710656::numeric + 416 * 65536 + 1) ON CONFLICT DO NOTHING;
@@ -96,7 +97,8 @@ BEGIN
   FOR c IN SELECT * FROM _mssql.cdc_commits ORDER BY seq LOOP
     SELECT count(*), min(begin_time) INTO n, begin_t FROM _mssql.cdc_pending WHERE xid = c.xid;
     IF n > 0 THEN
-      base := _mssql.cdc_reserve(n + 1);
+      -- the LSNs were reserved when the transaction committed (log order = commit order)
+      base := coalesce(c.base, _mssql.cdc_reserve(n + 1));
       commit_lsn := _mssql.lsn_bytes(base + n);
       k := 0;
       FOR p IN SELECT * FROM _mssql.cdc_pending WHERE xid = c.xid ORDER BY id LOOP
@@ -126,7 +128,12 @@ BEGIN
   -- As SQL Server's capture job does in periods without captured changes, record how far the log has
   -- been processed (tran_id 0x00) when it moved on (capture instance created, DDL), so that
   -- sys.fn_cdc_get_max_lsn() reaches a new instance's start_lsn.
-  IF total = 0 AND (SELECT last FROM _mssql.cdc_lsn WHERE id = 1) >
+  -- Committers reserve their LSNs holding the counter's row lock until COMMIT: once we hold it, every
+  -- transaction with a reserved LSN is committed and visible, and if one is still to be harvested the
+  -- progress mark must wait (it would pass that transaction's LSN).
+  PERFORM 1 FROM _mssql.cdc_lsn WHERE id = 1 FOR UPDATE;
+  IF total = 0 AND NOT EXISTS (SELECT 1 FROM _mssql.cdc_commits)
+     AND (SELECT last FROM _mssql.cdc_lsn WHERE id = 1) >
        coalesce((SELECT _mssql.lsn_num(start_lsn) FROM cdc.lsn_time_mapping ORDER BY start_lsn DESC LIMIT 1), 0) THEN
     base := _mssql.cdc_reserve(1);
     INSERT INTO cdc.lsn_time_mapping(start_lsn, tran_begin_time, tran_end_time, tran_id)
@@ -233,10 +240,14 @@ CDC_SYSTEM_TABLES = [
         ddl_time datetime NULL)""",
 ]
 
+# Written by the committing transaction itself, under the database's commit lock, just before COMMIT:
+# its commit sequence number and the block of LSNs its changes and its commit get (reserved now, so
+# LSN order is commit order, also relative to capture instances created and DDL logged meanwhile).
 COMMIT_RECORD_SQL = (
-    "INSERT INTO _mssql.cdc_commits(seq, xid, end_time) "
-    "SELECT nextval('_mssql.cdc_commit_seq'), txid_current(), clock_timestamp() "
-    "WHERE current_setting('mssql.cdc_dirty', true) = 'on'"
+    "INSERT INTO _mssql.cdc_commits(seq, xid, end_time, base) "
+    "SELECT nextval('_mssql.cdc_commit_seq'), txid_current(), clock_timestamp(), _mssql.cdc_reserve(n.c::int + 1) "
+    "FROM (SELECT count(*) AS c FROM _mssql.cdc_pending WHERE xid = txid_current()) AS n "
+    "WHERE current_setting('mssql.cdc_dirty', true) = 'on' AND n.c > 0"
 )
 
 

@@ -351,9 +351,13 @@ async def _sp_cdc_enable_table(session, a) -> AsyncIterator[ResultItem]:
             ct = await session.create_table(c, system=True, extra_sql=(
                 f"CREATE TYPE {row_type} AS ({type_cols}); "
                 f'CREATE INDEX ON cdc.{qi(ct_name)} ("__$start_lsn", "__$seqval", "__$operation")'))
-            start_lsn = await conn.fetchval("SELECT _mssql.lsn_bytes(_mssql.cdc_reserve(1))")
             await conn.execute("INSERT INTO _mssql.cdc_instances VALUES ($1, $2::jsonb, $3)", ci, json.dumps(inst),
                                insert_sql)
+            # the trigger first (it waits for writers of the table to finish), then the instance's
+            # start LSN, reserved last so that every transaction committed before it has a lower LSN
+            db.cdc_instances[ci] = inst
+            await conn.execute(_trigger_sql(session, table, _instances_of(db, table)))
+            start_lsn = await conn.fetchval("SELECT _mssql.lsn_bytes(_mssql.cdc_reserve(1))")
             await conn.execute(
                 "INSERT INTO cdc.change_tables(object_id, version, source_object_id, capture_instance, start_lsn, "
                 "end_lsn, supports_net_changes, has_drop_pending, role_name, index_name, filegroup_name, "
@@ -369,8 +373,6 @@ async def _sp_cdc_enable_table(session, a) -> AsyncIterator[ResultItem]:
             for i, k in enumerate(key_cols, start=1):
                 await conn.execute("INSERT INTO cdc.index_columns VALUES ($1, $2, $3, $4)",
                                    ct.object_id, k, i, table.column(k).column_id)
-            db.cdc_instances[ci] = inst
-            await conn.execute(_trigger_sql(session, table, _instances_of(db, table)))
             if own_tx:
                 session.trancount = 0
                 session.tx_db = None
