@@ -254,3 +254,14 @@ def test_datetimeoffset_keeps_its_offset(db):
     assert d1.utcoffset() == dt.timedelta(hours=5, minutes=30) and (d1.hour, d1.minute) == (0, 15)
     assert d2.utcoffset() == dt.timedelta(hours=-8) and d2.day == 31
     assert [r[2] for r in rows] == [-480, 330]
+
+
+def test_identity_insert(db):
+    q(db, "CREATE TABLE dbo.t (id int IDENTITY(10,5) PRIMARY KEY, v nvarchar(5))")
+    q(db, "INSERT INTO dbo.t (v) VALUES (N'a')")
+    with pytest.raises(pytds.Error) as ei:
+        q(db, "INSERT INTO dbo.t (id, v) VALUES (50, N'x')")
+    assert ei.value.msg_no == 544
+    q(db, "SET IDENTITY_INSERT dbo.t ON; INSERT INTO dbo.t (id, v) VALUES (100, N'b'); SET IDENTITY_INSERT dbo.t OFF")
+    q(db, "INSERT INTO dbo.t (v) VALUES (N'c')")
+    assert q(db, "SELECT id FROM dbo.t ORDER BY id") == [(10,), (100,), (105,)]

@@ -105,6 +105,19 @@ EXCEPTION WHEN duplicate_object THEN NULL; END $$;
 DO $$ BEGIN
   CREATE CAST (timestamptz AS _mssql.dto) WITH FUNCTION _mssql.to_dto(timestamptz) AS ASSIGNMENT;
 EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+CREATE OR REPLACE FUNCTION _mssql.reseed(tbl text, col text) RETURNS void LANGUAGE plpgsql AS $f$
+-- after an explicit identity value (IDENTITY_INSERT ON): a larger value becomes the current identity
+DECLARE seq text := pg_get_serial_sequence(tbl, col); mx bigint; cur bigint; called boolean; inc bigint;
+BEGIN
+  IF seq IS NULL THEN RETURN; END IF;
+  EXECUTE format('SELECT max(%I) FROM %s', col, tbl) INTO mx;
+  EXECUTE format('SELECT last_value, is_called FROM %s', seq) INTO cur, called;
+  SELECT seqincrement INTO inc FROM pg_sequence WHERE seqrelid = seq::regclass;
+  IF mx IS NOT NULL AND ((inc > 0 AND (mx > cur OR (NOT called AND mx >= cur)))
+                         OR (inc < 0 AND (mx < cur OR (NOT called AND mx <= cur)))) THEN
+    PERFORM setval(seq, mx, true);
+  END IF;
+END $f$;
 CREATE OR REPLACE FUNCTION _mssql.object_id(name text) RETURNS integer LANGUAGE plpgsql STABLE AS $f$
 DECLARE parts text[]; r regclass;
 BEGIN

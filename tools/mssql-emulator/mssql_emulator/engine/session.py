@@ -924,10 +924,7 @@ class EngineSession:
             self.scope_identity = self.identity = rows[-1][0]
             if explicit_identity:
                 conn = await self.conn()
-                await conn.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{target.pg_name}', '{ident.pg}'), "
-                    f"greatest((SELECT max({qi(ident.name)}) FROM {target.pg_name}), "
-                    f"(SELECT last_value FROM {_seq_name(target, ident)})))")
+                await conn.execute("SELECT _mssql.reseed($1, $2)", target.pg_name, ident.pg)
         self.rowcount = n
         if outs is not None:
             off = 1 if ident is not None else 0
@@ -1319,6 +1316,8 @@ class EngineSession:
             table.next_column_id += 1
             is_pk = any(k.kind == "pk" for k in it.constraints)
             nullable = it.nullable if it.nullable is not None else not (is_pk or it.identity)
+            if it.identity and it.type.name in ("decimal", "numeric"):
+                raise unsupported("IDENTITY on a decimal/numeric column")
             if it.identity and it.type.name not in ("int", "bigint", "smallint", "tinyint", "decimal", "numeric"):
                 raise SqlError(2749, f"Identity column '{it.name}' must be of data type int, bigint, smallint, "
                                "tinyint, or decimal or numeric with a scale of 0, and constrained to be nonnullable.")
