@@ -265,3 +265,12 @@ def test_identity_insert(db):
     q(db, "SET IDENTITY_INSERT dbo.t ON; INSERT INTO dbo.t (id, v) VALUES (100, N'b'); SET IDENTITY_INSERT dbo.t OFF")
     q(db, "INSERT INTO dbo.t (v) VALUES (N'c')")
     assert q(db, "SELECT id FROM dbo.t ORDER BY id") == [(10,), (100,), (105,)]
+
+
+def test_string_search_functions_are_case_insensitive(db):
+    q(db, "CREATE TABLE dbo.t (id int PRIMARY KEY, v nvarchar(20))")
+    q(db, "INSERT INTO dbo.t VALUES (1, N'Hello World'), (2, N'x.y')")
+    assert q(db, "SELECT id FROM dbo.t WHERE v NOT LIKE N'hello%'") == [(2,)]
+    assert q(db, "SELECT id FROM dbo.t WHERE v LIKE N'x!.%' ESCAPE '!'") == [(2,)]
+    assert q(db, "SELECT CHARINDEX(N'O', v), REPLACE(v, N'o', N'0') FROM dbo.t WHERE id = 1") == [(5, "Hell0 W0rld")]
+    assert q(db, "SELECT REPLACE(v, N'.', N'-') FROM dbo.t WHERE id = 2") == [("x-y",)]

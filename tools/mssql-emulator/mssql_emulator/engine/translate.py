@@ -532,10 +532,28 @@ class Translator:
             return raw(f"CAST({inner} AS {pg_type(t)})")
         if isinstance(n, exp.TryCast):
             raise unsupported("TRY_CAST / TRY_CONVERT")
+        if isinstance(n, exp.Escape) and isinstance(n.this, exp.Like):
+            return raw(self._like(n.this, self.translate_expr(n.expression).sql(dialect="postgres")))
         if isinstance(n, exp.Like):
-            left = self.translate_expr(n.this).sql(dialect="postgres")
-            right = self.translate_expr(n.expression).sql(dialect="postgres")
-            return raw(f'(({left}) COLLATE "default" ILIKE ({right}))')
+            return raw(self._like(n, None))
+        if isinstance(n, exp.Replace):
+            a = [self.translate_expr(x).sql(dialect="postgres")
+                 for x in (n.this, n.expression, n.args.get("replacement"))]
+            return raw(_replace_ci(*a))
+        if isinstance(n, exp.Stuff):
+            raise unsupported("STUFF()")
+        if isinstance(n, exp.StrPosition):
+            # CHARINDEX(needle, haystack[, start]); Postgres refuses substring searches under the
+            # case-insensitive (nondeterministic) collation, so search lower-cased text
+            hay = self.translate_expr(n.this).sql(dialect="postgres")
+            needle = self.translate_expr(n.args["substr"]).sql(dialect="postgres")
+            start = n.args.get("position")
+            if start is not None:
+                st = self.translate_expr(start).sql(dialect="postgres")
+                return raw(f"(CASE WHEN strpos(substr(lower(CAST({hay} AS text)) COLLATE \"default\", greatest({st}, 1)), "
+                           f"lower(CAST({needle} AS text)) COLLATE \"default\") = 0 THEN 0 ELSE strpos(substr(lower(CAST({hay} AS text)) "
+                           f"COLLATE \"default\", greatest({st}, 1)), lower(CAST({needle} AS text)) COLLATE \"default\") + greatest({st}, 1) - 1 END)")
+            return raw(f"strpos(lower(CAST({hay} AS text)) COLLATE \"default\", lower(CAST({needle} AS text)) COLLATE \"default\")")
         if isinstance(n, exp.Add):
             a, b = self.type_of(n.this), self.type_of(n.expression)
             if (a and is_string(a)) or (b and is_string(b)) or (
@@ -609,6 +627,13 @@ class Translator:
         if isinstance(n, exp.Limit) and isinstance(n.parent, exp.Select) and n.args.get("percent"):
             raise unsupported("TOP ... PERCENT")
         return n
+
+    def _like(self, n: exp.Like, escape: str | None) -> str:
+        left = self.translate_expr(n.this).sql(dialect="postgres")
+        right = self.translate_expr(n.expression).sql(dialect="postgres")
+        esc = f" ESCAPE {escape}" if escape is not None else ""
+        op = "NOT ILIKE" if n.args.get("negate") else "ILIKE"
+        return f'(CAST({left} AS text) COLLATE "default" {op} CAST({right} AS text){esc})'
 
     def _datepart(self, n: exp.Extract) -> str:
         """DATEPART(part, x) as SQL Server defines each part (DATEFIRST 7, us_english)."""
@@ -746,7 +771,7 @@ class Translator:
             return raw(f"round({args[0]}, {args[1]})")
         if name in ("REPLACE",):
             nargs(3, 3)
-            return raw(f"replace({args[0]}, {args[1]}, {args[2]})")
+            return raw(_replace_ci(*args))
         if name in ("REPLICATE",):
             nargs(2, 2)
             return raw(f"repeat({args[0]}, {args[1]})")
@@ -995,3 +1020,10 @@ def coerce_sql(t: SqlType, value_sql: str, node: exp.Expression | None = None) -
             isinstance(node, exp.Column) and node.name.upper() == "DEFAULT" and not node.table)):
         return value_sql
     return f"_mssql.to_dto({value_sql})"
+
+
+def _replace_ci(haystack: str, needle: str, replacement: str) -> str:
+    """REPLACE with SQL Server's case-insensitive matching (the default collation), literal patterns."""
+    pattern = rf"regexp_replace(CAST({needle} AS text), '([.^$*+?()\[\]{{}}|\-])', '\\\1', 'g')"
+    repl = rf"replace(CAST({replacement} AS text), '\', '\\')"
+    return rf"""regexp_replace(CAST({haystack} AS text) COLLATE "default", {pattern}, {repl}, 'gi')"""
