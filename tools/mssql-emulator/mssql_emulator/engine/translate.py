@@ -795,6 +795,9 @@ class Translator:
 
     def _table(self, n: exp.Table) -> exp.Expression:
         self._check_catalog(n)
+        extra = [k for k, v in n.args.items() if v and k not in ("this", "db", "catalog", "alias", "hints", "pivots")]
+        if extra:
+            raise unsupported(f"This table reference ({', '.join(extra)})")
         if n.args.get("pivots"):
             raise unsupported("PIVOT / UNPIVOT")
         if not isinstance(n.this, (exp.Identifier, exp.Anonymous)):
