@@ -1875,7 +1875,9 @@ def map_pg_error(e: asyncpg.PostgresError, verb: str, db: Database) -> SqlError:
     if code == "42883":
         m = re.search(r"function (.*?)\(", msg)
         if m:
-            return SqlError(195, f"'{m.group(1)}' is not a recognized built-in function name.", severity=15)
+            # T-SQL function names are checked before Postgres sees them: this is a translation gap
+            return SqlError(40000, f"The function {m.group(1)} as translated is not supported by the SQL Server "
+                            "emulator (TEST FIXTURE)", severity=16)
         return SqlError(402, f"The data types in this expression are incompatible ({msg}).")
     if code == "42804" or code == "42846":
         return SqlError(206, f"Operand type clash: {msg}")

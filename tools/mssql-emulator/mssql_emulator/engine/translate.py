@@ -52,6 +52,22 @@ CONVERT_STYLES = {20: "YYYY-MM-DD HH24:MI:SS", 120: "YYYY-MM-DD HH24:MI:SS", 21:
                   112: "YYYYMMDD", 108: "HH24:MI:SS", 101: "MM/DD/YYYY", 103: "DD/MM/YYYY", 102: "YYYY.MM.DD",
                   104: "DD.MM.YYYY", 111: "YYYY/MM/DD"}
 
+# SQL Server built-in functions the emulator does not implement: refused clearly (not error 195).
+KNOWN_BUILTINS = {
+    "CHOOSE", "ISNUMERIC", "TRY_PARSE", "PARSE", "STUFF", "PATINDEX", "SOUNDEX", "DIFFERENCE", "QUOTENAME",
+    "STR", "FORMATMESSAGE", "JSON_VALUE", "JSON_QUERY", "JSON_MODIFY", "ISJSON", "STRING_SPLIT", "TRANSLATE",
+    "CHECKSUM", "BINARY_CHECKSUM", "HASHBYTES", "COMPRESS", "DECOMPRESS", "NEWSEQUENTIALID", "ERROR_MESSAGE",
+    "ERROR_NUMBER", "ERROR_SEVERITY", "ERROR_STATE", "ERROR_LINE", "ERROR_PROCEDURE", "XACT_STATE",
+    "SESSION_CONTEXT", "CONTEXT_INFO", "COLUMNPROPERTY", "OBJECTPROPERTY", "OBJECTPROPERTYEX",
+    "DATABASEPROPERTYEX", "TYPE_NAME", "TYPE_ID", "OBJECT_SCHEMA_NAME", "SCHEMA_ID", "COL_NAME", "COL_LENGTH",
+    "DATETIME2FROMPARTS", "DATETIMEFROMPARTS", "DATETIMEOFFSETFROMPARTS", "SMALLDATETIMEFROMPARTS",
+    "TIMEFROMPARTS", "TODATETIMEOFFSET", "SWITCHOFFSET", "DATENAME", "DATETRUNC", "DATE_BUCKET",
+    "APPROX_COUNT_DISTINCT", "CHECKSUM_AGG", "GROUPING_ID", "IDENT_CURRENT", "IDENT_SEED", "IDENT_INCR",
+    "ORIGINAL_LOGIN", "IS_MEMBER", "IS_SRVROLEMEMBER", "HAS_PERMS_BY_NAME", "PWDENCRYPT", "PWDCOMPARE",
+    "CERTENCODED", "ENCRYPTBYKEY", "DECRYPTBYKEY", "GET_FILESTREAM_TRANSACTION_CONTEXT", "UNICODE", "NCHAR",
+    "CHAR", "ASCII", "FILEPROPERTY", "FULLTEXTCATALOGPROPERTY", "SCOPE_IDENTITY_BIG", "ROWCOUNT_BIG",
+    "CURRENT_TRANSACTION_ID", "DB_ID_BIG", "STRING_ESCAPE", "TRIM_ARRAY", "GENERATE_SERIES", "LOG"}
+
 DATEPARTS = {"year": "year", "yy": "year", "yyyy": "year", "quarter": "quarter", "qq": "quarter",
              "q": "quarter", "month": "month", "mm": "month", "m": "month", "dayofyear": "day",
              "dy": "day", "y": "day", "day": "day", "dd": "day", "d": "day", "week": "week",
@@ -510,6 +526,11 @@ class Translator:
             if t.name in ("date", "datetime", "datetime2", "smalldatetime") and code in (20, 21, 23, 120, 121, 126, 127):
                 return self._node(as_cast)
             raise unsupported(f"CONVERT style {style.name} for this conversion")
+        if isinstance(n, exp.DateFromParts):
+            parts = [self.translate_expr(n.args.get(k)).sql(dialect="postgres") for k in ("year", "month", "day")]
+            return raw(f"make_date({', '.join(parts)})")
+        if isinstance(n, exp.TryCast) or (isinstance(n, exp.Cast) and n.args.get("safe")):
+            raise unsupported("TRY_CAST / TRY_CONVERT")
         if isinstance(n, exp.Cast):
             t = self.cast_type(n.to)
             if n.args.get("format") is not None or n.args.get("style") is not None:
@@ -787,6 +808,24 @@ class Translator:
         if name == "EOMONTH":
             nargs(1, 1)
             return raw(f"CAST(date_trunc('month', {args[0]}) + INTERVAL '1 month - 1 day' AS date)")
+        if name == "SERVERPROPERTY":
+            nargs(1, 1)
+            a = n.expressions[0]
+            prop = a.this.lower() if isinstance(a, (exp.Literal, exp.National)) else None
+            values = {"productversion": "16.0.1000.6", "productmajorversion": "16", "productminorversion": "0",
+                      "productlevel": "RTM", "edition": "Developer Edition (64-bit)", "engineedition": 3,
+                      "servername": self.ctx.server_name, "machinename": self.ctx.server_name,
+                      "instancename": None, "collation": "Latin1_General_100_CI_AS_SC_UTF8",
+                      "isintegratedsecurityonly": 0, "isclustered": 0, "ishadrenabled": 0}
+            if prop not in values:
+                raise unsupported(f"SERVERPROPERTY({a.sql(dialect='tsql')})")
+            v = values[prop]
+            return raw("CAST(NULL AS text)" if v is None else literal(v))
+        if name == "DATEFROMPARTS":
+            nargs(3, 3)
+            return raw(f"make_date({args[0]}, {args[1]}, {args[2]})")
+        if name in KNOWN_BUILTINS:
+            raise unsupported(f"{name}()")
         if name == "FORMAT":
             raise unsupported("FORMAT()")
         if name == "ERROR_MESSAGE" or name == "ERROR_NUMBER":
