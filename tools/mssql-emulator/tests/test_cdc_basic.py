@@ -166,3 +166,6 @@ def test_net_changes(db):
     rows = q(db, f"DECLARE @f binary(10) = sys.fn_cdc_get_min_lsn(N'{CI}'), @t binary(10) = sys.fn_cdc_get_max_lsn(); "
                  f"SELECT __$operation, id, qty FROM cdc.fn_cdc_get_net_changes_{CI}(@f, @t, N'all') ORDER BY id")
     assert rows == [(2, 1, 9)]
+    rows = q(db, f"DECLARE @f binary(10) = sys.fn_cdc_get_min_lsn(N'{CI}'), @t binary(10) = sys.fn_cdc_get_max_lsn(); "
+                 f"SELECT __$operation, id FROM cdc.fn_cdc_get_net_changes_{CI}(@f, @t, N'all with merge')")
+    assert rows == [(5, 1)]

@@ -908,8 +908,8 @@ class Translator:
             part = ", ".join(f"c.{qi(k)}" for k in keys)
             return (f"(SELECT ct.\"__$start_lsn\", ct.\"__$operation\", ct.\"__$update_mask\", {cols} FROM "
                     f"_mssql.cdc_net_range({literal(ci)}, {args[0]}, {args[1]}, {args[2]}) AS r CROSS JOIN LATERAL ("
-                    f"SELECT z.*, CASE WHEN z.first_op = 2 AND z.\"__$operation\" = 4 THEN 2 "
-                    f"WHEN z.\"__$operation\" = 4 AND r.merge THEN 5 ELSE z.\"__$operation\" END AS net_op FROM ("
+                    f"SELECT z.*, CASE WHEN z.\"__$operation\" = 1 THEN 1 WHEN r.merge THEN 5 "
+                    f"WHEN z.first_op = 2 THEN 2 WHEN z.first_op = 1 THEN 4 ELSE z.\"__$operation\" END AS net_op FROM ("
                     f"SELECT c.*, first_value(c.\"__$operation\") OVER w AS first_op, "
                     f"row_number() OVER (PARTITION BY {part} ORDER BY c.\"__$start_lsn\" DESC, c.\"__$seqval\" DESC, c.\"__$operation\" DESC) AS rn "
                     f"FROM cdc.{qi(inst['ct'])} AS c WHERE c.\"__$start_lsn\" >= r.lo AND c.\"__$start_lsn\" <= r.hi "
