@@ -39,6 +39,13 @@ enum SQLServerTestWorld {
         }
     }
 
+    /// Whether the server is the project's SQL Server emulator (a test fixture whose documented
+    /// differences some assertions account for), from `@@VERSION`.
+    static func isEmulator(_ connection: SQLServerConnection) async throws -> Bool {
+        let version = try await connection.execute("SELECT @@VERSION").rows.first?[0].string ?? ""
+        return version.contains("SQL Server emulator")
+    }
+
     /// A table name no other test uses: `sluice_test_<what>_<random>`.
     static func uniqueTable(_ what: String) -> String {
         "sluice_test_\(what)_\(UUID().uuidString.prefix(8).lowercased())"
