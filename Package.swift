@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
     ],
     targets: [
         // 1. C shims: headers and modulemaps only.
@@ -75,6 +76,19 @@ let package = Package(
             ],
             path: "Sources/Connectors/SQLServerSource"
         ),
+        .target(
+            name: "SluiceWarehouseSink",
+            dependencies: [
+                "SluiceCore",
+                "SluiceSQLServer",
+                "SluiceKafka",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Connectors/WarehouseSink"
+        ),
 
         // 5. App: the operations endpoints (/metrics, /health) every long-running process serves.
         .target(
@@ -108,6 +122,7 @@ let package = Package(
             name: "SluiceUnitTests",
             dependencies: [
                 "SluiceCore", "SluiceSQLServer", "SluiceKafka", "SluiceSQLServerSource", "SluiceOperations",
+                "SluiceWarehouseSink",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -117,7 +132,7 @@ let package = Package(
         .testTarget(
             name: "SluiceIntegrationTests",
             dependencies: [
-                "SluiceCore", "SluiceSQLServer", "SluiceKafka",
+                "SluiceCore", "SluiceSQLServer", "SluiceKafka", "SluiceWarehouseSink",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/IntegrationTests"
