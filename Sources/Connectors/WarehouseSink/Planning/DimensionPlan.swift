@@ -11,6 +11,13 @@ public struct DimensionPlan: Sendable, Hashable {
         public var versionID: [UInt8]
         public var validToMs: Int64
         public var lastPosition: SourcePosition
+
+        public init(key: Int64, versionID: [UInt8], validToMs: Int64, lastPosition: SourcePosition) {
+            self.key = key
+            self.versionID = versionID
+            self.validToMs = validToMs
+            self.lastPosition = lastPosition
+        }
     }
 
     /// Type 1 values of a key after the batch, and its newest applied position.
@@ -21,6 +28,13 @@ public struct DimensionPlan: Sendable, Hashable {
         /// The type 1 values changed: every version of the key is overwritten. Otherwise only the
         /// current version's last position moves.
         public var allVersions: Bool
+
+        public init(key: Int64, type1: [SQLServerValue], lastPosition: SourcePosition, allVersions: Bool) {
+            self.key = key
+            self.type1 = type1
+            self.lastPosition = lastPosition
+            self.allVersions = allVersions
+        }
     }
 
     /// An event not newer than what the warehouse (or this batch) already applied to its key.
@@ -28,6 +42,12 @@ public struct DimensionPlan: Sendable, Hashable {
         public var key: Int64
         public var position: SourcePosition
         public var lastApplied: SourcePosition
+
+        public init(key: Int64, position: SourcePosition, lastApplied: SourcePosition) {
+            self.key = key
+            self.position = position
+            self.lastApplied = lastApplied
+        }
     }
 
     public var closes: [Close] = []
