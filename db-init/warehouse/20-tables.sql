@@ -12,6 +12,10 @@
 --   so replaying events inserts nothing.
 USE CreditWarehouse;
 GO
+-- Filtered indexes need these at creation (and for every later write; the sink's sessions set them).
+SET ANSI_NULLS ON;
+SET QUOTED_IDENTIFIER ON;
+GO
 -- Customer dimension, SCD Type 2: one row per version of a customer. Which attribute columns are
 -- tracked (a change makes a new version) and which are type 1 (overwritten on every version of the
 -- customer) is the sink's configuration; attributes are nullable because a column may be configured
