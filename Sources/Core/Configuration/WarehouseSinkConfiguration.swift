@@ -18,6 +18,7 @@
 ///   submitted_by,submitted_at,decided_by,decided_at,decision_note]
 ///   A column in neither list is not kept (NULL in the warehouse). A column may not be in both.
 /// - `batch.size` [500] — at most this many messages per warehouse transaction
+/// - `poll.timeout.ms` [250]
 /// - `errors.deadletterqueue.topic.name` [<group.id>.dlq] — where poison messages go
 /// - `retry.backoff.initial.ms` [500], `retry.backoff.max.ms` [30000] — warehouse reconnect backoff
 public struct WarehouseSinkConfiguration: Sendable {
@@ -59,6 +60,7 @@ public struct WarehouseSinkConfiguration: Sendable {
     public var customer: DimensionColumns
     public var application: DimensionColumns
     public var batchSize: Int
+    public var pollTimeoutMs: Int
     public var deadLetterTopic: String
     public var retryBackoffInitialMs: Int
     public var retryBackoffMaxMs: Int
@@ -113,6 +115,7 @@ public struct WarehouseSinkConfiguration: Sendable {
             type1: ["customer_id", "product", "requested_amount", "term_months", "interest_rate", "submitted_by",
                     "submitted_at", "decided_by", "decided_at", "decision_note"])
         batchSize = p.int("batch.size", default: 500, range: 1...100_000)
+        pollTimeoutMs = p.int("poll.timeout.ms", default: 250, range: 1...60_000)
         deadLetterTopic = p.string("errors.deadletterqueue.topic.name", default: "\(groupID).dlq") ?? "\(groupID).dlq"
         retryBackoffInitialMs = p.int("retry.backoff.initial.ms", default: 500, range: 10...600_000)
         retryBackoffMaxMs = p.int("retry.backoff.max.ms", default: 30_000, range: 100...3_600_000)

@@ -20,6 +20,7 @@ struct ValidateCommand: ParsableCommand {
                 switch kind {
                 case .sqlServerSource: _ = try SQLServerSourceConfiguration(properties)
                 case .warehouseSink: _ = try WarehouseSinkConfiguration(properties)
+                case .postgresSink: _ = try PostgresSinkConfiguration(properties)
                 }
                 print("\(path): ok (\(kind.rawValue) \"\(properties.name)\")")
             } catch {
