@@ -73,29 +73,37 @@ import Testing
         return (SinkRuntime(configuration: configuration, target: target, logger: W.logger), target)
     }
 
-    /// Runs the sink in `group` until it stored the end offsets of every topic (or `stopAfter` passed).
-    func run(_ stream: Stream, group: String, stopAfter: Duration? = nil) async throws -> Bool {
+    /// The next offsets the warehouse stored for `group`, summed over the stream's topics.
+    func storedTotal(_ stream: Stream, group: String) async throws -> Int64 {
+        let store = WarehouseOffsetStore(schema: "dw", group: group)
+        let partitions = stream.topics.map { TopicPartition(topic: $0, partition: 0) }
+        return try await W.withConnection { try await store.load(partitions, on: $0) }.values.reduce(0, +)
+    }
+
+    /// Runs the sink in `group` until it stored the end offsets of every topic and returns true; with
+    /// `interrupt`, stops it without warning a few ms after it committed its next batch, and returns false.
+    func run(_ stream: Stream, group: String, interrupt: Bool = false) async throws -> Bool {
         let (runtime, target) = try runtime(stream, group: group)
+        let end = stream.messageCounts.values.reduce(0, +)
+        let before = try await storedTotal(stream, group: group)
         let done = try await withThrowingTaskGroup(of: Bool.self) { tasks in
             tasks.addTask { try await runtime.run(); return false }
             tasks.addTask {
                 let clock = ContinuousClock()
-                let deadline = clock.now + (stopAfter ?? .seconds(60))
-                let store = WarehouseOffsetStore(schema: "dw", group: group)
-                let partitions = stream.topics.map { TopicPartition(topic: $0, partition: 0) }
+                let deadline = clock.now + .seconds(60)
                 while clock.now < deadline {
-                    let stored = try await W.withConnection { try await store.load(partitions, on: $0) }
-                    if partitions.allSatisfy({ stored[$0] == stream.messageCounts[$0.topic] }) { return true }
-                    try await Task.sleep(for: .milliseconds(stopAfter == nil ? 200 : 20))
+                    let stored = try await storedTotal(stream, group: group)
+                    if stored == end { return true }
+                    if interrupt && stored > before {
+                        try await Task.sleep(for: .milliseconds(Int.random(in: 0...40)))
+                        return false
+                    }
+                    try await Task.sleep(for: .milliseconds(interrupt ? 5 : 100))
                 }
-                return false
+                throw WarehouseTestWorld.TimedOut(what: "the sink to store offsets of group \(group)")
             }
-            var result = false
-            while let next = try await tasks.next() {
-                result = next
-                break
-            }
-            tasks.cancelAll()  // a stop without warning: whatever was not committed is lost with the process
+            let result = try await tasks.next() ?? false
+            tasks.cancelAll()  // a stop without warning: what was not committed is lost with the process
             return result
         }
         await target.close()
@@ -122,15 +130,27 @@ import Testing
         try await stream.publish()
         let group = "sluice-warehouse-test-\(base)"
         var finished = false
-        for _ in 0..<8 where !finished {
-            finished = try await run(stream, group: group, stopAfter: .milliseconds(Int.random(in: 300...1500)))
+        var interruptions = 0
+        while !finished && interruptions < 4 {
+            finished = try await run(stream, group: group, interrupt: true)
+            if !finished { interruptions += 1 }
         }
         if !finished { finished = try await run(stream, group: group) }
         #expect(finished)
-        // The same events applied once, straight through the writer, into a disjoint key range give the same history.
+        #expect(interruptions > 0)
         let versions = try await W.withConnection { try await W.customerVersions(base...(base + 999), on: $0) }
         #expect(versions.count == 6 * 6 + 2)
         #expect(Set(versions.map(\.surrogate)).count == versions.count)
+        let facts = try await W.withConnection { connection in
+            try await connection.execute("""
+                SELECT (SELECT COUNT(*) FROM dw.fact_credit_application WHERE application_id BETWEEN \(Int32(base)) AND \(Int32(base + 999))
+                            AND customer_version_key IS NOT NULL AND status = N'approved'),
+                       (SELECT COUNT(*) FROM dw.fact_repayment WHERE repayment_id BETWEEN \(Int32(base)) AND \(Int32(base + 999))
+                            AND customer_version_key IS NOT NULL AND application_version_key IS NOT NULL),
+                       (SELECT COUNT(*) FROM dw.dim_application WHERE application_id BETWEEN \(Int32(base)) AND \(Int32(base + 999)))
+                """).rows.first.map { $0.values.compactMap(\.int64) }
+        }
+        #expect(facts == [6, 6, 12])
         for id in Set(versions.map(\.customerID)) {
             let history = versions.filter { $0.customerID == id }
             #expect(history.filter(\.isCurrent).count == 1)

@@ -8,6 +8,11 @@ import SluiceWarehouseSink
 /// "warehouse" with db-init/warehouse loaded; a real SQL Server works the same). Tests use random,
 /// disjoint key ranges so they never see each other's rows.
 enum WarehouseTestWorld {
+    struct TimedOut: Error, CustomStringConvertible {
+        var what: String
+        var description: String { "timed out waiting for \(what)" }
+    }
+
     static let logger: Logger = {
         var logger = Logger(label: "sluice.warehouse.tests")
         logger.logLevel = ProcessInfo.processInfo.environment["SLUICE_TEST_LOG"] == "debug" ? .debug : .warning
