@@ -46,6 +46,19 @@ import Testing
             }
         }
 
+        /// Publishes a customer change whose income is not a decimal: the warehouse cannot take it.
+        mutating func publishPoison() async throws {
+            let producer = try KafkaTestWorld.makeProducer()
+            var row = W.customerRow(base + 500, address: "Nowhere")
+            row["monthly_income"] = .string("a lot")
+            let event = W.event("customers", .create, key: ("customer_id", base + 500), row: row, n: 10_000, commitMs: W.t0)
+            let envelope = DebeziumEnvelope(serverName: "credit", includeSchema: true)
+            try await producer.send(topic: topics[0], key: envelope.encodeKey(event, schema: nil),
+                                    value: envelope.encodeValue(event, schema: nil), partition: 0)
+            messageCounts[topics[0], default: 0] += 1
+            await producer.shutdown()
+        }
+
         /// Publishes every event (a tombstone after each delete) to partition 0.
         mutating func publish() async throws {
             let producer = try KafkaTestWorld.makeProducer()
@@ -64,12 +77,14 @@ import Testing
     }
 
     func runtime(_ stream: Stream, group: String) throws -> (SinkRuntime, WarehouseTarget) {
+        let deadLetterTopic = "\(group).dlq"
         let target = WarehouseTarget(configuration: try W.configuration(), model: W.model, group: group, logger: W.logger)
         let consumer = KafkaConsumerConfiguration(
             connection: try KafkaTestWorld.connection("sluice-warehouse-tests"), groupID: group,
             sessionTimeout: .seconds(6), heartbeatInterval: .milliseconds(500), offsetReset: .earliest)
         let configuration = SinkRuntimeConfiguration(connectorName: "warehouse-test", consumer: consumer,
-                                                     subscription: .topics(stream.topics), batchSize: 7)
+                                                     subscription: .topics(stream.topics), batchSize: 7,
+                                                     deadLetterTopic: deadLetterTopic)
         return (SinkRuntime(configuration: configuration, target: target, logger: W.logger), target)
     }
 
@@ -156,5 +171,24 @@ import Testing
             #expect(history.filter(\.isCurrent).count == 1)
             for (version, next) in zip(history, history.dropFirst()) { #expect(version.validTo == next.validFrom) }
         }
+    }
+
+    @Test func aPoisonMessageGoesToTheDeadLetterTopicAndTheRestIsApplied() async throws {
+        let base = W.keyBase()
+        var stream = try await Stream(base: base, customers: 2)
+        try await stream.publishPoison()
+        try await stream.publish()
+        let group = "sluice-warehouse-test-\(base)"
+        #expect(try await run(stream, group: group))
+        let versions = try await W.withConnection { try await W.customerVersions(base...(base + 999), on: $0) }
+        #expect(versions.count == 2 * 6 + 1)
+        #expect(!versions.contains { $0.customerID == base + 500 })
+        let consumer = try KafkaTestWorld.makeConsumer(group: KafkaTestWorld.uniqueName("warehouse-dlq-reader"))
+        try consumer.subscribe(topics: ["\(group).dlq"])
+        let dead = try await KafkaTestWorld.consume(consumer, count: 1)
+        await consumer.close()
+        try #require(dead.count == 1)
+        let error = dead[0].headers.last { $0.name == "sluice.error" }?.value.map { String(decoding: $0, as: UTF8.self) }
+        #expect(error?.contains("monthly_income") == true)
     }
 }
