@@ -8,7 +8,7 @@ import Testing
 
 /// The warehouse sink end to end: events published to Kafka as the source publishes them, consumed by
 /// SinkKit's runtime with the warehouse as its target.
-@Suite struct WarehouseSinkPipelineTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct WarehouseSinkPipelineTests {
     typealias W = WarehouseTestWorld
 
     /// Three topics (customers, applications, repayments) with a scripted history of `customers` customers.
