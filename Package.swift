@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // 1. C shims: headers and modulemaps only.
@@ -81,6 +83,47 @@ let package = Package(
             ],
             path: "Sources/Connectors/SQLServerSource"
         ),
+        .target(
+            name: "SluiceSinkKit",
+            dependencies: [
+                "SluiceCore",
+                "SluiceKafka",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Connectors/SinkKit"
+        ),
+        .target(
+            name: "SluicePostgresSink",
+            dependencies: [
+                "SluiceCore",
+                "SluiceKafka",
+                "SluiceSinkKit",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Connectors/PostgresSink"
+        ),
+        .target(
+            name: "SluiceWarehouseSink",
+            dependencies: [
+                "SluiceCore",
+                "SluiceSQLServer",
+                "SluiceKafka",
+                "SluiceSinkKit",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Connectors/WarehouseSink"
+        ),
 
         // 5. App: the operations endpoints (/metrics, /health) every long-running process serves.
         .target(
@@ -114,11 +157,24 @@ let package = Package(
             path: "Sources/Executable/sluice"
         ),
 
+        // Benchmarks (benchmarks/*/README.md).
+        .executableTarget(
+            name: "sluice-bench-pgsink",
+            dependencies: [
+                "SluiceCore", "SluiceKafka", "SluiceSinkKit", "SluicePostgresSink",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "benchmarks/postgres-sink/Sources"
+        ),
+
         // Unit tests: no server needed.
         .testTarget(
             name: "SluiceUnitTests",
             dependencies: [
                 "SluiceCore", "SluiceSQLServer", "SluiceKafka", "SluiceSQLServerSource", "SluiceOperations",
+                "SluiceWarehouseSink", "SluiceSinkKit", "SluicePostgresSink",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -128,8 +184,10 @@ let package = Package(
         .testTarget(
             name: "SluiceIntegrationTests",
             dependencies: [
-                "SluiceCore", "SluiceSQLServer", "SluiceKafka",
+                "SluiceCore", "SluiceSQLServer", "SluiceKafka", "SluiceSinkKit", "SluicePostgresSink", "SluiceWarehouseSink",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/IntegrationTests"
         ),

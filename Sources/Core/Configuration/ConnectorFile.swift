@@ -9,6 +9,8 @@ public enum ConnectorFile {
     /// The connectors this build of Sluice can run.
     public enum Kind: String, Sendable, CaseIterable {
         case sqlServerSource = "sqlserver-source"
+        case warehouseSink = "warehouse-sink"
+        case postgresSink = "postgres-sink"
     }
 
     /// Reads `path`, substitutes the environment, and returns the properties and their kind.
@@ -22,6 +24,8 @@ public enum ConnectorFile {
         var properties = try ConnectorProperties.parse(bytes, origin: path, environment: environment)
         let cls = properties.string("connector.class") ?? ""
         if SQLServerSourceConfiguration.connectorClasses.contains(cls) { return (.sqlServerSource, properties) }
+        if WarehouseSinkConfiguration.connectorClasses.contains(cls) { return (.warehouseSink, properties) }
+        if PostgresSinkConfiguration.connectorClasses.contains(cls) { return (.postgresSink, properties) }
         let known = Kind.allCases.map(\.rawValue).joined(separator: ", ")
         throw ConfigurationError(origin: path, problems: [.init(
             key: "connector.class",

@@ -5,7 +5,8 @@
 /// ```
 ///
 /// Values are strings, numbers or booleans (numbers and booleans are read as their text). A value may
-/// reference the environment as `${NAME}` or `${NAME:-default}`; `$${` is a literal `${`. A reference to a
+/// reference the environment as `${NAME}` or `${NAME:-default}`; `$${` is a literal `${`; `${…}` whose name
+/// is not an environment variable name (e.g. `${source.table}`) is kept as written. A reference to a
 /// variable that is not set, with no default, is a problem reported by `validate`, naming the variable.
 public struct ConnectorProperties: Sendable {
     public let name: String
@@ -95,6 +96,12 @@ public struct ConnectorProperties: Sendable {
             } else {
                 name = reference
                 fallback = nil
+            }
+            // Not a variable name (e.g. `${source.table}`, a placeholder of table.name.format): kept as written.
+            if name.isEmpty || !name.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || ($0 >= 48 && $0 <= 57) || ($0 | 0x20 >= 97 && $0 | 0x20 <= 122) }) {
+                out += "${" + reference + "}"
+                rest = after[after.index(after: close)...]
+                continue
             }
             if let value = environment[String(name)], !value.isEmpty {
                 out += value

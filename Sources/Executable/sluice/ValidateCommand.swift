@@ -19,6 +19,8 @@ struct ValidateCommand: ParsableCommand {
                 let (kind, properties) = try ConnectorFile.load(path: path, environment: ProcessInfo.processInfo.environment)
                 switch kind {
                 case .sqlServerSource: _ = try SQLServerSourceConfiguration(properties)
+                case .warehouseSink: _ = try WarehouseSinkConfiguration(properties)
+                case .postgresSink: _ = try PostgresSinkConfiguration(properties)
                 }
                 print("\(path): ok (\(kind.rawValue) \"\(properties.name)\")")
             } catch {

@@ -21,6 +21,13 @@ import Testing
         try p.validate()
     }
 
+    @Test func keepsPlaceholdersThatAreNotVariableNames() throws {
+        var p = try parse(#"{"name":"sink","config":{"table.name.format":"${source.schema}.${source.table}","x":"${A}-$${topic}"}}"#, env: ["A": "a"])
+        #expect(p.string("table.name.format") == "${source.schema}.${source.table}")
+        #expect(p.string("x") == "a-${topic}")
+        #expect(p.problems.isEmpty)
+    }
+
     @Test func reportsEveryProblemAtOnce() throws {
         var p = try parse(#"{"name":"src","config":{"url":"${NOT_SET}","poll.interval.ms":"soon","snapshot.mode":"sometimes","tpoic.prefix":"x"}}"#)
         _ = p.string("url")

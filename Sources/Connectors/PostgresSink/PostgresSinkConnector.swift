@@ -1,0 +1,45 @@
+import Logging
+import PostgresNIO
+import SluiceCore
+import SluiceKafka
+import SluiceSinkKit
+
+/// Assembles the Postgres sink from its connector file: what `sluice run` calls for `postgres-sink`.
+public enum PostgresSinkConnector {
+    /// The service for `configuration` (run it in a `ServiceGroup`).
+    public static func makeService(configuration: PostgresSinkConfiguration, health: HealthRegistry? = nil, logger: Logger) -> PostgresSinkService {
+        PostgresSinkService(configuration: configuration, runtimeConfiguration: runtimeConfiguration(configuration), health: health, logger: logger)
+    }
+
+    /// How the runtime consumes, from the connector's keys (`kafka.*` keys pass through to librdkafka).
+    public static func runtimeConfiguration(_ configuration: PostgresSinkConfiguration) -> SinkRuntimeConfiguration {
+        let connection = KafkaConnectionConfiguration(
+            bootstrapServers: configuration.kafkaBootstrapServers.split(separator: ",").map { String($0.filter { !$0.isWhitespace }) },
+            clientID: "sluice-\(configuration.name)",
+            additionalProperties: Dictionary(configuration.kafkaProperties, uniquingKeysWith: { _, last in last }))
+        let consumer = KafkaConsumerConfiguration(connection: connection, groupID: configuration.groupID, offsetReset: .earliest)
+        let subscription: SinkRuntimeConfiguration.Subscription = switch configuration.subscription {
+        case .topics(let topics): .topics(topics)
+        case .regex(let pattern): .regex(pattern)
+        }
+        return SinkRuntimeConfiguration(
+            connectorName: configuration.name, consumer: consumer, subscription: subscription,
+            batchSize: configuration.batchSize, pollTimeout: .milliseconds(configuration.pollTimeoutMs),
+            deadLetterTopic: configuration.deadLetterTopic,
+            retryBackoffInitial: .milliseconds(configuration.retryBackoffInitialMs),
+            retryBackoffMax: .milliseconds(configuration.retryBackoffMaxMs))
+    }
+
+    public static func clientConfiguration(_ configuration: PostgresSinkConfiguration) -> PostgresClient.Configuration {
+        let tls: PostgresClient.Configuration.TLS = switch configuration.sslMode {
+        case .disable: .disable
+        case .prefer: .prefer(.makeClientConfiguration())
+        case .require: .require(.makeClientConfiguration())
+        }
+        var client = PostgresClient.Configuration(host: configuration.host, port: configuration.port, username: configuration.user,
+                                                  password: configuration.password?.value, database: configuration.database, tls: tls)
+        client.options.maximumConnections = configuration.connectionPoolMax
+        client.options.connectTimeout = .seconds(5)
+        return client
+    }
+}

@@ -1,0 +1,150 @@
+import Logging
+import PostgresNIO
+import SluiceCore
+import SluiceSinkKit
+
+extension PostgresSinkTarget {
+    static let positionColumn = "__sluice_position"
+    /// Serializes the sink's DDL across processes (CREATE … IF NOT EXISTS is not race-free in Postgres).
+    static let ddlLockKey: Int64 = 0x5_1_0_1_C_E
+
+    /// Creates the offsets schema, `sluice_offsets` and `sluice_deleted` once per process.
+    func ensureBookkeeping() async throws {
+        if bookkeepingReady.withLockedValue({ $0 }) { return }
+        let schema = quoteIdentifier(configuration.offsetsSchema)
+        let statements: [PostgresQuery] = [
+            "CREATE SCHEMA IF NOT EXISTS \(unescaped: schema)",
+            """
+            CREATE TABLE IF NOT EXISTS \(unescaped: offsetsTable) (
+              group_id text NOT NULL, topic text NOT NULL, "partition" integer NOT NULL, next_offset bigint NOT NULL,
+              updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (group_id, topic, "partition"))
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS \(unescaped: deletedTable) (
+              table_name text NOT NULL, key text NOT NULL, position text COLLATE "C" NOT NULL,
+              deleted_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (table_name, key))
+            """,
+        ]
+        do {
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.ddlLockKey))", logger: logger)
+                for statement in statements { try await connection.query(statement, logger: logger) }
+            }
+        } catch {
+            throw SinkError.postgres(error, doing: "creating the sink's bookkeeping tables in schema \(configuration.offsetsSchema)", topics: [])
+        }
+        bookkeepingReady.withLockedValue { $0 = true }
+    }
+
+    /// The table's layout, creating the table or adding columns when the events need it.
+    func ensureTable(schema: String, table: String, records: [SinkRecord], topics: [String]) async throws -> PostgresTableLayout {
+        let name = "\(schema).\(table)"
+        var schemas: [TableSchema] = []
+        var seen = Set<TableSchema>()
+        for record in records {
+            guard let s = record.schema else {
+                throw SinkError(code: .recordRejected, message: "the event has no schema block; the Postgres sink needs value.converter.schemas.enable=true and key.converter.schemas.enable=true at the source")
+            }
+            if seen.insert(s).inserted { schemas.append(s) }
+        }
+        if let cached = layouts.withLockedValue({ $0[name] }), seen.isSubset(of: cached.knownSchemas) { return cached }
+        var wanted: PostgresTableLayout
+        do {
+            wanted = try PostgresTableLayout.wanted(schema: schema, table: table, from: schemas)
+        } catch {
+            throw SinkError(code: .tableStopped, message: "table \(name) cannot be created: \(error)", topics: topics)
+        }
+        if let cached = layouts.withLockedValue({ $0[name] }) {
+            wanted.knownSchemas.formUnion(cached.knownSchemas)
+            for column in cached.columns where wanted.column(column.name) == nil { wanted.columns.append(column) }
+            if wanted.keyColumns.isEmpty { wanted.keyColumns = cached.keyColumns }
+        }
+        let layout = try await reconcile(wanted, topics: topics)
+        layouts.withLockedValue { $0[name] = layout }
+        return layout
+    }
+
+    /// Compares the wanted layout with the table in Postgres: creates it, adds columns, widens types, or
+    /// stops the table when a type changed incompatibly.
+    func reconcile(_ wanted: PostgresTableLayout, topics: [String]) async throws -> PostgresTableLayout {
+        let name = wanted.qualifiedName
+        let evolve = configuration.schemaEvolution == .basic
+        let logger = self.logger
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.ddlLockKey))", logger: logger)
+                let rows = try await connection.query("""
+                    SELECT a.attname, format_type(a.atttypid, a.atttypmod)
+                    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = \(wanted.schema) AND c.relname = \(wanted.table) AND c.relkind IN ('r', 'p')
+                      AND a.attnum > 0 AND NOT a.attisdropped
+                    ORDER BY a.attnum
+                    """, logger: logger)
+                var existing: [(String, String)] = []
+                for try await (column, type) in rows.decode((String, String).self) { existing.append((column, type)) }
+                if existing.isEmpty {
+                    guard evolve else {
+                        throw SinkError(code: .tableStopped, message: "table \(name) does not exist and schema.evolution=none; create it, or set schema.evolution=basic", topics: topics)
+                    }
+                    guard !wanted.keyColumns.isEmpty else {
+                        throw SinkError(code: .tableStopped, message: "table \(name) has no primary key in the events; the replica needs one (set message.key.columns at the source)", topics: topics)
+                    }
+                    try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(quoteIdentifier(wanted.schema))"), logger: logger)
+                    try await connection.query(PostgresQuery(unsafeSQL: Self.createTableSQL(wanted)), logger: logger)
+                    logger.info("Replica table created", metadata: ["sluice.sink.table": "\(name)"])
+                    return wanted
+                }
+                let types = Dictionary(existing, uniquingKeysWith: { a, _ in a })
+                var statements: [String] = []
+                var stopped: [String] = []
+                for column in wanted.columns {
+                    guard let current = types[column.name] else {
+                        statements.append("ALTER TABLE \(wanted.quotedName) ADD COLUMN \(quoteIdentifier(column.name)) \(column.type.sql)")
+                        continue
+                    }
+                    let (compatible, widenTo) = column.type.compatibility(withExisting: current)
+                    if !compatible {
+                        stopped.append("column \(column.name) is \(current) in Postgres but the source now sends \(column.type.sql)")
+                    } else if let widenTo {
+                        statements.append("ALTER TABLE \(wanted.quotedName) ALTER COLUMN \(quoteIdentifier(column.name)) TYPE \(widenTo)")
+                    }
+                }
+                if types[Self.positionColumn] == nil {
+                    statements.append("ALTER TABLE \(wanted.quotedName) ADD COLUMN \(quoteIdentifier(Self.positionColumn)) text COLLATE \"C\" NOT NULL DEFAULT ''")
+                }
+                if !stopped.isEmpty {
+                    throw SinkError(code: .tableStopped, message: "table \(name): an incompatible type change the sink will not apply by a silent cast: "
+                        + stopped.joined(separator: "; ") + ". Migrate the column (ALTER TABLE … TYPE …) or drop the table to have it re-created, then restart the sink",
+                        topics: topics)
+                }
+                if !statements.isEmpty && !evolve {
+                    throw SinkError(code: .tableStopped, message: "table \(name) lacks columns the events carry and schema.evolution=none; add them, or set schema.evolution=basic", topics: topics)
+                }
+                for statement in statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    logger.info("Replica table changed", metadata: ["sluice.sink.table": "\(name)", "sluice.sink.ddl": "\(statement)"])
+                }
+                var layout = wanted
+                // Columns keep their Postgres type where it is wider (values are cast to it).
+                for index in layout.columns.indices {
+                    if let current = types[layout.columns[index].name],
+                       layout.columns[index].type.compatibility(withExisting: current) == (true, nil) {
+                        layout.columns[index].type.sql = current
+                    }
+                }
+                return layout
+            }
+        } catch {
+            throw SinkError.postgres(error, doing: "checking table \(name)", topics: topics)
+        }
+    }
+
+    static func createTableSQL(_ layout: PostgresTableLayout) -> String {
+        var lines = layout.columns.map { column in
+            quoteIdentifier(column.name) + " " + column.type.sql + (layout.keyColumns.contains(column.name) ? " NOT NULL" : "")
+        }
+        lines.append(quoteIdentifier(positionColumn) + " text COLLATE \"C\" NOT NULL")
+        lines.append("PRIMARY KEY (" + layout.keyColumns.map(quoteIdentifier).joined(separator: ", ") + ")")
+        return "CREATE TABLE \(layout.quotedName) (\n  " + lines.joined(separator: ",\n  ") + "\n)"
+    }
+}

@@ -1,0 +1,114 @@
+import PostgresNIO
+import SluiceCore
+import SluiceKafka
+import SluiceSinkKit
+
+extension PostgresSinkTarget {
+    /// One set-based upsert for all surviving upserts of a table: every column as a `text[]` bind
+    /// parameter unnested together, cast to the column type; skipped where the stored row or a recorded
+    /// delete has a position at least as new. Returns `SELECT count(*)` of the rows written.
+    func upsertQuery(_ changes: [NetEffect.Change], layout: PostgresTableLayout) throws(PostgresValueText.Invalid) -> PostgresQuery? {
+        guard !changes.isEmpty else { return nil }
+        var binds = PostgresBindings(capacity: layout.columns.count + 3)
+        var arrays: [String] = []
+        for column in layout.columns {
+            var values: [String?] = []
+            values.reserveCapacity(changes.count)
+            for change in changes {
+                values.append(try PostgresValueText.make(change.record.event.after?[column.name], form: column.type.form, column: column.name))
+            }
+            binds.append(PostgresTextArray(values))
+            arrays.append("$\(binds.count)::text[]")
+        }
+        binds.append(PostgresTextArray(changes.map { $0.record.event.position.sortKey }))
+        let positions = binds.count
+        binds.append(PostgresTextArray(changes.map(\.keyText)))
+        let keys = binds.count
+        binds.append(layout.qualifiedName)
+        let tableName = binds.count
+
+        let p = quoteIdentifier("__sluice_p"), k = quoteIdentifier("__sluice_k")
+        let position = quoteIdentifier(Self.positionColumn)
+        let aliases = layout.columns.map { quoteIdentifier($0.name) } + [p, k]
+        let targetColumns = layout.columns.map { quoteIdentifier($0.name) } + [position]
+        let selected = layout.columns.map { "src.\(quoteIdentifier($0.name))::\($0.type.sql)" } + ["src.\(p)"]
+        let updates = layout.columns.filter { !layout.keyColumns.contains($0.name) }.map { "\(quoteIdentifier($0.name)) = EXCLUDED.\(quoteIdentifier($0.name))" }
+            + ["\(position) = EXCLUDED.\(position)"]
+        let sql = """
+            WITH src AS (
+              SELECT * FROM unnest(\((arrays + ["$\(positions)::text[]", "$\(keys)::text[]"]).joined(separator: ", "))) AS u(\(aliases.joined(separator: ", ")))
+            ), written AS (
+              INSERT INTO \(layout.quotedName) AS t (\(targetColumns.joined(separator: ", ")))
+              SELECT \(selected.joined(separator: ", ")) FROM src
+              WHERE NOT EXISTS (SELECT 1 FROM \(deletedTable) d
+                                WHERE d.table_name = $\(tableName) AND d.key = src.\(k) AND d.position >= src.\(p) COLLATE "C")
+              ON CONFLICT (\(layout.keyColumns.map(quoteIdentifier).joined(separator: ", "))) DO UPDATE SET \(updates.joined(separator: ", "))
+              WHERE t.\(position) < EXCLUDED.\(position)
+              RETURNING 1
+            )
+            SELECT count(*) FROM written
+            """
+        return PostgresQuery(unsafeSQL: sql, binds: binds)
+    }
+
+    /// One set-based delete for all surviving deletes of a table (only rows older than the delete), plus
+    /// the deleted keys' positions in `sluice_deleted`. Returns `SELECT count(*)` of the rows deleted.
+    func deleteQuery(_ changes: [NetEffect.Change], layout: PostgresTableLayout) throws(PostgresValueText.Invalid) -> PostgresQuery? {
+        guard !changes.isEmpty else { return nil }
+        var binds = PostgresBindings(capacity: layout.keyColumns.count + 3)
+        var arrays: [String] = []
+        var conditions: [String] = []
+        for key in layout.keyColumns {
+            guard let column = layout.column(key) else {
+                throw PostgresValueText.Invalid(column: key, detail: "the key column is not among the table's columns")
+            }
+            var values: [String?] = []
+            for change in changes {
+                let value = change.record.event.key[key] ?? change.record.event.before?[key]
+                values.append(try PostgresValueText.make(value, form: column.type.form, column: key))
+            }
+            binds.append(PostgresTextArray(values))
+            arrays.append("$\(binds.count)::text[]")
+            conditions.append("t.\(quoteIdentifier(key)) = src.\(quoteIdentifier(key))::\(column.type.sql)")
+        }
+        binds.append(PostgresTextArray(changes.map { $0.record.event.position.sortKey }))
+        let positions = binds.count
+        binds.append(PostgresTextArray(changes.map(\.keyText)))
+        let keys = binds.count
+        binds.append(layout.qualifiedName)
+        let tableName = binds.count
+        let p = quoteIdentifier("__sluice_p"), k = quoteIdentifier("__sluice_k")
+        let position = quoteIdentifier(Self.positionColumn)
+        let aliases = layout.keyColumns.map(quoteIdentifier) + [p, k]
+        let sql = """
+            WITH src AS (
+              SELECT * FROM unnest(\((arrays + ["$\(positions)::text[]", "$\(keys)::text[]"]).joined(separator: ", "))) AS u(\(aliases.joined(separator: ", ")))
+            ), removed AS (
+              DELETE FROM \(layout.quotedName) AS t USING src
+              WHERE \(conditions.joined(separator: " AND ")) AND t.\(position) < src.\(p) COLLATE "C"
+              RETURNING 1
+            ), marked AS (
+              INSERT INTO \(deletedTable) AS d (table_name, key, position)
+              SELECT $\(tableName), src.\(k), src.\(p) FROM src
+              ON CONFLICT (table_name, key) DO UPDATE SET position = EXCLUDED.position, deleted_at = now()
+              WHERE d.position < EXCLUDED.position
+            )
+            SELECT count(*) FROM removed
+            """
+        return PostgresQuery(unsafeSQL: sql, binds: binds)
+    }
+
+    /// Upserts the batch's next offsets for this group.
+    func offsetsQuery(_ offsets: [TopicPartition: Int64]) -> PostgresQuery? {
+        guard !offsets.isEmpty else { return nil }
+        let sorted = offsets.sorted { $0.key < $1.key }
+        let topics = sorted.map(\.key.topic)
+        let partitions = sorted.map(\.key.partition)
+        let next = sorted.map(\.value)
+        return """
+            INSERT INTO \(unescaped: offsetsTable) (group_id, topic, "partition", next_offset, updated_at)
+            SELECT \(configuration.groupID), u.topic, u.p, u.o, now() FROM unnest(\(topics)::text[], \(partitions)::int4[], \(next)::int8[]) AS u(topic, p, o)
+            ON CONFLICT (group_id, topic, "partition") DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = EXCLUDED.updated_at
+            """
+    }
+}

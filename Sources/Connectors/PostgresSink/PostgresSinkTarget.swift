@@ -1,0 +1,127 @@
+import Logging
+import NIOConcurrencyHelpers
+import PostgresNIO
+import SluiceCore
+import SluiceKafka
+import SluiceSinkKit
+
+/// Applies change events to Postgres 1:1 and keeps the consumer offsets next to the rows.
+///
+/// - Every replica table gets the source's columns and primary key plus `__sluice_position`
+///   (`SourcePosition.sortKey`, `COLLATE "C"`), the position of the event that wrote the row.
+/// - Upserts only win over an older stored position: `INSERT … SELECT FROM unnest(…) ON CONFLICT DO UPDATE
+///   … WHERE stored position < new position`.
+/// - A deleted key keeps its position in `<offsets.schema>.sluice_deleted` (table, key JSON, position), so
+///   an older duplicate of the row cannot resurrect it; an upsert is skipped when that table holds a
+///   position at least as new. (Entries stay after a re-insert: they are harmless, because the row's own
+///   position then guards it.)
+/// - `<offsets.schema>.sluice_offsets` (group, topic, partition → next offset) is written in the same
+///   transaction as the rows.
+public final class PostgresSinkTarget: SinkTarget {
+    public let configuration: PostgresSinkConfiguration
+    let client: PostgresClient
+    let logger: Logger
+    let layouts = NIOLockedValueBox<[String: PostgresTableLayout]>([:])
+    let bookkeepingReady = NIOLockedValueBox(false)
+
+    public init(configuration: PostgresSinkConfiguration, client: PostgresClient, logger: Logger) {
+        self.configuration = configuration
+        self.client = client
+        self.logger = logger
+    }
+
+    var offsetsTable: String { quoteIdentifier(schema: configuration.offsetsSchema, table: "sluice_offsets") }
+    var deletedTable: String { quoteIdentifier(schema: configuration.offsetsSchema, table: "sluice_deleted") }
+
+    // MARK: SinkOffsetStore
+
+    public func storedOffsets(for partitions: [TopicPartition]) async throws -> [TopicPartition: Int64] {
+        try await ensureBookkeeping()
+        let topics = Array(Set(partitions.map(\.topic))).sorted()
+        let wanted = Set(partitions)
+        do {
+            let rows = try await client.query(
+                "SELECT topic, \"partition\", next_offset FROM \(unescaped: offsetsTable) WHERE group_id = \(configuration.groupID) AND topic = ANY(\(topics))",
+                logger: logger)
+            var offsets: [TopicPartition: Int64] = [:]
+            for try await (topic, partition, next) in rows.decode((String, Int32, Int64).self) {
+                let tp = TopicPartition(topic: topic, partition: partition)
+                if wanted.contains(tp) { offsets[tp] = next }
+            }
+            return offsets
+        } catch {
+            throw SinkError.postgres(error, doing: "reading the stored offsets", topics: [])
+        }
+    }
+
+    // MARK: SinkApplier
+
+    public func apply(_ batch: SinkBatch) async throws -> SinkApplyOutcome {
+        try await ensureBookkeeping()
+        // Group by target table, keeping event order.
+        var order: [String] = []
+        var byTable: [String: (schema: String, table: String, records: [SinkRecord], topics: Set<String>)] = [:]
+        for record in batch.records {
+            let target = configuration.targetTable(for: record.event.table, topic: record.message.topic)
+            let name = "\(target.schema).\(target.table)"
+            if byTable[name] == nil {
+                order.append(name)
+                byTable[name] = (target.schema, target.table, [], [])
+            }
+            byTable[name]!.records.append(record)
+            byTable[name]!.topics.insert(record.message.topic)
+        }
+        // Schema first (its own committed DDL), then every statement of the batch in one transaction.
+        var statements: [(table: String, topics: [String], upsert: PostgresQuery?, delete: PostgresQuery?, upserts: Int)] = []
+        for name in order {
+            let entry = byTable[name]!
+            let topics = entry.topics.sorted()
+            let layout = try await ensureTable(schema: entry.schema, table: entry.table, records: entry.records, topics: topics)
+            let effect = NetEffect(entry.records)
+            do {
+                statements.append((name, topics, try upsertQuery(effect.upserts, layout: layout), try deleteQuery(effect.deletes, layout: layout),
+                                   effect.upserts.count))
+            } catch {
+                throw SinkError(code: .recordRejected, message: "an event's value does not fit table \(name)", underlying: "\(error)")
+            }
+        }
+        let offsets = offsetsQuery(batch.nextOffsets)
+        let logger = self.logger
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                var outcome = SinkApplyOutcome()
+                for statement in statements {
+                    do {
+                        var written = 0
+                        if let delete = statement.delete { written += try await Self.count(delete, on: connection, logger: logger) }
+                        if let upsert = statement.upsert {
+                            let upserted = try await Self.count(upsert, on: connection, logger: logger)
+                            written += upserted
+                            outcome.stale += statement.upserts - upserted
+                        }
+                        outcome.applied[statement.table, default: 0] += written
+                    } catch {
+                        throw SinkError.postgres(error, doing: "applying to \(statement.table)", topics: statement.topics)
+                    }
+                }
+                if let offsets {
+                    do {
+                        try await connection.query(offsets, logger: logger)
+                    } catch {
+                        throw SinkError.postgres(error, doing: "storing the offsets", topics: [])
+                    }
+                }
+                return outcome
+            }
+        } catch {
+            throw SinkError.postgres(error, doing: "applying a batch", topics: [])
+        }
+    }
+
+    static func count(_ query: PostgresQuery, on connection: PostgresConnection, logger: Logger) async throws -> Int {
+        let rows = try await connection.query(query, logger: logger)
+        var total = 0
+        for try await (count,) in rows.decode((Int64,).self) { total += Int(count) }
+        return total
+    }
+}

@@ -1,0 +1,171 @@
+import Logging
+import NIOConcurrencyHelpers
+import ServiceLifecycle
+import SluiceCore
+import SluiceKafka
+
+/// The consumer runtime every sink shares: a `Service` that consumes change events in a consumer group
+/// and hands them, batch by batch, to a `SinkTarget` that applies them and stores the offsets in the
+/// target database in one transaction.
+///
+/// - On assignment the partitions start at the offsets the target stored (`SinkOffsetStore`), falling
+///   back to the group's committed offset, else the earliest.
+/// - Each polled batch is decoded (`SinkBatchBuilder`); tombstones only advance offsets; undecodable
+///   messages go to the dead-letter topic with `sluice.error`, `sluice.topic`, `sluice.partition` and
+///   `sluice.offset` headers, and processing goes on.
+/// - Transient failures (target or broker down) are retried with capped exponential backoff, logged
+///   each time; the service never exits because of them. A batch the target rejects is retried event by
+///   event so only the refused events are dead-lettered. A table that cannot be written stops its topic.
+/// - After the target committed, the group's offsets are committed too (for lag tools; the target's
+///   copy is the one the sink resumes from).
+/// - Graceful shutdown finishes the batch in progress; cancellation abandons it (the target transaction
+///   rolls back, the batch is re-read on restart).
+public final class SinkRuntime: Service, Sendable {
+    public let configuration: SinkRuntimeConfiguration
+    let target: any SinkTarget
+    let health: HealthRegistry?
+    let logger: Logger
+    let metrics: SinkMetrics
+    let state = NIOLockedValueBox(SinkRuntimeStateMachine())
+
+    public init(configuration: SinkRuntimeConfiguration, target: any SinkTarget, health: HealthRegistry? = nil, logger: Logger) {
+        var logger = logger
+        logger[metadataKey: SinkLoggingKeys.connector] = "\(configuration.connectorName)"
+        self.configuration = configuration
+        self.target = target
+        self.health = health
+        self.logger = logger
+        self.metrics = SinkMetrics(connector: configuration.connectorName)
+    }
+
+    /// The name of this sink's component in the `HealthRegistry`.
+    public var healthComponent: String { "sink.\(configuration.connectorName)" }
+
+    /// Topics stopped because their table cannot be written, with the reason.
+    public var stoppedTopics: [String: String] { state.withLockedValue { $0.stoppedTopics } }
+
+    var isStopping: Bool { state.withLockedValue { $0.isStopping } }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await self.runUntilStopped()
+        } onGracefulShutdown: {
+            self.state.withLockedValue { $0.requestStop() }
+        }
+    }
+
+    func runUntilStopped() async throws {
+        health?.set(healthComponent, .starting)
+        defer { health?.set(healthComponent, .down("stopped")) }
+        var backoff = RetryBackoff(initial: configuration.retryBackoffInitial, maximum: configuration.retryBackoffMax)
+        while !isStopping && !Task.isCancelled {
+            do {
+                try await runSession()
+                backoff.reset()
+            } catch let error as KafkaError where error.code == .configuration || error.code == .libraryVersion {
+                health?.set(healthComponent, .down("\(error)"))
+                throw SinkError(code: .configuration, message: "the Kafka client cannot be created; fix the kafka.* properties of the connector file", underlying: "\(error)")
+            } catch is CancellationError {
+                break
+            } catch {
+                if Task.isCancelled || isStopping { break }
+                let delay = backoff.next()
+                metrics.retries.increment()
+                health?.set(healthComponent, .degraded("consumer session failed: \(error)"))
+                logger.error("Sink session failed; reconnecting after backoff", metadata: [
+                    SinkLoggingKeys.error: "\(error)", SinkLoggingKeys.retryIn: "\(delay)", SinkLoggingKeys.attempt: "\(backoff.attempt)",
+                ])
+                try? await Task.sleep(for: delay)
+            }
+        }
+    }
+
+    /// One consumer and producer, from subscribe to close.
+    func runSession() async throws {
+        let target = self.target
+        let logger = self.logger
+        let hooks = KafkaRebalanceHooks(onAssign: { partitions in
+            let stored = try await target.storedOffsets(for: partitions)
+            logger.info("Partitions assigned; starting at the offsets stored in the target (others at the group's committed offset, else the earliest)",
+                        metadata: ["sluice.sink.stored_offsets": "\(stored.sorted { $0.key < $1.key }.map { "\($0.key)@\($0.value)" })"])
+            return stored
+        })
+        let consumer = try KafkaConsumer(configuration: configuration.consumer, hooks: hooks, logger: logger)
+        let producer: KafkaProducer
+        do {
+            producer = try KafkaProducer(configuration: configuration.producer, logger: logger)
+        } catch {
+            await consumer.close()
+            throw error
+        }
+        do {
+            await ensureDeadLetterTopic()
+            try consumer.subscribe(topics: configuration.subscription.subscribeList)
+            try await consume(consumer: consumer, producer: producer)
+        } catch {
+            await consumer.close()
+            await producer.shutdown()
+            throw error
+        }
+        await consumer.close()
+        await producer.shutdown()
+    }
+
+    func ensureDeadLetterTopic() async {
+        do {
+            let admin = try KafkaAdminClient(configuration: KafkaAdminConfiguration(connection: configuration.consumer.connection), logger: logger)
+            do {
+                try await admin.ensureTopic(KafkaTopicSpecification(name: configuration.deadLetterTopic, partitions: 1))
+            } catch {
+                await admin.shutdown()
+                throw error
+            }
+            await admin.shutdown()
+        } catch {
+            logger.warning("Could not create the dead-letter topic; the broker may create it on first use",
+                           metadata: [SinkLoggingKeys.topic: "\(configuration.deadLetterTopic)", SinkLoggingKeys.error: "\(error)"])
+        }
+    }
+
+    func consume(consumer: KafkaConsumer, producer: KafkaProducer) async throws {
+        let clock = ContinuousClock()
+        var pollBackoff = RetryBackoff(initial: configuration.retryBackoffInitial, maximum: configuration.retryBackoffMax)
+        var nextLagCheck = clock.now
+        while !isStopping {
+            try Task.checkCancellation()
+            let messages: [KafkaMessage]
+            do {
+                messages = try await consumer.poll(maxMessages: configuration.batchSize, timeout: configuration.pollTimeout)
+                pollBackoff.reset()
+            } catch let error as KafkaError where !error.isFatal {
+                let delay = pollBackoff.next()
+                metrics.retries.increment()
+                health?.set(healthComponent, .degraded("polling failed: \(error)"))
+                logger.warning("Polling failed; retrying after backoff", metadata: [
+                    SinkLoggingKeys.error: "\(error)", SinkLoggingKeys.retryIn: "\(delay)", SinkLoggingKeys.attempt: "\(pollBackoff.attempt)",
+                ])
+                try await Task.sleep(for: delay)
+                continue
+            }
+            if !messages.isEmpty {
+                try await process(messages, consumer: consumer, producer: producer)
+            }
+            markHealthy()
+            if clock.now >= nextLagCheck {
+                nextLagCheck = clock.now + configuration.lagInterval
+                if let lags = try? await consumer.lag() {
+                    for (partition, lag) in lags { metrics.lag(topic: partition.topic, partition: partition.partition, value: lag) }
+                }
+            }
+        }
+    }
+
+    func markHealthy() {
+        let stopped = stoppedTopics
+        if stopped.isEmpty {
+            health?.set(healthComponent, .up)
+        } else {
+            health?.set(healthComponent, .degraded("stopped: " + stopped.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }.joined(separator: "; ")))
+        }
+    }
+}

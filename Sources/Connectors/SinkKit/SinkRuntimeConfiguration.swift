@@ -1,0 +1,60 @@
+import SluiceKafka
+
+/// How a sink consumes: group, topics, batching, retries, dead letters.
+public struct SinkRuntimeConfiguration: Sendable {
+    public enum Subscription: Sendable, Hashable {
+        /// Exact topic names.
+        case topics([String])
+        /// A regular expression (librdkafka's syntax) every topic name is matched against.
+        case regex(String)
+
+        /// What `KafkaConsumer.subscribe` takes (a regex starts with `^`).
+        public var subscribeList: [String] {
+            switch self {
+            case .topics(let topics): topics
+            case .regex(let pattern): [pattern.hasPrefix("^") ? pattern : "^" + pattern]
+            }
+        }
+    }
+
+    /// The connector's name: metric label, health component, default dead-letter topic prefix.
+    public var connectorName: String
+    public var consumer: KafkaConsumerConfiguration
+    /// For the dead-letter topic.
+    public var producer: KafkaProducerConfiguration
+    public var subscription: Subscription
+    /// At most this many messages per batch (one target transaction).
+    public var batchSize: Int
+    /// How long a poll waits for the first message of a batch.
+    public var pollTimeout: Duration
+    /// `<connector name>.dlq` unless set.
+    public var deadLetterTopic: String
+    public var retryBackoffInitial: Duration
+    public var retryBackoffMax: Duration
+    /// How often the consumer lag gauge is refreshed.
+    public var lagInterval: Duration
+
+    public init(
+        connectorName: String,
+        consumer: KafkaConsumerConfiguration,
+        producer: KafkaProducerConfiguration? = nil,
+        subscription: Subscription,
+        batchSize: Int = 500,
+        pollTimeout: Duration = .milliseconds(250),
+        deadLetterTopic: String? = nil,
+        retryBackoffInitial: Duration = .milliseconds(500),
+        retryBackoffMax: Duration = .seconds(30),
+        lagInterval: Duration = .seconds(10)
+    ) {
+        self.connectorName = connectorName
+        self.consumer = consumer
+        self.producer = producer ?? KafkaProducerConfiguration(connection: consumer.connection, linger: .milliseconds(1))
+        self.subscription = subscription
+        self.batchSize = batchSize
+        self.pollTimeout = pollTimeout
+        self.deadLetterTopic = deadLetterTopic ?? "\(connectorName).dlq"
+        self.retryBackoffInitial = retryBackoffInitial
+        self.retryBackoffMax = retryBackoffMax
+        self.lagInterval = lagInterval
+    }
+}

@@ -1,0 +1,66 @@
+import SluiceSQLServer
+
+/// Builds a T-SQL statement whose values all travel as typed `sp_executesql` parameters (`@p1`, …),
+/// including table value constructors `(VALUES (@p1, @p2), (@p3, @p4)) AS s (a, b)` for set-based
+/// statements over a batch.
+struct StatementBuilder {
+    /// SQL Server allows 2100 parameters per request; stay clear of it.
+    static let maxParameters = 2000
+    /// And 1000 rows per table value constructor.
+    static let maxRows = 1000
+
+    private(set) var sql = ""
+    private(set) var parameters: [SQLServerParameter] = []
+
+    init(_ sql: String = "") {
+        self.sql = sql
+    }
+
+    mutating func append(_ text: String) {
+        sql += text
+    }
+
+    /// Adds a parameter and returns its name.
+    mutating func bind(_ value: SQLServerValue, as type: SQLServerDataType) -> String {
+        let name = "@p\(parameters.count + 1)"
+        parameters.append(SQLServerParameter(name: name, value: value, type: type))
+        return name
+    }
+
+    /// `(VALUES (…), (…)) AS s ([c1], [c2])`, one typed parameter per value.
+    mutating func appendValues(_ rows: some Collection<[SQLServerValue]>, columns: [(name: String, type: SQLServerDataType)],
+                               alias: String = "s") {
+        sql += "(VALUES "
+        var firstRow = true
+        for row in rows {
+            sql += firstRow ? "(" : ", ("
+            firstRow = false
+            for (index, value) in row.enumerated() {
+                if index > 0 { sql += ", " }
+                let parameter = bind(value, as: columns[index].type)
+                sql += parameter
+            }
+            sql += ")"
+        }
+        sql += ") AS \(alias) (" + columns.map { quoteIdentifier($0.name) }.joined(separator: ", ") + ")"
+    }
+
+    /// `column IN (@p1, @p2, …)` over `int` keys, or a false condition for no values.
+    mutating func appendIn(_ column: String, _ values: some Collection<Int64>) {
+        guard !values.isEmpty else {
+            sql += "1 = 0"
+            return
+        }
+        var names: [String] = []
+        for value in values { names.append(bind(.int(Int32(truncatingIfNeeded: value)), as: .int)) }
+        sql += column + " IN (" + names.joined(separator: ", ") + ")"
+    }
+
+    var query: SQLServerQuery { SQLServerQuery(sql, parameters: parameters) }
+
+    /// Splits `rows` so that each chunk's parameters stay within the limits.
+    static func chunks<T>(_ rows: [T], parametersPerRow: Int, reserved: Int = 0) -> [ArraySlice<T>] {
+        let size = max(1, min(maxRows, (maxParameters - reserved) / max(1, parametersPerRow)))
+        return stride(from: 0, to: rows.count, by: size).map { rows[$0..<min($0 + size, rows.count)] }
+    }
+}

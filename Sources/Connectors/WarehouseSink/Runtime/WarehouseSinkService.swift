@@ -1,0 +1,24 @@
+import ServiceLifecycle
+import SluiceSinkKit
+
+/// The warehouse sink as one `Service`: SinkKit's consumer runtime with the warehouse as its target;
+/// the target's connection is closed when the runtime ends.
+public final class WarehouseSinkService: Service, Sendable {
+    public let runtime: SinkRuntime
+    public let target: WarehouseTarget
+
+    public init(runtime: SinkRuntime, target: WarehouseTarget) {
+        self.runtime = runtime
+        self.target = target
+    }
+
+    public func run() async throws {
+        do {
+            try await runtime.run()
+        } catch {
+            await target.close()
+            throw error
+        }
+        await target.close()
+    }
+}

@@ -1,0 +1,64 @@
+import SluiceCore
+import SluiceKafka
+@testable import SluiceSinkKit
+import Testing
+
+@Suite struct SinkBatchBuilderTests {
+    let events = SinkTestEvents()
+
+    @Test func tombstonesAreSkippedButTheirOffsetsAdvance() throws {
+        let messages = [
+            try events.message(events.event(.create, id: 1, name: "a", at: 1), offset: 10),
+            try events.message(events.event(.delete, id: 1, at: 2), offset: 11),
+            events.tombstone(id: 1, offset: 12),
+        ]
+        let result = SinkBatchBuilder.build(messages)
+        #expect(result.batch.records.map(\.offset) == [10, 11])
+        #expect(result.batch.records.map(\.event.op) == [.create, .delete])
+        #expect(result.batch.nextOffsets == [TopicPartition(topic: events.topic, partition: 0): 13])
+        #expect(result.deadLetters.isEmpty)
+        #expect(result.batch.records.first?.schema?.keyColumns == ["id"])
+    }
+
+    @Test func undecodableMessagesAreSetAsideAndTheRestGoesOn() throws {
+        let poison = KafkaMessage(topic: events.topic, partition: 1, offset: 5, key: Array(#"{"id":9}"#.utf8), value: Array("not json".utf8))
+        let keyless = KafkaMessage(topic: events.topic, partition: 1, offset: 6, key: nil,
+                                   value: try events.message(events.event(.create, id: 2, at: 3), offset: 0).value)
+        let good = try events.message(events.event(.create, id: 3, at: 4), offset: 7, partition: 1)
+        let result = SinkBatchBuilder.build([poison, keyless, good])
+        #expect(result.deadLetters.map(\.message.offset) == [5, 6])
+        #expect(result.deadLetters[1].error.contains("no key"))
+        #expect(result.batch.records.map(\.offset) == [7])
+        #expect(result.batch.nextOffsets == [TopicPartition(topic: events.topic, partition: 1): 8])
+    }
+
+    @Test func stoppedTopicsAreLeftOutEntirely() throws {
+        var other = SinkTestEvents()
+        other.topic = "credit.CreditStaging.dbo.other"
+        let result = SinkBatchBuilder.build([
+            try events.message(events.event(.create, id: 1, at: 1), offset: 0),
+            try other.message(other.event(.create, id: 1, at: 2), offset: 0),
+        ], skipping: [other.topic])
+        #expect(result.batch.records.map(\.message.topic) == [events.topic])
+        #expect(result.batch.nextOffsets.keys.map(\.topic) == [events.topic])
+    }
+
+    @Test func deadLetterHeadersNameTheOrigin() {
+        let message = KafkaMessage(topic: "t", partition: 3, offset: 42, key: nil, value: [1], headers: [KafkaHeader(name: "x", string: "y")])
+        let headers = DeadLetterHeaders.make(for: message, error: "boom")
+        #expect(headers.map(\.description) == ["x=y", "sluice.error=boom", "sluice.topic=t", "sluice.partition=3", "sluice.offset=42"])
+    }
+
+    @Test func backoffDoublesUpToItsCap() {
+        var backoff = RetryBackoff(initial: .milliseconds(100), maximum: .milliseconds(700))
+        let delays = (0..<6).map { _ in backoff.next() }
+        #expect(delays == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(700), .milliseconds(700), .milliseconds(700)])
+        backoff.reset()
+        #expect(backoff.next() == .milliseconds(100))
+    }
+
+    @Test func regexSubscriptionsGetTheirCaret() {
+        #expect(SinkRuntimeConfiguration.Subscription.regex(#"credit\..*"#).subscribeList == [#"^credit\..*"#])
+        #expect(SinkRuntimeConfiguration.Subscription.topics(["a", "b"]).subscribeList == ["a", "b"])
+    }
+}
