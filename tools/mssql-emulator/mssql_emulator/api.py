@@ -89,6 +89,9 @@ class SqlError(Exception):
     Raised out of :meth:`Session.execute` it terminates the batch (wire: ERROR token, DONE with the
     error flag, end of response). Yielded as a :class:`StatementError` item it terminates only the
     statement and the batch continues, as SQL Server does for e.g. 2627 or 547 without XACT_ABORT.
+
+    ``preceding``: errors the wire layer sends before this one, as SQL Server sends some errors in
+    pairs (4060 then 18456 at login, 5070 then 5069 from ALTER DATABASE).
     """
 
     def __init__(self, number: int, message: str, *, severity: int = 16, state: int = 1,
@@ -100,6 +103,12 @@ class SqlError(Exception):
         self.state = state
         self.line = line
         self.procedure = procedure
+        self.preceding: list[SqlError] = []
+
+    def with_followup(self, followup: "SqlError") -> "SqlError":
+        """``followup``, sent right after this error (this one becomes its ``preceding``)."""
+        followup.preceding = [*self.preceding, self] + followup.preceding
+        return followup
 
 
 @dataclass

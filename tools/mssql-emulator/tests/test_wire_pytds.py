@@ -43,14 +43,17 @@ def test_wrong_password_is_18456(fake_server):  # noqa: F811
     assert "Login failed for user" in str(ei.value)
 
 
-def test_unknown_database_is_4060(fake_server):  # noqa: F811
-    # pytds retries logins that fail with anything but 18456 until login_timeout, then raises
-    # TimeoutError from the last server error.
-    with pytest.raises((pytds.Error, TimeoutError)) as ei:
+def test_unknown_database_is_4060_then_18456(fake_server):  # noqa: F811
+    # SQL Server answers a login to a database it cannot open with 4060 followed by 18456; pytds
+    # raises from the last message (18456) at once instead of retrying until login_timeout.
+    started = time.monotonic()
+    with pytest.raises(pytds.Error) as ei:
         pytds.connect(server=fake_server.host, port=fake_server.port, user=fake_server.user,
-                      password=fake_server.password, database="nope", login_timeout=2)
-    err = ei.value if isinstance(ei.value, pytds.Error) else ei.value.__cause__
-    assert err.msg_no == 4060
+                      password=fake_server.password, database="nope", login_timeout=10)
+    assert time.monotonic() - started < 5
+    assert ei.value.msg_no == 18456
+    assert 'Cannot open database "nope"' in str(ei.value)
+    assert f"Login failed for user '{fake_server.user}'" in ei.value.args[0]
 
 
 def conn_env_database(c) -> str:

@@ -90,6 +90,10 @@ class Database:
     schemas: dict[str, str] = field(default_factory=dict)  # lower -> declared
     cdc_enabled: bool = False
     capture_running: bool = True
+    # ALTER DATABASE … SET options (persisted in the database's _mssql.meta)
+    allow_snapshot_isolation: bool = False
+    read_committed_snapshot: bool = False
+    user_access: str = "MULTI_USER"  # or SINGLE_USER
     loaded: bool = False
     commit_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     ddl_lock: asyncio.Lock = field(default_factory=asyncio.Lock)

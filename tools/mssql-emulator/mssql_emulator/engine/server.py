@@ -270,6 +270,10 @@ class EmulatorServer:
             meta = {r["key"]: r["value"] for r in await conn.fetch("SELECT key, value FROM _mssql.meta")}
             db.cdc_enabled = meta.get("cdc_enabled") == "1"
             db.capture_running = meta.get("capture_running", "1") == "1"
+            # master and msdb always allow snapshot isolation (it cannot be turned off there)
+            db.allow_snapshot_isolation = db.database_id <= 4 or meta.get("allow_snapshot_isolation") == "1"
+            db.read_committed_snapshot = meta.get("read_committed_snapshot") == "1"
+            db.user_access = meta.get("user_access", "MULTI_USER")
             if db.cdc_enabled:
                 async with conn.transaction():  # bring the CDC functions up to this version
                     await conn.execute(cdc.CDC_PG_SQL)
@@ -345,7 +349,10 @@ class EmulatorServer:
         db = self.database(dbname)
         if db is None:
             raise SqlError(4060, f"Cannot open database \"{dbname}\" requested by the login. The login failed.",
-                           severity=11)
+                           severity=11)  # the wire layer follows it with 18456, as SQL Server does
+        if db.user_access == "SINGLE_USER" and any(s.db is db and not s.closed for s in self.sessions):
+            raise SqlError(924, f"Database '{db.name}' is already open and can only have one user at a time.",
+                           severity=14)
         self._next_spid += 1
         session = EngineSession(self, entry[0], app_name, db, self._next_spid)
         await session.open()

@@ -34,7 +34,13 @@ log = logging.getLogger("mssql_emulator.engine")
 # Errors that terminate only the statement (the batch goes on), as SQL Server does.
 STATEMENT_LEVEL = {2627, 2601, 547, 515, 8134, 2628, 8152, 8115, 544, 545, 220, 232, 3902, 3903,
                    8102, 50000}
-BATCH_ABORT_ROLLBACK = {1205}
+BATCH_ABORT_ROLLBACK = {1205, 3951, 3960}
+# SQL Server's isolation levels on Postgres. Postgres never reads uncommitted data, so READ UNCOMMITTED
+# reads like READ COMMITTED; SNAPSHOT is one snapshot per transaction, which is REPEATABLE READ in
+# Postgres; SQL Server's locking REPEATABLE READ / SERIALIZABLE map to Postgres' (snapshot-based) levels.
+PG_ISOLATION = {"READ UNCOMMITTED": "READ COMMITTED", "READ COMMITTED": "READ COMMITTED",
+                "REPEATABLE READ": "REPEATABLE READ", "SNAPSHOT": "REPEATABLE READ",
+                "SERIALIZABLE": "SERIALIZABLE"}
 
 SET_ON_OFF = {"NOCOUNT", "ANSI_NULLS", "ANSI_PADDING", "ANSI_WARNINGS", "ARITHABORT", "ARITHIGNORE",
               "CONCAT_NULL_YIELDS_NULL", "QUOTED_IDENTIFIER", "ANSI_NULL_DFLT_ON", "ANSI_NULL_DFLT_OFF",
@@ -107,6 +113,9 @@ class EngineSession:
         self._cancelled = False
         self._sp = 0
         self.closed = False
+        self.killed = False
+        self.tx_isolation: str | None = None  # the SQL Server isolation level the open transaction began with
+        self.on_kill = None  # set by the wire layer: closes the client connection (KILL, ROLLBACK IMMEDIATE)
 
     # ------------------------------------------------------------------ api
     @property
@@ -302,6 +311,8 @@ class EngineSession:
             raise unsupported(f"The statement {first}")
         except SqlError as e:
             if not getattr(e, "_line_set", False):
+                for p in e.preceding:
+                    p.line = stmt.line + max(p.line, 1) - 1
                 e.line = stmt.line + max(e.line, 1) - 1  # the line within the batch, as SQL Server reports
                 e._line_set = True
             if e.number in STATEMENT_LEVEL:
@@ -324,7 +335,25 @@ class EngineSession:
         return struct.pack("<q", self.tx_id)
 
     async def _pg_begin(self, conn: asyncpg.Connection) -> None:
-        await conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        level = self.options.get("ISOLATION", "READ COMMITTED")
+        self.tx_isolation = level
+        await conn.execute(f"BEGIN ISOLATION LEVEL {PG_ISOLATION[level]}")
+
+    def _check_snapshot_access(self) -> None:
+        """A statement that accesses the database under SNAPSHOT isolation (errors 3951, 3952)."""
+        level = self.options.get("ISOLATION", "READ COMMITTED")
+        if level != "SNAPSHOT":
+            return
+        if self.trancount > 0 and self.tx_isolation != "SNAPSHOT":
+            raise SqlError(3951, f"Transaction failed in database '{self.db.name}' because the statement was "
+                           "run under snapshot isolation but the transaction did not start in snapshot "
+                           "isolation. You cannot change the isolation level of the transaction to snapshot "
+                           "after the transaction has started unless the transaction was originally started "
+                           "under snapshot isolation level.")
+        if not self.db.allow_snapshot_isolation:
+            raise SqlError(3952, f"Snapshot isolation transaction failed accessing database '{self.db.name}' "
+                           "because snapshot isolation is not allowed in this database. Use ALTER DATABASE "
+                           "to allow snapshot isolation.")
 
     async def _pg_commit(self, conn: asyncpg.Connection, db: Database) -> None:
         try:
@@ -415,8 +444,10 @@ class EngineSession:
             return
         raise syntax(verb)
 
-    async def _statement_scope(self, conn: asyncpg.Connection):
+    async def _statement_scope(self, conn: asyncpg.Connection, touches: bool = True):
         """Start a statement: a savepoint inside a transaction, else a transaction of its own."""
+        if touches:
+            self._check_snapshot_access()
         if self.trancount > 0:
             if self.tx_db is not self.db:
                 raise unsupported("A statement in another database than the open transaction's")
@@ -475,6 +506,11 @@ class EngineSession:
             level = " ".join(m.group(1).upper().split())
             if level not in ("READ COMMITTED", "READ UNCOMMITTED", "REPEATABLE READ", "SERIALIZABLE", "SNAPSHOT"):
                 raise syntax(level)
+            if (self.trancount > 0 and level != "SNAPSHOT" and self.tx_isolation is not None
+                    and (PG_ISOLATION[level] != PG_ISOLATION[self.tx_isolation] or self.tx_isolation == "SNAPSHOT")):
+                # SQL Server changes the level of the open transaction; Postgres cannot (SNAPSHOT from
+                # another level is error 3951 at the next statement, as in SQL Server)
+                raise unsupported(f"Changing the isolation level of an open {self.tx_isolation} transaction to {level}")
             self.options["ISOLATION"] = level
             yield Done(None)
             return
@@ -546,6 +582,8 @@ class EngineSession:
             e = sqlglot.parse_one(f"SELECT {expr_text}", read="tsql")
         except (ParseError, TokenError):
             raise syntax(expr_text.split()[0] if expr_text.split() else "")
+        if _touches_database(e):
+            self._check_snapshot_access()
         tr = self._translator(e)
         sql = tr.generate(tr.translate_expr(e))
         if t is not None:
@@ -577,6 +615,10 @@ class EngineSession:
             raise SqlError(911, f"Database '{name}' does not exist. Make sure that the name is entered correctly.")
         if self.trancount > 0 and db is not self.db:
             raise unsupported("USE of another database inside an open transaction")
+        if db is not self.db and db.user_access == "SINGLE_USER" and any(
+                s is not self and s.db is db and not s.closed for s in self.server.sessions):
+            raise SqlError(924, f"Database '{db.name}' is already open and can only have one user at a time.",
+                           severity=14)
         old = self.db.name
         await self.conn(db)
         self.db = db
@@ -655,7 +697,7 @@ class EngineSession:
                     left = left.left
                 outputs = tr.outputs_for(left.expressions) if isinstance(left, exp.Select) else None
             pg_sql = tr.generate(tr.translate_expr(e))
-            async for item in self._query(pg_sql, outputs):
+            async for item in self._query(pg_sql, outputs, touches=_touches_database(e)):
                 yield item
             return
         if isinstance(e, exp.Insert):
@@ -684,7 +726,7 @@ class EngineSession:
         sel.set("expressions", [p.expression for p in e.expressions])
         pg_sql = tr.generate(tr.translate_expr(sel))
         conn = await self.conn()
-        sp = await self._statement_scope(conn)
+        sp = await self._statement_scope(conn, _touches_database(e))
         try:
             rows = await conn.fetch(pg_sql)
         except asyncpg.PostgresError as ex:
@@ -725,10 +767,11 @@ class EngineSession:
             conv.append(_converter(t))
         return cols, (conv if any(f is not None for f in conv) else None)
 
-    async def _query(self, pg_sql: str, outputs: list[Output] | None) -> AsyncIterator[ResultItem]:
+    async def _query(self, pg_sql: str, outputs: list[Output] | None,
+                     touches: bool = True) -> AsyncIterator[ResultItem]:
         conn = await self.conn()
         fmtonly = self.options.get("FMTONLY") == "ON"
-        sp = await self._statement_scope(conn)
+        sp = await self._statement_scope(conn, touches)
         count = 0
         finished = False
         log.debug("pg query: %s", pg_sql)
@@ -1098,6 +1141,135 @@ class EngineSession:
         self.rowcount = n
         yield Done(None if self.options.get("NOCOUNT") == "ON" else n)
 
+    # ------------------------------------------------------------------ ALTER DATABASE … SET
+    async def _alter_database(self, text: str) -> AsyncIterator[ResultItem]:
+        """ALTER DATABASE name|CURRENT SET option [, …] [WITH ROLLBACK IMMEDIATE | ROLLBACK AFTER n
+        [SECONDS] | NO_WAIT] for SINGLE_USER, MULTI_USER, ALLOW_SNAPSHOT_ISOLATION and
+        READ_COMMITTED_SNAPSHOT (ALTER DATABASE SET Options, SQL Server 2022)."""
+        m = re.match(r"(?is)^\s*ALTER\s+DATABASE\s+(\[[^\]]+\]|\"[^\"]+\"|[\w$#@]+)\s+(\w+)\s*(.*?)\s*;?\s*$", text)
+        if not m:
+            raise syntax("DATABASE")
+        name, action, rest = m.group(1).strip("[]\""), m.group(2).upper(), m.group(3)
+        if action != "SET":
+            raise unsupported(f"ALTER DATABASE … {action}")
+        term = re.search(r"(?is)\bWITH\s+(ROLLBACK\s+IMMEDIATE|ROLLBACK\s+AFTER\s+(\d+)(?:\s+SECONDS)?|NO_WAIT)\s*$", rest)
+        termination, after = None, None
+        if term:
+            termination = " ".join(term.group(1).upper().split()[:2])
+            after = int(term.group(2)) if term.group(2) else None
+            rest = rest[:term.start()]
+        options = []
+        for part in rest.split(","):
+            words = part.upper().split()
+            if words in (["SINGLE_USER"], ["MULTI_USER"]):
+                options.append((words[0], None))
+            elif len(words) == 2 and words[0] in ("ALLOW_SNAPSHOT_ISOLATION", "READ_COMMITTED_SNAPSHOT") \
+                    and words[1] in ("ON", "OFF"):
+                options.append((words[0], words[1] == "ON"))
+            elif not words:
+                raise syntax("SET")
+            else:
+                raise unsupported(f"ALTER DATABASE … SET {' '.join(part.split())}")
+        db = self.db if name.upper() == "CURRENT" else self.server.database(name)
+        if db is None:
+            raise SqlError(5011, f"User does not have permission to alter database '{name}', the database does "
+                           "not exist, or the database is not in a state that allows access checks.", severity=14,
+                           ).with_followup(_alter_failed())
+        if self.trancount > 0:
+            raise SqlError(226, "ALTER DATABASE statement not allowed within multi-statement transaction.")
+        if db.database_id <= 4:
+            raise unsupported("ALTER DATABASE … SET on a system database")
+        for option, value in options:
+            if option == "SINGLE_USER" or (option == "READ_COMMITTED_SNAPSHOT" and value != db.read_committed_snapshot):
+                # only the connection running ALTER DATABASE may stay in the database
+                await self._make_room(db, termination, after, lambda s: s.db is db or s.tx_db is db)
+            if option == "ALLOW_SNAPSHOT_ISOLATION" and value != db.allow_snapshot_isolation:
+                # ALTER DATABASE returns when the transactions open in the database have ended
+                await self._make_room(db, termination, after,
+                                      lambda s: s.trancount > 0 and (s.tx_db or s.db) is db)
+            if option == "MULTI_USER" and db.user_access == "SINGLE_USER":
+                others = await self._others(lambda s: s.db is db)
+                if others and termination != "ROLLBACK IMMEDIATE" and termination != "ROLLBACK AFTER":
+                    raise SqlError(5064, f"Changes to the state or options of database '{db.name}' cannot be made "
+                                   "at this time. The database is in single-user mode, and a user is currently "
+                                   "connected to it.").with_followup(_alter_failed())
+                for s in others:
+                    await self._kill(s)
+            key, stored = {
+                "SINGLE_USER": ("user_access", "SINGLE_USER"), "MULTI_USER": ("user_access", "MULTI_USER"),
+                "ALLOW_SNAPSHOT_ISOLATION": ("allow_snapshot_isolation", "1" if value else "0"),
+                "READ_COMMITTED_SNAPSHOT": ("read_committed_snapshot", "1" if value else "0")}[option]
+            conn = await self.conn(db)
+            await conn.execute("INSERT INTO _mssql.meta(key, value) VALUES ($1, $2) "
+                               "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", key, stored)
+            if key == "user_access":
+                db.user_access = stored
+            elif key == "allow_snapshot_isolation":
+                db.allow_snapshot_isolation = bool(value)
+            else:
+                db.read_committed_snapshot = bool(value)
+        yield Done(None)
+
+    async def _make_room(self, db: Database, termination: str | None, after: int | None, blocks) -> None:
+        """Wait until no other session blocks the change (no termination clause: indefinitely, as SQL
+        Server does, until the client cancels), fail at once (NO_WAIT: 5070), or disconnect those
+        sessions, rolling back their transactions (ROLLBACK IMMEDIATE, ROLLBACK AFTER n after n s)."""
+        loop = asyncio.get_running_loop()
+        deadline = None if termination != "ROLLBACK AFTER" else loop.time() + (after or 0)
+        while True:
+            others = [s for s in list(self.server.sessions) if s is not self and not s.closed and blocks(s)]
+            if not others:
+                return
+            if termination == "NO_WAIT" and await self._others(blocks):
+                raise SqlError(5070, f"Database state cannot be changed while other users are using the database "
+                               f"'{db.name}'", state=2).with_followup(_alter_failed())
+            if termination == "ROLLBACK IMMEDIATE" or (deadline is not None and loop.time() >= deadline):
+                for s in others:
+                    await self._kill(s)
+                return
+            if self._cancelled:
+                raise _BatchStop()
+            await asyncio.sleep(0.05)
+
+    async def _others(self, blocks, grace: float = 2.0) -> list:
+        """Other sessions that match ``blocks``, after giving a client that just closed its connection a
+        moment to be gone."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while True:
+            others = [s for s in list(self.server.sessions) if s is not self and not s.closed and blocks(s)]
+            if not others or loop.time() >= deadline:
+                return others
+            await asyncio.sleep(0.05)
+
+    async def _kill(self, victim: "EngineSession") -> None:
+        """End another session as KILL does: its Postgres backends end (Postgres rolls back their open
+        transactions), then its client connection is closed."""
+        conn = await self.conn()
+        for c in list(victim.conns.values()):
+            try:
+                pid = c.get_server_pid()
+                await conn.fetchval("SELECT pg_terminate_backend($1, 10000)", pid)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+        await victim.killed_by_server()
+
+    async def killed_by_server(self) -> None:
+        self.killed = True
+        self._cancelled = True
+        self.closed = True
+        self.trancount = 0
+        self.tx_db = None
+        for c in list(self.conns.values()):
+            c.terminate()
+        self.conns.clear()
+        self.server.forget(self)
+        if self.on_kill is not None:
+            try:
+                self.on_kill()
+            except Exception:  # noqa: BLE001
+                log.exception("closing a killed session's connection failed")
+
     # ------------------------------------------------------------------ DDL
     async def _ddl(self, text: str) -> AsyncIterator[ResultItem]:
         c = Cursor(_fix_real(text))
@@ -1131,6 +1303,10 @@ class EngineSession:
                     continue
                 await self.server.drop_database(n, self)
             yield Done(None)
+            return
+        if verb == "ALTER" and obj == "DATABASE":
+            async for item in self._alter_database(text):
+                yield item
             return
         if verb == "TRUNCATE":
             c.expect("TABLE")
@@ -1735,7 +1911,34 @@ class EngineSession:
 
     # ------------------------------------------------------------------ errors
     def _map_error(self, e: asyncpg.PostgresError, verb: str) -> SqlError:
+        if getattr(e, "sqlstate", None) == "40001":  # could not serialize access
+            if self.tx_isolation == "SNAPSHOT":
+                m = re.search(r'relation "([^"]+)"', str(e))
+                return SqlError(3960, "Snapshot isolation transaction aborted due to update conflict. You cannot "
+                                "use snapshot isolation to access table "
+                                f"'{m.group(1) if m else '?'}' directly or indirectly in database '{self.db.name}' "
+                                "to update, delete, or insert the row that has been modified or deleted by another "
+                                "transaction. Retry the transaction or change the isolation level for the "
+                                "update/delete statement.")
+            return SqlError(1205, "Transaction was deadlocked on lock resources with another process and has been "
+                            "chosen as the deadlock victim. Rerun the transaction.", severity=13)
         return map_pg_error(e, verb, self.db)
+
+
+def _touches_database(e: exp.Expression) -> bool:
+    """Whether a query reads the database (a table, a view, a CDC function), as opposed to e.g.
+    SELECT @@TRANCOUNT: only the former is a snapshot transaction's access to the database."""
+    for t in e.find_all(exp.Table):
+        schema = t.args.get("db")
+        schema = schema.name.lower() if isinstance(schema, exp.Identifier) else ""
+        if schema not in ("sys", "information_schema") or "fn_cdc" in t.name.lower():
+            return True  # catalog views are metadata, which snapshot isolation does not version
+    return any("fn_cdc" in a.name.lower() for a in e.find_all(exp.Anonymous)) or \
+        any("fn_cdc" in d.sql().lower() for d in e.find_all(exp.Dot))
+
+
+def _alter_failed() -> SqlError:
+    return SqlError(5069, "ALTER DATABASE statement failed.")
 
 
 class _Deferred:

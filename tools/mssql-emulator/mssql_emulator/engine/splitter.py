@@ -194,6 +194,8 @@ class _Parser:
                 "COMMIT", "ROLLBACK", "BEGIN", "USE", "PRINT", "TRUNCATE", "DROP") and self._cte_ahead()
         if w == "EXEC" or w == "EXECUTE":
             return not (kind == "INSERT" and not seen_body)
+        if w == "ROLLBACK":
+            return self.word(self.i - 1) != "WITH"  # ALTER DATABASE … WITH ROLLBACK IMMEDIATE | AFTER n
         if w == "FETCH":
             return False  # OFFSET ... FETCH NEXT
         if w == "CLOSE" or w == "OPEN":

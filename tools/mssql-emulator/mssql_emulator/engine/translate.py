@@ -416,7 +416,9 @@ class Translator:
         db = self.ctx.db
         if key == ("sys", "databases"):
             return [(d.name, d.database_id, d.database_id == 1 and False or d.cdc_enabled,
-                     "Latin1_General_100_CI_AS_SC_UTF8", 0, "ONLINE", 160)
+                     "Latin1_General_100_CI_AS_SC_UTF8", 0, "ONLINE", 160,
+                     1 if d.allow_snapshot_isolation else 0, "ON" if d.allow_snapshot_isolation else "OFF",
+                     d.read_committed_snapshot, 1 if d.user_access == "SINGLE_USER" else 0, d.user_access)
                     for d in self.ctx.databases()]
         if key == ("sys", "schemas"):
             return [(declared, i + 1, 1) for i, (low, declared) in enumerate(sorted(db.schemas.items()))]
@@ -1002,7 +1004,11 @@ class Translator:
 VIRTUAL_TABLES: dict[tuple[str, str], list[tuple[str, SqlType]]] = {
     ("sys", "databases"): [("name", SYSNAME), ("database_id", INT), ("is_cdc_enabled", BIT),
                            ("collation_name", SYSNAME), ("state", SqlType("tinyint")),
-                           ("state_desc", SqlType("nvarchar", length=60)), ("compatibility_level", SqlType("tinyint"))],
+                           ("state_desc", SqlType("nvarchar", length=60)), ("compatibility_level", SqlType("tinyint")),
+                           ("snapshot_isolation_state", SqlType("tinyint")),
+                           ("snapshot_isolation_state_desc", SqlType("nvarchar", length=60)),
+                           ("is_read_committed_snapshot_on", BIT), ("user_access", SqlType("tinyint")),
+                           ("user_access_desc", SqlType("nvarchar", length=60))],
     ("sys", "schemas"): [("name", SYSNAME), ("schema_id", INT), ("principal_id", INT)],
     ("sys", "tables"): [("name", SYSNAME), ("object_id", INT), ("schema_id", INT),
                         ("type", SqlType("char", length=2)), ("type_desc", SqlType("nvarchar", length=60)),

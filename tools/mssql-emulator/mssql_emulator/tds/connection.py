@@ -65,6 +65,10 @@ def _system_proc_id(call: RpcCall) -> int | None:
     return _NAMED_PROCS.get(name)
 
 
+# Errors of a login that found the credentials good but could not open the session's database.
+LOGIN_FOLLOWED_BY_18456 = {4060, 924}
+
+
 class Prepared:
     __slots__ = ("statement", "declaration_text", "declarations")
 
@@ -171,6 +175,7 @@ class Connection:
             log.exception("spid %d: authenticate failed", self.spid)
             return await self._login_failed(SqlError(INTERNAL_ERROR, f"emulator internal error: {e}",
                                                      severity=20))
+        self._watch_kill()
         size = login.packet_size or DEFAULT_PACKET_SIZE
         size = max(MIN_PACKET_SIZE, min(MAX_PACKET_SIZE, size))
         db = self.session.database
@@ -195,7 +200,21 @@ class Connection:
         self.outcome = "closed"
         return True
 
+    def _watch_kill(self) -> None:
+        """A session the engine ends (ALTER DATABASE … WITH ROLLBACK IMMEDIATE, KILL) loses its
+        connection, as with SQL Server: the socket is closed without a response."""
+        if self.session is not None and hasattr(self.session, "on_kill"):
+            def killed() -> None:
+                self.outcome = "killed by the server"
+                self._writer.transport.abort()
+            self.session.on_kill = killed
+
     async def _login_failed(self, e: SqlError) -> bool:
+        if e.number in LOGIN_FOLLOWED_BY_18456 and not any(p.number == 18456 for p in e.preceding):
+            # SQL Server follows "cannot open database" errors with 18456 in the same login response
+            # (clients such as pytds retry a login until they see 18456)
+            user = self.login.username if self.login else ""
+            e = e.with_followup(SqlError(18456, f"Login failed for user '{user}'.", severity=14))
         self.outcome = f"login failed: {e.number} {e.message}"
         self.stream.error(e)
         self.stream.done(Token.DONE, DONE_ERROR)
@@ -311,6 +330,7 @@ class Connection:
         assert lg is not None
         self.session = await self.server.authenticate(lg.username, lg.password, lg.database or None,
                                                       lg.app_name)
+        self._watch_kill()
         self._prepared.clear()
         self.stream.in_transaction = False
 

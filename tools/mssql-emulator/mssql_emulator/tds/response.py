@@ -66,6 +66,9 @@ class ResponseStream:
         self._pending = (token, status, cmd, count)
 
     def error(self, e: SqlError) -> None:
+        for p in getattr(e, "preceding", ()):  # e.g. 5070 before 5069, 4060 before 18456
+            self.token(tokens.error(p.number, p.message, state=p.state, severity=p.severity,
+                                    server=self.server_name, procedure=p.procedure, line=p.line))
         self.token(tokens.error(e.number, e.message, state=e.state, severity=e.severity,
                                 server=self.server_name, procedure=e.procedure, line=e.line))
 
