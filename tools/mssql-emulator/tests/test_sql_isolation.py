@@ -133,3 +133,22 @@ def test_isolation_levels_run_transactions(db, level):
     q(db, "COMMIT")
     assert q(db, "SELECT v FROM dbo.t") == [(11,)]
     q(db, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+
+
+def test_snapshot_transaction_writes_tracked_table_beside_other_commits(connect, db, database):
+    # different rows: no update conflict, both transactions commit and are captured in commit order
+    q(db, f"ALTER DATABASE [{database}] SET ALLOW_SNAPSHOT_ISOLATION ON")
+    setup_cdc_table(db)
+    writer = connect(database)
+    try:
+        q(db, "SET TRANSACTION ISOLATION LEVEL SNAPSHOT; BEGIN TRAN")
+        assert q(db, "SELECT COUNT(*) FROM dbo.orders") == [(0,)]
+        q(writer, "INSERT INTO dbo.orders VALUES (1, N'apple', 1, 1.50)")
+        q(db, "INSERT INTO dbo.orders VALUES (2, N'pear', 2, 2.00)")
+        q(db, "COMMIT")
+        assert q(db, "SELECT COUNT(*) FROM dbo.orders") == [(2,)]
+        rows = wait_for(lambda: (lambda r: r if len(r) == 2 else None)(
+            q(writer, "SELECT __$start_lsn, id FROM cdc.dbo_orders_CT ORDER BY __$start_lsn")))
+        assert [r[1] for r in rows] == [1, 2] and rows[0][0] < rows[1][0]
+    finally:
+        writer.close()

@@ -38,6 +38,18 @@ ALTER TABLE _mssql.cdc_commits ADD COLUMN IF NOT EXISTS base numeric;
 CREATE SEQUENCE IF NOT EXISTS _mssql.cdc_commit_seq;
 CREATE TABLE IF NOT EXISTS _mssql.cdc_lsn(id int PRIMARY KEY, last numeric NOT NULL);
 INSERT INTO _mssql.cdc_lsn VALUES (1, 37 * 281474976710656::numeric + 416 * 65536 + 1) ON CONFLICT DO NOTHING;
+-- The LSN counter is a sequence (read and set under an advisory lock held until COMMIT), not a row:
+-- a row would make a snapshot (REPEATABLE READ) transaction's commit fail on a concurrent update.
+DO $$ BEGIN
+  IF to_regclass('_mssql.cdc_lsn_seq') IS NULL THEN
+    CREATE SEQUENCE _mssql.cdc_lsn_seq AS bigint MINVALUE 0;
+    PERFORM setval('_mssql.cdc_lsn_seq', (SELECT last FROM _mssql.cdc_lsn WHERE id = 1)::bigint, true);
+  END IF;
+END $$;
+CREATE OR REPLACE FUNCTION _mssql.cdc_lsn_lock() RETURNS void LANGUAGE sql AS
+  'SELECT pg_advisory_xact_lock(7238001)';
+CREATE OR REPLACE FUNCTION _mssql.cdc_last() RETURNS numeric LANGUAGE sql VOLATILE AS
+  'SELECT last_value::numeric FROM _mssql.cdc_lsn_seq';
 CREATE TABLE IF NOT EXISTS _mssql.cdc_instances(name_ci text PRIMARY KEY, info jsonb NOT NULL,
     insert_sql text NOT NULL);
 CREATE TABLE IF NOT EXISTS _mssql.cdc_settings(job_type text PRIMARY KEY, retention int, threshold int,
@@ -56,8 +68,9 @@ $f$;
 CREATE OR REPLACE FUNCTION _mssql.cdc_reserve(n int) RETURNS numeric LANGUAGE plpgsql AS $f$
 DECLARE base numeric;
 BEGIN
-  UPDATE _mssql.cdc_lsn SET last = (trunc(last / 65536) + 1) * 65536 + 1 + (n - 1)
-   WHERE id = 1 RETURNING last - (n - 1) INTO base;
+  PERFORM _mssql.cdc_lsn_lock();  -- held until the transaction ends, as a row lock would be
+  base := (trunc(_mssql.cdc_last() / 65536) + 1) * 65536 + 1;
+  PERFORM setval('_mssql.cdc_lsn_seq', (base + (n - 1))::bigint, true);
   RETURN base;
 END $f$;
 CREATE OR REPLACE FUNCTION _mssql.tran_id(x bigint) RETURNS bytea LANGUAGE sql IMMUTABLE AS $f$
@@ -128,12 +141,12 @@ BEGIN
   -- As SQL Server's capture job does in periods without captured changes, record how far the log has
   -- been processed (tran_id 0x00) when it moved on (capture instance created, DDL), so that
   -- sys.fn_cdc_get_max_lsn() reaches a new instance's start_lsn.
-  -- Committers reserve their LSNs holding the counter's row lock until COMMIT: once we hold it, every
+  -- Committers reserve their LSNs holding the counter's lock until COMMIT: once we hold it, every
   -- transaction with a reserved LSN is committed and visible, and if one is still to be harvested the
   -- progress mark must wait (it would pass that transaction's LSN).
-  PERFORM 1 FROM _mssql.cdc_lsn WHERE id = 1 FOR UPDATE;
+  PERFORM _mssql.cdc_lsn_lock();
   IF total = 0 AND NOT EXISTS (SELECT 1 FROM _mssql.cdc_commits)
-     AND (SELECT last FROM _mssql.cdc_lsn WHERE id = 1) >
+     AND _mssql.cdc_last() >
        coalesce((SELECT _mssql.lsn_num(start_lsn) FROM cdc.lsn_time_mapping ORDER BY start_lsn DESC LIMIT 1), 0) THEN
     base := _mssql.cdc_reserve(1);
     INSERT INTO cdc.lsn_time_mapping(start_lsn, tran_begin_time, tran_end_time, tran_id)

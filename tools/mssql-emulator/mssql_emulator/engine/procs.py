@@ -214,7 +214,7 @@ async def _sp_cdc_disable_db(session, a) -> AsyncIterator[ResultItem]:
             stmts = ["DROP SCHEMA IF EXISTS cdc CASCADE", "DELETE FROM _mssql.schemas WHERE name = 'cdc'",
                      "DELETE FROM _mssql.tables WHERE schema_name = 'cdc'",
                      "DROP TABLE IF EXISTS _mssql.cdc_pending, _mssql.cdc_commits, _mssql.cdc_instances, "
-                     "_mssql.cdc_lsn, _mssql.cdc_settings", "DROP SEQUENCE IF EXISTS _mssql.cdc_commit_seq",
+                     "_mssql.cdc_lsn, _mssql.cdc_settings", "DROP SEQUENCE IF EXISTS _mssql.cdc_commit_seq, _mssql.cdc_lsn_seq",
                      "UPDATE _mssql.meta SET value = '0' WHERE key = 'cdc_enabled'"]
             await _atomic(session, "; ".join(stmts))
             db.cdc_enabled = False
