@@ -147,11 +147,15 @@ let package = Package(
                 "SluiceSQLServer",
                 "SluiceKafka",
                 "SluiceSQLServerSource",
+                "SluicePostgresSink",
+                "SluiceWarehouseSink",
                 "SluiceOperations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Executable/sluice"
@@ -177,6 +181,7 @@ let package = Package(
                 "SluiceWarehouseSink", "SluiceSinkKit", "SluicePostgresSink",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "Tests/UnitTests"
         ),
@@ -185,6 +190,7 @@ let package = Package(
             name: "SluiceIntegrationTests",
             dependencies: [
                 "SluiceCore", "SluiceSQLServer", "SluiceKafka", "SluiceSinkKit", "SluicePostgresSink", "SluiceWarehouseSink",
+                "SluiceSQLServerSource",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -8,6 +8,8 @@ import SluiceCore
 import SluiceKafka
 import SluiceOperations
 import SluiceSQLServerSource
+import SluicePostgresSink
+import SluiceWarehouseSink
 import ServiceLifecycle
 import UnixSignals
 
@@ -61,6 +63,12 @@ struct RunCommand: AsyncParsableCommand {
                 case .sqlServerSource:
                     let configuration = try SQLServerSourceConfiguration(properties)
                     connectors.append(SQLServerSourceConnector(configuration: configuration, health: health, logger: logger))
+                case .postgresSink:
+                    let configuration = try PostgresSinkConfiguration(properties)
+                    connectors.append(PostgresSinkConnector.makeService(configuration: configuration, health: health, logger: logger))
+                case .warehouseSink:
+                    let configuration = try WarehouseSinkConfiguration(properties)
+                    connectors.append(WarehouseSinkConnector.makeService(configuration: configuration, health: health, logger: logger))
                 }
             } catch {
                 failed = true

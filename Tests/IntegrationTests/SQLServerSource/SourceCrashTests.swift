@@ -26,7 +26,7 @@ struct SourceCrashTests {
         var environment = ProcessInfo.processInfo.environment
         environment["SLUICE_LOG_LEVEL"] = "info"
         process.environment = environment
-        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
         process.standardOutput = handle

@@ -42,6 +42,7 @@ struct SourceTestWorld {
         return world
     }
 
+    @discardableResult
     func withConnection<T>(isolation: isolated (any Actor)? = #isolation, _ body: (SQLServerConnection) async throws -> T) async throws -> T {
         var configuration = staging
         configuration.database = database

@@ -1,6 +1,7 @@
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import Metrics
 import Prometheus
 import SluiceCore
 import Testing
@@ -33,7 +34,8 @@ import Testing
 
     @Test func metricsAreServedInPrometheusFormat() async throws {
         let registry = PrometheusCollectorRegistry()
-        registry.makeCounter(name: "sluice_source_events_total", labels: [("table", "dbo.customers")]).increment(by: Int64(3))
+        Counter(label: "sluice_source_events_total", dimensions: [("table", "dbo.customers")],
+                factory: PrometheusMetricsFactory(registry: registry)).increment(by: 3)
         try await app(registry, HealthRegistry()).test(.router) { client in
             try await client.execute(uri: "/metrics", method: .get) { response in
                 #expect(response.status == .ok)
