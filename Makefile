@@ -6,8 +6,8 @@ SHELL := /bin/bash
 
 help:
 	@echo "make test       install what is missing, start the local world, run every test, stop the world"
-	@echo "make demo       install what is missing, start the local world, load db-init, show how to connect"
-	@echo "make demo-down  stop the local world"
+	@echo "make demo       install what is missing, start the local world, run source + sinks + a change generator, show the replica catching up"
+	@echo "make demo-down  stop the demo's pipeline and the local world"
 
 bootstrap:
 	@scripts/bootstrap
@@ -22,7 +22,7 @@ demo: bootstrap
 	@scripts/demo
 
 demo-down:
-	@scripts/services down
+	@scripts/demo down
 
 services-up: bootstrap
 	@scripts/services up
