@@ -98,3 +98,43 @@ def test_cannot_open_database_4060_then_18456(server):
     assert number_of(ei) == 18456
     assert 'Cannot open database "no_such_db_4060" requested by the login' in str(ei.value)
 
+
+
+def _error(conn, sql, params=None):
+    with pytest.raises(pytds.Error) as ei:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            while True:
+                if cur.description:
+                    cur.fetchall()
+                if not cur.nextset():
+                    break
+    return ei.value
+
+
+def test_error_line_is_the_failing_statements_line_within_the_batch(db):
+    e = _error(db, "SELECT 1\n\nSELECT 1 / 0")
+    assert (e.msg_no, e.line) == (8134, 3)
+    e = _error(db, "SELECT 1;\n/* a comment\n */ SELECT nope FROM dbo.parent")
+    assert (e.msg_no, e.line) == (207, 3)
+    e = _error(db, "SELECT 1\nIF 1 = 1\nBEGIN\n  SELECT 2\n  INSERT INTO dbo.parent VALUES (1, N'x')\nEND")
+    assert (e.msg_no, e.line) == (2627, 5)
+
+
+def test_error_line_of_a_syntax_error(db):
+    e = _error(db, "SELECT 1\nSELECT 1,\n  2 +\n  FROM dbo.parent")
+    assert (e.msg_no, e.line) == (102, 4)
+
+
+def test_error_line_within_sp_executesql_statement(db):
+    e = _error(db, "SELECT 1\nSELECT 1 / %s", (0,))  # pytds: sp_executesql
+    assert (e.msg_no, e.line) == (8134, 2)
+    e = _error(db, "\n\nEXEC sp_executesql N'SELECT 1\n\nSELECT 1 / 0'")
+    assert (e.msg_no, e.line) == (8134, 3)
+
+
+def test_error_line_and_name_of_a_procedure(db):
+    with db.cursor() as cur:
+        cur.execute("CREATE PROCEDURE dbo.fails AS\nBEGIN\n  SELECT 1\n  SELECT 1 / 0\nEND")
+    e = _error(db, "\n\nEXEC dbo.fails")
+    assert (e.msg_no, e.line, e.procname) == (8134, 4, "fails")

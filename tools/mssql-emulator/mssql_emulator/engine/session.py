@@ -1821,7 +1821,11 @@ class EngineSession:
         if asm is None:
             raise syntax(pname)
         head = rest[c.toks[c.i - 1].end + 1:][:asm.start()].strip()
-        body = rest[c.toks[c.i - 1].end + 1:][asm.end():].strip()
+        after_as = rest[c.toks[c.i - 1].end + 1:][asm.end():]
+        body = after_as.strip()
+        # errors in the body report lines counted from the start of the CREATE batch, as SQL Server's do
+        body_pos = m.end() + c.toks[c.i - 1].end + 1 + asm.end() + (len(after_as) - len(after_as.lstrip()))
+        body_line = sql[:body_pos].count("\n") + 1
         if head.startswith("(") and head.endswith(")"):
             head = head[1:-1]
         if re.search(r"(?i)\bWITH\b", head):
@@ -1843,7 +1847,8 @@ class EngineSession:
             raise SqlError(2714, f"There is already an object named '{pname}' in the database.")
         if verb == "ALTER" and not exists:
             raise SqlError(208, f"Invalid object name '{pname}'.")
-        info = {"schema": self.db.schemas[schema.lower()], "name": pname, "params": params, "body": body}
+        info = {"schema": self.db.schemas[schema.lower()], "name": pname, "params": params, "body": body,
+                "body_line": body_line}
         await self._ddl_exec(
             "CREATE TABLE IF NOT EXISTS _mssql.procedures(schema_name text, name text, info jsonb, "
             "PRIMARY KEY (schema_name, name)); "
@@ -1887,9 +1892,14 @@ class EngineSession:
             try:
                 for node in split_batch(proc["body"]):
                     async for item in self._run_node(node):
+                        if isinstance(item, StatementError):
+                            _in_procedure(item.error, proc)
                         yield item
             except _Return as r:
                 status = r.value
+            except SqlError as e:
+                _in_procedure(e, proc)
+                raise
             values = {d["name"].lower(): self.variables.get(d["name"].lower()) for d in pdefs if d["output"]}
         finally:
             self.variables, self.scope_identity = saved_vars, saved_scope
@@ -1935,6 +1945,15 @@ def _touches_database(e: exp.Expression) -> bool:
             return True  # catalog views are metadata, which snapshot isolation does not version
     return any("fn_cdc" in a.name.lower() for a in e.find_all(exp.Anonymous)) or \
         any("fn_cdc" in d.sql().lower() for d in e.find_all(exp.Dot))
+
+
+def _in_procedure(e: SqlError, proc: dict) -> None:
+    """An error raised in a procedure's body: its name and the line within its CREATE batch."""
+    if getattr(e, "_proc_set", False):
+        return  # a nested procedure's
+    e._proc_set = True
+    e.procedure = proc["name"]
+    e.line = max(e.line, 1) + proc.get("body_line", 1) - 1
 
 
 def _alter_failed() -> SqlError:

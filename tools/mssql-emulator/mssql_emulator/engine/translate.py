@@ -59,7 +59,7 @@ KNOWN_BUILTINS = {
     "CHECKSUM", "BINARY_CHECKSUM", "HASHBYTES", "COMPRESS", "DECOMPRESS", "NEWSEQUENTIALID", "ERROR_MESSAGE",
     "ERROR_NUMBER", "ERROR_SEVERITY", "ERROR_STATE", "ERROR_LINE", "ERROR_PROCEDURE", "XACT_STATE",
     "SESSION_CONTEXT", "CONTEXT_INFO", "COLUMNPROPERTY", "OBJECTPROPERTY", "OBJECTPROPERTYEX",
-    "DATABASEPROPERTYEX", "TYPE_NAME", "TYPE_ID", "OBJECT_SCHEMA_NAME", "SCHEMA_ID", "COL_NAME", "COL_LENGTH",
+    "DATABASEPROPERTYEX", "TYPE_NAME", "TYPE_ID", "SCHEMA_ID", "COL_NAME", "COL_LENGTH",
     "DATETIME2FROMPARTS", "DATETIMEFROMPARTS", "DATETIMEOFFSETFROMPARTS", "SMALLDATETIMEFROMPARTS",
     "TIMEFROMPARTS", "TODATETIMEOFFSET", "SWITCHOFFSET", "DATENAME", "DATETRUNC", "DATE_BUCKET",
     "APPROX_COUNT_DISTINCT", "CHECKSUM_AGG", "GROUPING_ID", "IDENT_CURRENT", "IDENT_SEED", "IDENT_INCR",
@@ -355,7 +355,7 @@ class Translator:
             n = e.name.upper()
             return {"GETUTCDATE": DATETIME, "SYSDATETIME": DT2, "SYSUTCDATETIME": DT2,
                     "SYSDATETIMEOFFSET": DTO, "SCOPE_IDENTITY": IDENT, "DB_ID": INT,
-                    "DB_NAME": SYSNAME, "LEN": INT, "DATALENGTH": INT, "NEWID": SqlType("uniqueidentifier"),
+                    "DB_NAME": SYSNAME, "OBJECT_SCHEMA_NAME": SYSNAME, "LEN": INT, "DATALENGTH": INT, "NEWID": SqlType("uniqueidentifier"),
                     "SUSER_NAME": SYSNAME, "SUSER_SNAME": SYSNAME, "USER_NAME": SYSNAME,
                     "SCHEMA_NAME": SYSNAME, "OBJECT_NAME": SYSNAME, "HOST_NAME": SYSNAME,
                     "APP_NAME": SYSNAME, "DATEDIFF": INT}.get(n)
@@ -754,7 +754,10 @@ class Translator:
             if isinstance(a, (exp.Literal, exp.National)) and a.is_string or isinstance(a, exp.National):
                 d = self.ctx.database_lookup(a.this)
                 return raw(str(d.database_id) if d else "CAST(NULL AS integer)")
-            raise unsupported("DB_ID with a non-literal argument")
+            # any expression (a variable, a parameter, a column): looked up among the databases
+            whens = " ".join(f"WHEN {literal(d.name.lower())} THEN {d.database_id}" for d in self.ctx.databases())
+            return raw(f"(CASE lower(replace(replace(CAST({args[0]} AS text), '[', ''), ']', '')) "
+                       f"{whens} ELSE CAST(NULL AS integer) END)")
         if name == "DB_NAME":
             nargs(0, 1)
             if not n.expressions:
@@ -765,7 +768,20 @@ class Translator:
                     if d.database_id == int(a.this):
                         return raw(literal(d.name))
                 return raw("CAST(NULL AS text)")
-            raise unsupported("DB_NAME with a non-literal argument")
+            whens = " ".join(f"WHEN {d.database_id} THEN {literal(d.name)}" for d in self.ctx.databases())
+            return raw(f"(CASE CAST({args[0]} AS integer) {whens} ELSE CAST(NULL AS text) END)")
+        if name in ("OBJECT_NAME", "OBJECT_SCHEMA_NAME"):
+            nargs(1, 2)
+            if len(n.expressions) == 2:
+                d = n.expressions[1]
+                if not (isinstance(d, exp.Literal) and not d.is_string and int(d.this) == self.ctx.db.database_id):
+                    raise unsupported(f"{name} with a database_id other than the current database's")
+            tables = [t for t in self.ctx.db.tables.values() if t.object_id]
+            if not tables:
+                return raw("CAST(NULL AS text)")
+            whens = " ".join(f"WHEN {t.object_id} THEN {literal(t.name if name == 'OBJECT_NAME' else t.schema)}"
+                             for t in tables)
+            return raw(f"(CASE CAST({args[0]} AS integer) {whens} ELSE CAST(NULL AS text) END)")
         if name in ("SUSER_NAME", "SUSER_SNAME", "USER_NAME", "CURRENT_USER", "SYSTEM_USER"):
             return raw(literal(gl.get("login", "dbo") if name.startswith("SUSER") else "dbo"))
         if name == "APP_NAME":
