@@ -118,6 +118,26 @@ BEGIN
     PERFORM setval(seq, mx, true);
   END IF;
 END $f$;
+CREATE OR REPLACE FUNCTION _mssql.utf16le(s text) RETURNS bytea LANGUAGE sql IMMUTABLE STRICT AS $f$
+  -- the bytes of an nvarchar value (UTF-16LE, surrogate pairs above U+FFFF), as HASHBYTES sees them
+  SELECT coalesce(string_agg(CASE WHEN cp < 65536
+           THEN decode(lpad(to_hex(cp & 255), 2, '0') || lpad(to_hex(cp >> 8), 2, '0'), 'hex')
+           ELSE decode(lpad(to_hex((55296 + ((cp - 65536) >> 10)) & 255), 2, '0')
+                    || lpad(to_hex((55296 + ((cp - 65536) >> 10)) >> 8), 2, '0')
+                    || lpad(to_hex((56320 + ((cp - 65536) & 1023)) & 255), 2, '0')
+                    || lpad(to_hex((56320 + ((cp - 65536) & 1023)) >> 8), 2, '0'), 'hex') END,
+         ''::bytea ORDER BY ord), ''::bytea)
+  FROM (SELECT ascii(ch) AS cp, ord FROM regexp_split_to_table(s COLLATE "C", '') WITH ORDINALITY AS t(ch, ord)) x
+$f$;
+CREATE OR REPLACE FUNCTION _mssql.json_str(s text) RETURNS text LANGUAGE sql IMMUTABLE STRICT AS $f$
+  -- a JSON string as FOR JSON writes it: \" \\ \/ \b \f \n \r \t and \u00xx for other control characters
+  SELECT replace(to_json(s COLLATE "C")::text, '/', '\/')
+$f$;
+CREATE OR REPLACE FUNCTION _mssql.iso_fraction(ts timestamp, digits int) RETURNS text LANGUAGE sql IMMUTABLE STRICT AS $f$
+  -- ".fffffff" with the type's digits, none when the fraction is zero (ISO 8601 style 126)
+  SELECT CASE WHEN digits = 0 OR extract(microseconds FROM ts)::bigint % 1000000 = 0 THEN ''
+              ELSE '.' || left(rpad(lpad((extract(microseconds FROM ts)::bigint % 1000000)::text, 6, '0'), 7, '0'), digits) END
+$f$;
 CREATE OR REPLACE FUNCTION _mssql.object_id(name text) RETURNS integer LANGUAGE plpgsql STABLE AS $f$
 DECLARE parts text[]; r regclass;
 BEGIN

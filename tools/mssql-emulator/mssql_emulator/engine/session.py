@@ -34,6 +34,7 @@ log = logging.getLogger("mssql_emulator.engine")
 # Errors that terminate only the statement (the batch goes on), as SQL Server does.
 STATEMENT_LEVEL = {2627, 2601, 547, 515, 8134, 2628, 8152, 8115, 544, 545, 220, 232, 3902, 3903,
                    8102, 50000}
+FOR_JSON_COLUMN = "JSON_F52E2B61-18A1-11d1-B105-00805F49916B"  # SQL Server's name for FOR JSON output
 BATCH_ABORT_ROLLBACK = {1205, 3951, 3960}
 # SQL Server's isolation levels on Postgres. Postgres never reads uncommitted data, so READ UNCOMMITTED
 # reads like READ COMMITTED; SNAPSHOT is one snapshot per transaction, which is REPEATABLE READ in
@@ -685,6 +686,15 @@ class EngineSession:
                                              for p in e.expressions):
             raise SqlError(141, "A SELECT statement that assigns a value to a variable must not be combined "
                            "with data-retrieval operations.", severity=15)
+        if isinstance(e, exp.Select) and e.args.get("for_"):
+            # FOR JSON: one nvarchar(max) column, the text split into rows of 2033 characters
+            js = tr.for_json_sql(e)
+            pg_sql = (f"SELECT substr(x.js, (g - 1) * 2033 + 1, 2033) FROM ({js}) AS x(js), "
+                      f"generate_series(1, CAST(ceil(length(x.js) / 2033.0) AS integer)) AS g ORDER BY g")
+            outputs = [Output(FOR_JSON_COLUMN, SqlType("nvarchar", length=-1))]
+            async for item in self._query(pg_sql, outputs, touches=_touches_database(e)):
+                yield item
+            return
         if isinstance(e, exp.Select) or (isinstance(e, (exp.Union, exp.Except, exp.Intersect))):
             sel = e if isinstance(e, exp.Select) else None
             if sel is not None:

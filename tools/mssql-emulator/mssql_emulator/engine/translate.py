@@ -10,6 +10,8 @@ a clear "not supported by the SQL Server emulator" error.
 
 from __future__ import annotations
 
+import json
+
 import datetime as dt
 import decimal
 import uuid
@@ -263,6 +265,10 @@ class Translator:
     def type_of(self, e: exp.Expression) -> SqlType | None:
         if isinstance(e, exp.Paren):
             return self.type_of(e.this)
+        if isinstance(e, exp.Subquery) and isinstance(e.this, exp.Select) and e.this.args.get("for_"):
+            return SqlType("nvarchar", length=-1)  # FOR JSON
+        if isinstance(e, (exp.MD5, exp.SHA, exp.SHA2)):
+            return SqlType("varbinary", length=8000)  # HASHBYTES
         if isinstance(e, exp.Alias):
             return self.type_of(e.this)
         if isinstance(e, exp.Column) and e.name.lower() == "0x" and not e.table:
@@ -598,6 +604,10 @@ class Translator:
             return raw("_mssql.dt(CAST(statement_timestamp() AS timestamp))")
         if isinstance(n, exp.Uuid):
             return raw("gen_random_uuid()")
+        if isinstance(n, exp.Subquery) and isinstance(n.this, exp.Select) and n.this.args.get("for_"):
+            return raw(f"({self.for_json_sql(n.this)})")
+        if isinstance(n, (exp.MD5, exp.SHA, exp.SHA2)):
+            return raw(self._hashbytes(n))
         if isinstance(n, exp.ObjectId):
             arg = self.translate_expr(n.this).sql(dialect="postgres")
             return raw(f"_mssql.object_id({arg})")
@@ -650,6 +660,98 @@ class Translator:
         if isinstance(n, exp.Limit) and isinstance(n.parent, exp.Select) and n.args.get("percent"):
             raise unsupported("TOP ... PERCENT")
         return n
+
+    # ------------------------------------------------------------------ HASHBYTES, FOR JSON
+    def _hashbytes(self, n: exp.Expression) -> str:
+        """HASHBYTES('MD5' | 'SHA2_256' | 'SHA2_512', input): the hash of the input's bytes (nvarchar as
+        UTF-16LE, varchar as UTF-8 under the server's UTF-8 collation, varbinary as is)."""
+        if isinstance(n, exp.SHA2):
+            bits = int(n.args["length"].this) if n.args.get("length") is not None else 256
+            fn = {256: "sha256", 512: "sha512"}.get(bits)
+            if fn is None:
+                raise unsupported(f"HASHBYTES('SHA2_{bits}')")
+        elif isinstance(n, exp.MD5):
+            fn = "md5"
+        else:
+            raise unsupported("HASHBYTES('SHA1') / HASHBYTES('SHA')")
+        arg = n.this
+        inner = self.translate_expr(arg).sql(dialect="postgres")
+        inner_arg = arg.this if isinstance(arg, exp.Paren) else arg
+        if isinstance(inner_arg, exp.Subquery) and isinstance(inner_arg.this, exp.Select) \
+                and inner_arg.this.args.get("for_"):
+            t = SqlType("nvarchar", length=-1)
+        else:
+            t = self.type_of(arg)
+        if t is None or t.name in ("nvarchar", "nchar"):
+            data = f"_mssql.utf16le(CAST({inner} AS text))"
+        elif t.name in ("varchar", "char"):
+            data = f"convert_to(CAST({inner} AS text), 'UTF8')"
+        elif t.name in ("varbinary", "binary"):
+            data = f"CAST({inner} AS bytea)"
+        else:
+            raise unsupported(f"HASHBYTES of a {t.name} value")
+        if fn == "md5":
+            return f"decode(md5({data}), 'hex')"
+        return f"{fn}({data})"
+
+    def for_json_sql(self, sel: exp.Select, split: bool = False) -> str:
+        """SELECT … FOR JSON PATH|AUTO [, ROOT('name')] [, INCLUDE_NULL_VALUES] [, WITHOUT_ARRAY_WRAPPER]
+        as a Postgres expression yielding the JSON text SQL Server produces (data types converted as in
+        "How FOR JSON converts SQL Server data types to JSON data types", characters escaped as in "How
+        FOR JSON escapes special characters and control characters")."""
+        fc = sel.args["for_"]
+        kind = str(fc.args.get("kind") or "").upper()
+        if kind != "JSON":
+            raise unsupported(f"FOR {kind or 'BROWSE'}")
+        mode, root, nulls, wrapper = None, None, False, True
+        for opt in fc.expressions:
+            o = opt.this if isinstance(opt, exp.QueryOption) else opt
+            if isinstance(o, exp.XMLKeyValueOption) and o.this.name.upper() == "ROOT":
+                root = o.expression.this if o.expression is not None else "root"
+                continue
+            word = o.name.upper() if hasattr(o, "name") else str(o).upper()
+            if word in ("PATH", "AUTO"):
+                mode = word
+            elif word == "ROOT":
+                root = "root"
+            elif word == "INCLUDE_NULL_VALUES":
+                nulls = True
+            elif word == "WITHOUT_ARRAY_WRAPPER":
+                wrapper = False
+            else:
+                raise unsupported(f"FOR JSON option {word}")
+        if mode is None:
+            raise SqlError(102, "Incorrect syntax near 'JSON'.", severity=15)
+        if root is not None and not wrapper:
+            raise SqlError(13620, "ROOT option and WITHOUT_ARRAY_WRAPPER option cannot be used together in "
+                           "FOR JSON. Remove one of these options.")
+        inner = sel.copy()
+        inner.set("for_", None)
+        if mode == "AUTO" and inner.args.get("joins"):
+            raise unsupported("FOR JSON AUTO over joins (nested arrays)")
+        self.expand_stars(inner)
+        outs = self.outputs_for(inner.expressions)
+        if outs is None or any(not o.name for o in outs):
+            raise SqlError(13605, "Column expressions and data sources without names or aliases cannot be "
+                           "formatted as JSON text using FOR JSON clause. Add alias to the unnamed column or table.")
+        if mode == "PATH" and any("." in o.name for o in outs):
+            raise unsupported("FOR JSON PATH with dotted column names (nested objects)")
+        cols = [f"c{i + 1}" for i in range(len(outs))]
+        parts = []
+        for c, o in zip(cols, outs):
+            key = json.dumps(o.name, ensure_ascii=False).replace("/", "\\/")
+            member = f"{literal(key + ':')} || {_json_value('j.' + c, o.type)}"
+            absent = literal(key + ":null") if nulls else "NULL"
+            parts.append(f"CASE WHEN j.{c} IS NULL THEN {absent} ELSE {member} END")
+        obj = "'{' || array_to_string(ARRAY[" + ", ".join(parts) + "]::text[], ',') || '}'"
+        body = f"string_agg({obj}, ',')"
+        if wrapper:
+            body = f"'[' || {body} || ']'"
+        if root is not None:
+            rkey = json.dumps(root, ensure_ascii=False).replace("/", "\\/")
+            body = f"{literal('{' + rkey + ':')} || {body} || '}}'"
+        inner_sql = self.translate_expr(inner).sql(dialect="postgres")
+        return f"SELECT {body} FROM ({inner_sql}) AS j({', '.join(cols)})"
 
     def _like(self, n: exp.Like, escape: str | None) -> str:
         left = self.translate_expr(n.this).sql(dialect="postgres")
@@ -1043,6 +1145,34 @@ VIRTUAL_TABLES[("sys", "objects")] = VIRTUAL_TABLES[("sys", "tables")]
 VIRTUAL_TABLES[("sys", "dm_server_services")] = [
     ("servicename", SqlType("nvarchar", length=256)), ("startup_type_desc", SqlType("nvarchar", length=256)),
     ("status", INT), ("status_desc", SqlType("nvarchar", length=256)), ("process_id", INT)]
+
+
+def _json_value(ref: str, t: SqlType | None) -> str:
+    """A non-NULL value as FOR JSON writes it (numbers and bit bare, others JSON strings)."""
+    n = t.name if t is not None else "nvarchar"
+    if n in ("tinyint", "smallint", "int", "bigint", "decimal", "numeric", "real", "float"):
+        return f"CAST({ref} AS text)"
+    if n == "bit":
+        return f"(CASE WHEN CAST({ref} AS integer) <> 0 THEN 'true' ELSE 'false' END)"
+    if n in ("binary", "varbinary"):
+        return f"_mssql.json_str(translate(encode({ref}, 'base64'), E'\\n', ''))"
+    if n == "date":
+        return f"_mssql.json_str(to_char({ref}, 'YYYY-MM-DD'))"
+    if n in ("datetime", "datetime2", "smalldatetime"):
+        digits = {"datetime": 3, "smalldatetime": 0}.get(n, t.scale if t.scale is not None else 7)
+        return (f"_mssql.json_str(to_char({ref}, 'YYYY-MM-DD\"T\"HH24:MI:SS') "
+                f"|| _mssql.iso_fraction(CAST({ref} AS timestamp), {digits}))")
+    if n == "time":
+        digits = t.scale if t.scale is not None else 7
+        return (f"_mssql.json_str(to_char({ref}, 'HH24:MI:SS') "
+                f"|| _mssql.iso_fraction(CAST('2000-01-01' AS date) + {ref}, {digits}))")
+    if n == "datetimeoffset":
+        digits = t.scale if t.scale is not None else 7
+        return (f"_mssql.json_str(to_char(_mssql.dto_local({ref}), 'YYYY-MM-DD\"T\"HH24:MI:SS') "
+                f"|| _mssql.iso_fraction(_mssql.dto_local({ref}), {digits}) "
+                f"|| CASE WHEN ({ref}).off < 0 THEN '-' ELSE '+' END "
+                f"|| lpad((abs(({ref}).off) / 60)::text, 2, '0') || ':' || lpad((abs(({ref}).off) % 60)::text, 2, '0'))")
+    return f"_mssql.json_str(CAST({ref} AS text))"
 
 
 def information_schema_type(t: SqlType) -> tuple:
