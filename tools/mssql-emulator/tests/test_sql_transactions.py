@@ -78,3 +78,32 @@ def test_client_transactions_autocommit_off(connect, database, db):
         assert q(db, "SELECT id FROM dbo.t") == [(8,)]
     finally:
         conn.close()
+
+
+BIG = ("SELECT a.v + 10 * b.v + 100 * c.v + 1000 * d.v + 10000 * e.v + 100000 * f.v AS n FROM "
+       + " CROSS JOIN ".join(f"(VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9)) AS {x}(v)" for x in "abcdef"))
+
+
+def test_statement_after_a_cancelled_query_runs(connect, database):
+    # pytds cancels (ATTENTION) a result still being read when the next query is sent
+    conn = connect(database)
+    try:
+        for _ in range(10):
+            cur = conn.cursor()
+            cur.execute(BIG)
+            assert cur.fetchone() is not None
+            assert q(conn, "SELECT 5 AS five") == [(5,)]
+            assert q(conn, "SELECT @@TRANCOUNT") == [(0,)]
+    finally:
+        conn.close()
+
+
+def test_cancelled_statement_leaves_the_transaction_open(db):
+    q(db, "BEGIN TRAN; INSERT INTO dbo.t VALUES (1, N'a')")
+    for _ in range(5):
+        cur = db.cursor()
+        cur.execute(BIG)
+        assert cur.fetchone() is not None
+        assert q(db, "SELECT @@TRANCOUNT") == [(1,)]
+    q(db, "INSERT INTO dbo.t VALUES (2, N'b'); COMMIT")
+    assert q(db, "SELECT id FROM dbo.t ORDER BY id") == [(1,), (2,)]

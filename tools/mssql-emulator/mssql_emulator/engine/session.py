@@ -115,6 +115,7 @@ class EngineSession:
         self._sp = 0
         self.closed = False
         self.killed = False
+        self._open_sp: str | None = None  # the running statement's savepoint inside a user transaction
         self.tx_isolation: str | None = None  # the SQL Server isolation level the open transaction began with
         self.on_kill = None  # set by the wire layer: closes the client connection (KILL, ROLLBACK IMMEDIATE)
 
@@ -149,6 +150,43 @@ class EngineSession:
                 await self.server._admin.execute("SELECT pg_cancel_backend($1)", pid)
             except Exception:  # noqa: BLE001
                 pass
+        await self._recover_after_cancel()
+
+    async def _recover_after_cancel(self) -> None:
+        """After ATTENTION, before it is acknowledged: the cancelled statement is rolled back (its
+        savepoint, or its own transaction) once its Postgres connection is idle again, so the next
+        request finds the session as SQL Server leaves it (an open user transaction stays open)."""
+        await asyncio.sleep(0.02)  # let the cancelled statement's generators finish their cleanup
+        db = self.tx_db or self.db
+        c = self.conns.get(db.pg_name)
+        if c is None or c.is_closed():
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        sp = self._open_sp
+        while True:
+            try:
+                if self.trancount == 0:
+                    if c.is_in_transaction():
+                        await c.execute("ROLLBACK")
+                    else:
+                        await c.execute("SELECT 1")  # waits for nothing but proves the connection idle
+                elif sp is not None:
+                    await c.execute(f"ROLLBACK TO SAVEPOINT {sp}; RELEASE SAVEPOINT {sp}")
+                else:
+                    await c.execute("SELECT 1")
+                break
+            except asyncpg.InterfaceError:
+                if loop.time() >= deadline:
+                    # still busy: give the connection up (Postgres rolls its transaction back)
+                    c.terminate()
+                    self.conns.pop(db.pg_name, None)
+                    self.trancount, self.tx_db, self.savepoints = 0, None, []
+                    break
+                await asyncio.sleep(0.02)
+            except asyncpg.PostgresError:
+                break  # e.g. the savepoint was already rolled back by the statement's own cleanup
+        self._open_sp = None
 
     async def close(self) -> None:
         if self.closed:
@@ -455,11 +493,14 @@ class EngineSession:
             self._sp += 1
             name = f"s{self._sp}"
             await conn.execute(f"SAVEPOINT {name}")
+            self._open_sp = name
             return name
         await self._pg_begin(conn)
         return None
 
     async def _statement_ok(self, conn: asyncpg.Connection, sp: str | None, readonly: bool = False) -> None:
+        if sp is not None and sp == self._open_sp:
+            self._open_sp = None
         if sp is not None:
             await conn.execute(f"RELEASE SAVEPOINT {sp}")
         elif readonly:
@@ -468,9 +509,12 @@ class EngineSession:
             await self._pg_commit(conn, self.db)
 
     async def _statement_failed(self, conn: asyncpg.Connection, sp: str | None) -> None:
+        if sp is not None and sp != self._open_sp:
+            return  # already rolled back (after ATTENTION)
         try:
             if sp is not None:
                 await conn.execute(f"ROLLBACK TO SAVEPOINT {sp}; RELEASE SAVEPOINT {sp}")
+                self._open_sp = None
             elif conn.is_in_transaction():
                 await conn.execute("ROLLBACK")
         except asyncpg.PostgresError:
