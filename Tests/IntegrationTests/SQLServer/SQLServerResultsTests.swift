@@ -40,23 +40,12 @@ import SluiceSQLServer
 
     @Test func stoppingEarlyCancelsTheRest() async throws {
         try await SQLServerTestWorld.withConnection { connection in
-            let emulator = try await SQLServerTestWorld.isEmulator(connection)
             let first = try await connection.withResults(Self.millionRows) { results in
                 try await results.nextResultSet()?.first { _ in true }
             }
             #expect(first?[0] == .int(0))
-            // The emulator sometimes answers the statement right after an ATTENTION with an internal
-            // error (its Postgres connection is still busy with the cancelled query): an emulator gap,
-            // listed in tools/mssql-emulator/README.md. A real server must pass this strictly.
-            if emulator {
-                await withKnownIssue("emulator: statement after a cancel can hit 'another operation is in progress'", isIntermittent: true) {
-                    let checked = try await connection.execute("SELECT 5 AS five").rows.first?[0]
-                    #expect(checked == .int(5))
-                }
-            } else {
-                let checked = try await connection.execute("SELECT 5 AS five").rows.first?[0]
-                #expect(checked == .int(5))
-            }
+            let checked = try await connection.execute("SELECT 5 AS five").rows.first?[0]
+            #expect(checked == .int(5))
         }
     }
 
