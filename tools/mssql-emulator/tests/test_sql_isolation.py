@@ -152,3 +152,12 @@ def test_snapshot_transaction_writes_tracked_table_beside_other_commits(connect,
         assert [r[1] for r in rows] == [1, 2] and rows[0][0] < rows[1][0]
     finally:
         writer.close()
+
+
+def test_isolation_level_set_in_a_procedure_ends_with_it(db, database):
+    # "SET TRANSACTION ISOLATION LEVEL": set in a stored procedure, the level in effect when it was
+    # called is restored when it returns
+    q(db, "CREATE PROCEDURE dbo.snap AS SET TRANSACTION ISOLATION LEVEL SNAPSHOT")
+    q(db, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+    q(db, "EXEC dbo.snap")
+    assert q(db, "SELECT COUNT(*) FROM dbo.t") == [(1,)]  # not 3952: still READ COMMITTED

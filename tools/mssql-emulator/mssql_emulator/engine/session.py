@@ -1274,7 +1274,7 @@ class EngineSession:
             others = [s for s in list(self.server.sessions) if s is not self and not s.closed and blocks(s)]
             if not others:
                 return
-            if termination == "NO_WAIT" and await self._others(blocks):
+            if termination == "NO_WAIT" and await self._others(blocks, grace=0.5):
                 raise SqlError(5070, f"Database state cannot be changed while other users are using the database "
                                f"'{db.name}'", state=2).with_followup(_alter_failed())
             if termination == "ROLLBACK IMMEDIATE" or (deadline is not None and loop.time() >= deadline):
@@ -1917,6 +1917,8 @@ class EngineSession:
         if len(positional) > len(pdefs):
             raise SqlError(8144, f"Procedure or function {proc['name']} has too many arguments specified.")
         saved_vars, saved_scope = self.variables, self.scope_identity
+        # SET TRANSACTION ISOLATION LEVEL in a procedure lasts until it returns (SQL Server docs)
+        saved_isolation = self.options.get("ISOLATION")
         self.variables = {}
         self.scope_identity = None
         status = 0
@@ -1957,6 +1959,10 @@ class EngineSession:
             values = {d["name"].lower(): self.variables.get(d["name"].lower()) for d in pdefs if d["output"]}
         finally:
             self.variables, self.scope_identity = saved_vars, saved_scope
+            if saved_isolation is None:
+                self.options.pop("ISOLATION", None)
+            else:
+                self.options["ISOLATION"] = saved_isolation
         yield ReturnStatus(status)
         for d in pdefs:
             key = d["name"].lower()
