@@ -16,6 +16,10 @@ extension SinkError {
         if error is CancellationError {
             return SinkError(code: .transient, message: "\(what) was cancelled")
         }
+        if String(reflecting: type(of: error)).contains("ConnectionPoolError") {
+            return SinkError(code: .transient, message: "\(what) failed: Postgres is unreachable (the connection pool cannot connect); check that it runs and that connection.url is right",
+                             underlying: "\(error)")
+        }
         guard let psql = error as? PSQLError else {
             return SinkError(code: .transient, message: "\(what) failed", underlying: "\(error)")
         }

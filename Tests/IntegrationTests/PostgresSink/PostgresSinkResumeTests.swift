@@ -40,7 +40,7 @@ struct PostgresSinkResumeTests {
 
         try await World.withPostgres { client in
             // First run: cancel (not a graceful stop) as soon as some batches are stored.
-            let first = PostgresSinkService(configuration: configuration, runtimeConfiguration: World.runtimeConfiguration(configuration), logger: World.logger)
+            let first = try PostgresSinkService(configuration: configuration, runtimeConfiguration: World.runtimeConfiguration(configuration), logger: World.logger)
             let stoppedAt: Int64 = try await World.whileRunning(first, graceful: false) {
                 let clock = ContinuousClock()
                 let deadline = clock.now + .seconds(30)
@@ -54,7 +54,7 @@ struct PostgresSinkResumeTests {
             #expect(afterCancel >= stoppedAt && afterCancel < end, "the first run should stop mid-stream (stored \(afterCancel) of \(end))")
 
             // Second run: starts exactly at the stored offset.
-            let target = RecordingTarget(PostgresSinkTarget(configuration: configuration, client: client, logger: World.logger))
+            let target = RecordingTarget(try PostgresSinkTarget(configuration: configuration, logger: World.logger))
             let runtime = SinkRuntime(configuration: World.runtimeConfiguration(configuration), target: target, logger: World.logger)
             try await World.whileRunning(runtime) {
                 try await World.waitForStoredOffsets(client, group: group, topics: [topic: end])
@@ -90,7 +90,7 @@ struct PostgresSinkResumeTests {
             await reader.close()
             try #require(messages.count == Int(end))
             do {
-                let doomed = PostgresSinkTarget(configuration: configuration, client: client, logger: World.logger)
+                let doomed = try PostgresSinkTarget(configuration: configuration, logger: World.logger)
                 for chunk in 0..<3 {
                     let slice = Array(messages[(chunk * 25)..<((chunk + 1) * 25)])
                     _ = try await doomed.apply(SinkBatchBuilder.build(slice).batch)
@@ -106,7 +106,7 @@ struct PostgresSinkResumeTests {
             #expect(stored == 75 || stored == 100)
 
             // "Process 2": a fresh sink in the same group starts at the stored offset.
-            let target = RecordingTarget(PostgresSinkTarget(configuration: configuration, client: client, logger: World.logger))
+            let target = RecordingTarget(try PostgresSinkTarget(configuration: configuration, logger: World.logger))
             let runtime = SinkRuntime(configuration: World.runtimeConfiguration(configuration), target: target, logger: World.logger)
             try await World.whileRunning(runtime) {
                 try await World.waitForStoredOffsets(client, group: group, topics: [topic: end])
