@@ -14,7 +14,8 @@ import SluiceCore
 /// writes the query on the connection's event loop in one step, and fails the call after `timeout`,
 /// closing the connection.
 public final class PostgresSession: Sendable {
-    public let configuration: PostgresConnection.Configuration
+    /// Makes the connection configuration (called before each connect; TLS contexts are built there).
+    let makeConfiguration: @Sendable () throws -> PostgresConnection.Configuration
     /// How long one statement may take before the connection is closed under it.
     public let timeout: Duration
     let logger: Logger
@@ -37,8 +38,9 @@ public final class PostgresSession: Sendable {
         }
     }
 
-    public init(configuration: PostgresConnection.Configuration, timeout: Duration = .seconds(60), logger: Logger) {
-        self.configuration = configuration
+    public init(timeout: Duration = .seconds(60), logger: Logger,
+                configuration: @escaping @Sendable () throws -> PostgresConnection.Configuration) {
+        self.makeConfiguration = configuration
         self.timeout = timeout
         self.logger = logger
     }
@@ -114,7 +116,7 @@ public final class PostgresSession: Sendable {
         }
         if closed { throw Closed() }
         if let existing, !existing.isClosed { return existing }
-        let connection = try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
+        let connection = try await PostgresConnection.connect(configuration: try makeConfiguration(), id: id, logger: logger)
         let (kept, extra) = state.withLockedValue { state -> (PostgresConnection, PostgresConnection?) in
             if let other = state.connection, !other.isClosed { return (other, connection) }
             state.connection = connection
@@ -134,16 +136,18 @@ public final class PostgresSession: Sendable {
 
 extension PostgresSession {
     /// The session for a sink's configuration (`application_name` = `sluice-<connector name>`).
-    public convenience init(_ sink: PostgresSinkConfiguration, logger: Logger) throws {
-        let tls: PostgresConnection.Configuration.TLS = switch sink.sslMode {
-        case .disable: .disable
-        case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+    public convenience init(_ sink: PostgresSinkConfiguration, logger: Logger) {
+        self.init(timeout: .milliseconds(sink.statementTimeoutMs), logger: logger) {
+            let tls: PostgresConnection.Configuration.TLS = switch sink.sslMode {
+            case .disable: .disable
+            case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            }
+            var configuration = PostgresConnection.Configuration(host: sink.host, port: sink.port, username: sink.user,
+                                                                 password: sink.password?.value, database: sink.database, tls: tls)
+            configuration.options.connectTimeout = .seconds(5)
+            configuration.options.additionalStartupParameters = [("application_name", PostgresSinkConnector.applicationName(sink))]
+            return configuration
         }
-        var configuration = PostgresConnection.Configuration(host: sink.host, port: sink.port, username: sink.user,
-                                                             password: sink.password?.value, database: sink.database, tls: tls)
-        configuration.options.connectTimeout = .seconds(5)
-        configuration.options.additionalStartupParameters = [("application_name", PostgresSinkConnector.applicationName(sink))]
-        self.init(configuration: configuration, timeout: .milliseconds(sink.statementTimeoutMs), logger: logger)
     }
 }

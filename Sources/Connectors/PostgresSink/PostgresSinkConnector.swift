@@ -6,8 +6,8 @@ import SluiceSinkKit
 /// Assembles the Postgres sink from its connector file: what `sluice run` calls for `postgres-sink`.
 public enum PostgresSinkConnector {
     /// The service for `configuration` (run it in a `ServiceGroup`).
-    public static func makeService(configuration: PostgresSinkConfiguration, health: HealthRegistry? = nil, logger: Logger) throws -> PostgresSinkService {
-        try PostgresSinkService(configuration: configuration, runtimeConfiguration: runtimeConfiguration(configuration), health: health, logger: logger)
+    public static func makeService(configuration: PostgresSinkConfiguration, health: HealthRegistry? = nil, logger: Logger) -> PostgresSinkService {
+        PostgresSinkService(configuration: configuration, runtimeConfiguration: runtimeConfiguration(configuration), health: health, logger: logger)
     }
 
     /// How the runtime consumes, from the connector's keys (`kafka.*` keys pass through to librdkafka).

@@ -11,8 +11,8 @@ public final class PostgresSinkService: Service, Sendable {
     public let target: PostgresSinkTarget
 
     public init(configuration: PostgresSinkConfiguration, runtimeConfiguration: SinkRuntimeConfiguration,
-                health: HealthRegistry? = nil, logger: Logger) throws {
-        self.target = try PostgresSinkTarget(configuration: configuration, logger: logger)
+                health: HealthRegistry? = nil, logger: Logger) {
+        self.target = PostgresSinkTarget(configuration: configuration, logger: logger)
         self.runtime = SinkRuntime(configuration: runtimeConfiguration, target: target, health: health, logger: logger)
     }
 

@@ -31,8 +31,8 @@ public final class PostgresSinkTarget: SinkTarget {
     }
 
     /// A target with its own session for `configuration`.
-    public convenience init(configuration: PostgresSinkConfiguration, logger: Logger) throws {
-        self.init(configuration: configuration, session: try PostgresSession(configuration, logger: logger), logger: logger)
+    public convenience init(configuration: PostgresSinkConfiguration, logger: Logger) {
+        self.init(configuration: configuration, session: PostgresSession(configuration, logger: logger), logger: logger)
     }
 
     /// Closes the Postgres session.

@@ -26,7 +26,7 @@ struct PostgresSinkIntegrationTests {
             let expected = try await PostgresSinkChecks.md5(client, source.expectedText)
             let group = KafkaTestWorld.uniqueName("pgsink-mixed")
             let configuration = try World.configuration(name: group, topics: [topic], schema: schema, batchSize: 97)
-            let sink = try PostgresSinkService(configuration: configuration, runtimeConfiguration: World.runtimeConfiguration(configuration), logger: World.logger)
+            let sink = PostgresSinkService(configuration: configuration, runtimeConfiguration: World.runtimeConfiguration(configuration), logger: World.logger)
             try await World.whileRunning(sink) {
                 try await World.waitForStoredOffsets(client, group: group, topics: [topic: end])
             }
@@ -42,7 +42,7 @@ struct PostgresSinkIntegrationTests {
             let second = KafkaTestWorld.uniqueName("pgsink-replay")
             for name in [group, second] {
                 let configuration = try World.configuration(name: name, topics: [topic], schema: schema, batchSize: 500)
-                let sink = try PostgresSinkService(configuration: configuration, runtimeConfiguration: World.runtimeConfiguration(configuration), logger: World.logger)
+                let sink = PostgresSinkService(configuration: configuration, runtimeConfiguration: World.runtimeConfiguration(configuration), logger: World.logger)
                 try await World.whileRunning(sink) {
                     try await World.waitForStoredOffsets(client, group: name, topics: [topic: doubled])
                 }
@@ -79,7 +79,7 @@ struct PostgresSinkIntegrationTests {
         let configuration = try World.configuration(name: group, topics: [topic], schema: schema)
         let dlq = configuration.deadLetterTopic
         try await World.withPostgres { client in
-            let sink = try PostgresSinkService(configuration: configuration, runtimeConfiguration: World.runtimeConfiguration(configuration), logger: World.logger)
+            let sink = PostgresSinkService(configuration: configuration, runtimeConfiguration: World.runtimeConfiguration(configuration), logger: World.logger)
             try await World.whileRunning(sink) {
                 try await World.waitForStoredOffsets(client, group: group, topics: [topic: end])
             }

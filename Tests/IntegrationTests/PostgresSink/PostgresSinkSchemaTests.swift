@@ -38,7 +38,7 @@ struct PostgresSinkSchemaTests {
         let configuration = try World.configuration(name: group, topics: [topicA, topicB], schema: schema, batchSize: 2)
         let health = HealthRegistry()
         try await World.withPostgres { client in
-            let target = try PostgresSinkTarget(configuration: configuration, logger: World.logger)
+            let target = PostgresSinkTarget(configuration: configuration, logger: World.logger)
             let runtime = SinkRuntime(configuration: World.runtimeConfiguration(configuration), target: target, health: health, logger: World.logger)
             try await World.whileRunning(runtime) {
                 try await World.waitForStoredOffsets(client, group: group, topics: [topicA: stopOffset, topicB: endB])
@@ -52,6 +52,7 @@ struct PostgresSinkSchemaTests {
                 #expect(runtime.stoppedTopics[topicB] == nil)
                 #expect(health.snapshot[runtime.healthComponent]?.name == "degraded")
             }
+            await target.close()
             #expect(try await PostgresSinkChecks.replicaText(client, schema: schema, table: "accounts_b") == expectedB)
             var notes: [Int32: String] = [:]
             let sql = "SELECT id, note FROM \(quoteIdentifier(schema)).accounts ORDER BY id"
@@ -76,11 +77,13 @@ struct PostgresSinkSchemaTests {
         let configuration = try World.configuration(name: group, topics: [topic], schema: schema, batchSize: 20)
 
         try await World.withPostgres { client in
-            let flaky = FlakyTarget(try PostgresSinkTarget(configuration: configuration, logger: World.logger), failures: 3)
+            let postgres = PostgresSinkTarget(configuration: configuration, logger: World.logger)
+            let flaky = FlakyTarget(postgres, failures: 3)
             let runtime = SinkRuntime(configuration: World.runtimeConfiguration(configuration), target: flaky, logger: World.logger)
             try await World.whileRunning(runtime) {
                 try await World.waitForStoredOffsets(client, group: group, topics: [topic: end])
             }
+            await postgres.close()
             #expect(flaky.failed.withLockedValue { $0 } == 6)
             #expect(try await PostgresSinkChecks.replicaText(client, schema: schema) == expected)
             try await World.dropSchema(client, schema)
@@ -103,7 +106,7 @@ struct PostgresSinkSchemaTests {
         let applicationName = PostgresSinkConnector.applicationName(configuration)
 
         try await World.withPostgres { client in
-            let sink = try PostgresSinkService(configuration: configuration, runtimeConfiguration: World.runtimeConfiguration(configuration), logger: World.logger)
+            let sink = PostgresSinkService(configuration: configuration, runtimeConfiguration: World.runtimeConfiguration(configuration), logger: World.logger)
             let killed: Int = try await World.whileRunning(sink) {
                 var killed = 0
                 let clock = ContinuousClock()

@@ -72,7 +72,7 @@ struct PostgresSinkBenchmark {
             defer { group.cancelAll() }
 
             // 2. End to end: the sink service consuming the topic (fresh group) into schema `schema`.
-            let service = try PostgresSinkService(configuration: configuration, runtimeConfiguration: runtimeConfiguration, logger: logger)
+            let service = PostgresSinkService(configuration: configuration, runtimeConfiguration: runtimeConfiguration, logger: logger)
             let serviceGroup = ServiceGroup(configuration: .init(services: [service], logger: logger))
             let start = ContinuousClock.now
             var firstStored: (ContinuousClock.Instant, Int64)?
@@ -96,7 +96,7 @@ struct PostgresSinkBenchmark {
             let applySchema = schema + "_apply"
             let applyJSON = json.replacing("\(schema).${source.table}", with: "\(applySchema).${source.table}")
             let applyConfiguration = try PostgresSinkConfiguration(ConnectorProperties.parse(Array(applyJSON.utf8), origin: "bench", environment: [:]))
-            let target = try PostgresSinkTarget(configuration: applyConfiguration, logger: logger)
+            let target = PostgresSinkTarget(configuration: applyConfiguration, logger: logger)
             let kafkaMessages = messages.enumerated().map { index, m in
                 KafkaMessage(topic: topic, partition: 0, offset: Int64(index), key: m.key, value: m.value)
             }
@@ -109,6 +109,7 @@ struct PostgresSinkBenchmark {
                 index += batchSize
             }
             let applyTime = ContinuousClock.now - applyStart
+            await target.close()
 
             // 4. A plain COPY of the same rows into an identical table.
             let copyTable = quoteIdentifier(schema: schema, table: "accounts_copy")
