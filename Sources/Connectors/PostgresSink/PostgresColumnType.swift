@@ -38,6 +38,13 @@ public struct PostgresColumnType: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { sql }
 
+    /// The type values are cast to in SQL before they are assigned to the column: character types lose
+    /// their length, because an explicit cast to `varchar(n)` truncates silently while the assignment to
+    /// the column refuses an over-long value (SQLSTATE 22001), as a faithful replica must.
+    public var castSQL: String {
+        sql.hasPrefix("character varying(") || sql.hasPrefix("character(") ? "text" : sql
+    }
+
     public init(sql: String, form: ValueForm) {
         self.sql = sql
         self.form = form

@@ -7,6 +7,19 @@ extension SinkError {
     /// SQL errors (a table changed behind the sink's back) stop the table's topics.
     static func postgres(_ error: any Error, doing what: String, topics: [String]) -> SinkError {
         if let sinkError = error as? SinkError { return sinkError }
+        if let transaction = error as? PostgresTransactionError {
+            // The closure's error decides; then a failed BEGIN or COMMIT (e.g. the connection dropped).
+            if let inner = transaction.closureError ?? transaction.beginError ?? transaction.commitError {
+                return postgres(inner, doing: what, topics: topics)
+            }
+        }
+        if error is CancellationError {
+            return SinkError(code: .transient, message: "\(what) was cancelled")
+        }
+        if String(reflecting: type(of: error)).contains("ConnectionPoolError") {
+            return SinkError(code: .transient, message: "\(what) failed: Postgres is unreachable (the connection pool cannot connect); check that it runs and that connection.url is right",
+                             underlying: "\(error)")
+        }
         guard let psql = error as? PSQLError else {
             return SinkError(code: .transient, message: "\(what) failed", underlying: "\(error)")
         }

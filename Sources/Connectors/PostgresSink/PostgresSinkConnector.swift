@@ -1,5 +1,4 @@
 import Logging
-import PostgresNIO
 import SluiceCore
 import SluiceKafka
 import SluiceSinkKit
@@ -30,16 +29,8 @@ public enum PostgresSinkConnector {
             retryBackoffMax: .milliseconds(configuration.retryBackoffMaxMs))
     }
 
-    public static func clientConfiguration(_ configuration: PostgresSinkConfiguration) -> PostgresClient.Configuration {
-        let tls: PostgresClient.Configuration.TLS = switch configuration.sslMode {
-        case .disable: .disable
-        case .prefer: .prefer(.makeClientConfiguration())
-        case .require: .require(.makeClientConfiguration())
-        }
-        var client = PostgresClient.Configuration(host: configuration.host, port: configuration.port, username: configuration.user,
-                                                  password: configuration.password?.value, database: configuration.database, tls: tls)
-        client.options.maximumConnections = configuration.connectionPoolMax
-        client.options.connectTimeout = .seconds(5)
-        return client
+    /// `application_name` of the sink's Postgres sessions: `sluice-<connector name>`.
+    public static func applicationName(_ configuration: PostgresSinkConfiguration) -> String {
+        String("sluice-\(configuration.name)".prefix(63))
     }
 }

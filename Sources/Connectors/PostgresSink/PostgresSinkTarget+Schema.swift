@@ -26,9 +26,10 @@ extension PostgresSinkTarget {
             """,
         ]
         do {
-            try await client.withTransaction(logger: logger) { connection in
-                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.ddlLockKey))", logger: logger)
-                for statement in statements { try await connection.query(statement, logger: logger) }
+            let session = self.session
+            try await session.withTransaction { connection in
+                try await session.run("SELECT pg_advisory_xact_lock(\(Self.ddlLockKey))", on: connection)
+                for statement in statements { try await session.run(statement, on: connection) }
             }
         } catch {
             throw SinkError.postgres(error, doing: "creating the sink's bookkeeping tables in schema \(configuration.offsetsSchema)", topics: [])
@@ -47,21 +48,26 @@ extension PostgresSinkTarget {
             }
             if seen.insert(s).inserted { schemas.append(s) }
         }
-        if let cached = layouts.withLockedValue({ $0[name] }), seen.isSubset(of: cached.knownSchemas) { return cached }
-        var wanted: PostgresTableLayout
-        do {
-            wanted = try PostgresTableLayout.wanted(schema: schema, table: table, from: schemas)
-        } catch {
-            throw SinkError(code: .tableStopped, message: "table \(name) cannot be created: \(error)", topics: topics)
+        var current = layouts.withLockedValue { $0[name] }
+        if let current, seen.isSubset(of: current.knownSchemas) { return current }
+        // Each new schema is checked on its own, in event order, so a type flip inside one batch is seen.
+        for tableSchema in schemas where current?.knownSchemas.contains(tableSchema) != true {
+            var wanted: PostgresTableLayout
+            do {
+                wanted = try PostgresTableLayout.wanted(schema: schema, table: table, from: [tableSchema])
+            } catch {
+                throw SinkError(code: .tableStopped, message: "table \(name) cannot be created: \(error)", topics: topics)
+            }
+            if let current {
+                wanted.knownSchemas.formUnion(current.knownSchemas)
+                for column in current.columns where wanted.column(column.name) == nil { wanted.columns.append(column) }
+                if wanted.keyColumns.isEmpty { wanted.keyColumns = current.keyColumns }
+            }
+            let layout = try await reconcile(wanted, topics: topics)
+            layouts.withLockedValue { $0[name] = layout }
+            current = layout
         }
-        if let cached = layouts.withLockedValue({ $0[name] }) {
-            wanted.knownSchemas.formUnion(cached.knownSchemas)
-            for column in cached.columns where wanted.column(column.name) == nil { wanted.columns.append(column) }
-            if wanted.keyColumns.isEmpty { wanted.keyColumns = cached.keyColumns }
-        }
-        let layout = try await reconcile(wanted, topics: topics)
-        layouts.withLockedValue { $0[name] = layout }
-        return layout
+        return current!
     }
 
     /// Compares the wanted layout with the table in Postgres: creates it, adds columns, widens types, or
@@ -70,18 +76,19 @@ extension PostgresSinkTarget {
         let name = wanted.qualifiedName
         let evolve = configuration.schemaEvolution == .basic
         let logger = self.logger
+        let session = self.session
         do {
-            return try await client.withTransaction(logger: logger) { connection in
-                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.ddlLockKey))", logger: logger)
-                let rows = try await connection.query("""
+            return try await session.withTransaction { connection in
+                try await session.run("SELECT pg_advisory_xact_lock(\(Self.ddlLockKey))", on: connection)
+                let rows = try await session.run("""
                     SELECT a.attname, format_type(a.atttypid, a.atttypmod)
                     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                     WHERE n.nspname = \(wanted.schema) AND c.relname = \(wanted.table) AND c.relkind IN ('r', 'p')
                       AND a.attnum > 0 AND NOT a.attisdropped
                     ORDER BY a.attnum
-                    """, logger: logger)
+                    """, on: connection)
                 var existing: [(String, String)] = []
-                for try await (column, type) in rows.decode((String, String).self) { existing.append((column, type)) }
+                for row in rows { existing.append(try row.decode((String, String).self)) }
                 if existing.isEmpty {
                     guard evolve else {
                         throw SinkError(code: .tableStopped, message: "table \(name) does not exist and schema.evolution=none; create it, or set schema.evolution=basic", topics: topics)
@@ -89,8 +96,8 @@ extension PostgresSinkTarget {
                     guard !wanted.keyColumns.isEmpty else {
                         throw SinkError(code: .tableStopped, message: "table \(name) has no primary key in the events; the replica needs one (set message.key.columns at the source)", topics: topics)
                     }
-                    try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(quoteIdentifier(wanted.schema))"), logger: logger)
-                    try await connection.query(PostgresQuery(unsafeSQL: Self.createTableSQL(wanted)), logger: logger)
+                    try await session.run(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(quoteIdentifier(wanted.schema))"), on: connection)
+                    try await session.run(PostgresQuery(unsafeSQL: Self.createTableSQL(wanted)), on: connection)
                     logger.info("Replica table created", metadata: ["sluice.sink.table": "\(name)"])
                     return wanted
                 }
@@ -121,7 +128,7 @@ extension PostgresSinkTarget {
                     throw SinkError(code: .tableStopped, message: "table \(name) lacks columns the events carry and schema.evolution=none; add them, or set schema.evolution=basic", topics: topics)
                 }
                 for statement in statements {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    try await session.run(PostgresQuery(unsafeSQL: statement), on: connection)
                     logger.info("Replica table changed", metadata: ["sluice.sink.table": "\(name)", "sluice.sink.ddl": "\(statement)"])
                 }
                 var layout = wanted

@@ -31,7 +31,7 @@ extension PostgresSinkTarget {
         let position = quoteIdentifier(Self.positionColumn)
         let aliases = layout.columns.map { quoteIdentifier($0.name) } + [p, k]
         let targetColumns = layout.columns.map { quoteIdentifier($0.name) } + [position]
-        let selected = layout.columns.map { "src.\(quoteIdentifier($0.name))::\($0.type.sql)" } + ["src.\(p)"]
+        let selected = layout.columns.map { "src.\(quoteIdentifier($0.name))::\($0.type.castSQL)" } + ["src.\(p)"]
         let updates = layout.columns.filter { !layout.keyColumns.contains($0.name) }.map { "\(quoteIdentifier($0.name)) = EXCLUDED.\(quoteIdentifier($0.name))" }
             + ["\(position) = EXCLUDED.\(position)"]
         let sql = """
@@ -69,7 +69,7 @@ extension PostgresSinkTarget {
             }
             binds.append(PostgresTextArray(values))
             arrays.append("$\(binds.count)::text[]")
-            conditions.append("t.\(quoteIdentifier(key)) = src.\(quoteIdentifier(key))::\(column.type.sql)")
+            conditions.append("t.\(quoteIdentifier(key)) = src.\(quoteIdentifier(key))::\(column.type.castSQL)")
         }
         binds.append(PostgresTextArray(changes.map { $0.record.event.position.sortKey }))
         let positions = binds.count

@@ -19,16 +19,24 @@ import SluiceSinkKit
 ///   transaction as the rows.
 public final class PostgresSinkTarget: SinkTarget {
     public let configuration: PostgresSinkConfiguration
-    let client: PostgresClient
+    public let session: PostgresSession
     let logger: Logger
     let layouts = NIOLockedValueBox<[String: PostgresTableLayout]>([:])
     let bookkeepingReady = NIOLockedValueBox(false)
 
-    public init(configuration: PostgresSinkConfiguration, client: PostgresClient, logger: Logger) {
+    public init(configuration: PostgresSinkConfiguration, session: PostgresSession, logger: Logger) {
         self.configuration = configuration
-        self.client = client
+        self.session = session
         self.logger = logger
     }
+
+    /// A target with its own session for `configuration`.
+    public convenience init(configuration: PostgresSinkConfiguration, logger: Logger) {
+        self.init(configuration: configuration, session: PostgresSession(configuration, logger: logger), logger: logger)
+    }
+
+    /// Closes the Postgres session.
+    public func close() async { await session.close() }
 
     var offsetsTable: String { quoteIdentifier(schema: configuration.offsetsSchema, table: "sluice_offsets") }
     var deletedTable: String { quoteIdentifier(schema: configuration.offsetsSchema, table: "sluice_deleted") }
@@ -39,16 +47,20 @@ public final class PostgresSinkTarget: SinkTarget {
         try await ensureBookkeeping()
         let topics = Array(Set(partitions.map(\.topic))).sorted()
         let wanted = Set(partitions)
+        let query: PostgresQuery =
+            "SELECT topic, \"partition\", next_offset FROM \(unescaped: offsetsTable) WHERE group_id = \(configuration.groupID) AND topic = ANY(\(topics))"
+        let session = self.session
         do {
-            let rows = try await client.query(
-                "SELECT topic, \"partition\", next_offset FROM \(unescaped: offsetsTable) WHERE group_id = \(configuration.groupID) AND topic = ANY(\(topics))",
-                logger: logger)
-            var offsets: [TopicPartition: Int64] = [:]
-            for try await (topic, partition, next) in rows.decode((String, Int32, Int64).self) {
-                let tp = TopicPartition(topic: topic, partition: partition)
-                if wanted.contains(tp) { offsets[tp] = next }
+            return try await session.withConnection { connection in
+                let rows = try await session.run(query, on: connection)
+                var offsets: [TopicPartition: Int64] = [:]
+                for row in rows {
+                    let (topic, partition, next) = try row.decode((String, Int32, Int64).self)
+                    let tp = TopicPartition(topic: topic, partition: partition)
+                    if wanted.contains(tp) { offsets[tp] = next }
+                }
+                return offsets
             }
-            return offsets
         } catch {
             throw SinkError.postgres(error, doing: "reading the stored offsets", topics: [])
         }
@@ -86,16 +98,17 @@ public final class PostgresSinkTarget: SinkTarget {
             }
         }
         let offsets = offsetsQuery(batch.nextOffsets)
-        let logger = self.logger
+        let session = self.session
+        let prepared = statements
         do {
-            return try await client.withTransaction(logger: logger) { connection in
+            return try await session.withTransaction { connection in
                 var outcome = SinkApplyOutcome()
-                for statement in statements {
+                for statement in prepared {
                     do {
                         var written = 0
-                        if let delete = statement.delete { written += try await Self.count(delete, on: connection, logger: logger) }
+                        if let delete = statement.delete { written += try await Self.count(delete, on: connection, session: session) }
                         if let upsert = statement.upsert {
-                            let upserted = try await Self.count(upsert, on: connection, logger: logger)
+                            let upserted = try await Self.count(upsert, on: connection, session: session)
                             written += upserted
                             outcome.stale += statement.upserts - upserted
                         }
@@ -106,7 +119,7 @@ public final class PostgresSinkTarget: SinkTarget {
                 }
                 if let offsets {
                     do {
-                        try await connection.query(offsets, logger: logger)
+                        try await session.run(offsets, on: connection)
                     } catch {
                         throw SinkError.postgres(error, doing: "storing the offsets", topics: [])
                     }
@@ -118,10 +131,9 @@ public final class PostgresSinkTarget: SinkTarget {
         }
     }
 
-    static func count(_ query: PostgresQuery, on connection: PostgresConnection, logger: Logger) async throws -> Int {
-        let rows = try await connection.query(query, logger: logger)
+    static func count(_ query: PostgresQuery, on connection: PostgresConnection, session: PostgresSession) async throws -> Int {
         var total = 0
-        for try await (count,) in rows.decode((Int64,).self) { total += Int(count) }
+        for row in try await session.run(query, on: connection) { total += Int(try row.decode(Int64.self)) }
         return total
     }
 }

@@ -34,11 +34,33 @@ public enum SinkBatchBuilder {
     }
 
     static func decode(_ message: KafkaMessage, value: [UInt8]) throws -> SinkRecord {
-        let event = try DebeziumEnvelope.decode(key: message.key, value: value)
+        let cache = SchemaBlockCache.shared
+        let event: ChangeEvent
+        let schema: TableSchema?
+        if let split = SchemaBlockCache.split(value) {
+            // Only the payload is parsed per message; the schema blocks (value and key) are parsed once.
+            event = try DebeziumEnvelope.decode(key: message.key, value: Array(value[split.payload]))
+            var cacheKey = Array(value[split.schema])
+            if let key = message.key, let keySplit = SchemaBlockCache.split(key) {
+                cacheKey.append(0)
+                cacheKey += key[keySplit.schema]
+            } else {
+                cacheKey.append(1)  // schemaless key: the table's key columns are the same for every message
+            }
+            schema = try cache.schema(for: cacheKey) {
+                try DebeziumEnvelope.decodeSchema(key: message.key, value: value, table: event.table)
+            }.map { cached in
+                var schema = cached
+                schema.table = event.table
+                return schema
+            }
+        } else {
+            event = try DebeziumEnvelope.decode(key: message.key, value: value)
+            schema = try DebeziumEnvelope.decodeSchema(key: message.key, value: value, table: event.table)
+        }
         guard !event.key.fields.isEmpty else {
             throw SinkError(code: .invalidMessage, message: "the message has no key: sinks need the primary key as the Kafka message key (set message.key.columns for tables without a primary key)")
         }
-        let schema = try DebeziumEnvelope.decodeSchema(key: message.key, value: value, table: event.table)
         return SinkRecord(event: event, schema: schema, message: message)
     }
 }

@@ -16,7 +16,8 @@
 /// - `batch.size` [500] — messages per target transaction
 /// - `poll.timeout.ms` [250]
 /// - `errors.deadletterqueue.topic.name` [`<name>.dlq`]
-/// - `connection.pool.max` [4]
+/// - `statement.timeout.ms` [60000] — a Postgres call (one batch's transaction) taking longer is abandoned:
+///   the connection is closed and the batch retried on a new one
 /// - `retry.backoff.initial.ms` [500], `retry.backoff.max.ms` [30000]
 public struct PostgresSinkConfiguration: Sendable {
     public enum SchemaEvolution: String, CaseIterable, Sendable { case basic, none }
@@ -46,7 +47,7 @@ public struct PostgresSinkConfiguration: Sendable {
     public var batchSize: Int
     public var pollTimeoutMs: Int
     public var deadLetterTopic: String
-    public var connectionPoolMax: Int
+    public var statementTimeoutMs: Int
     public var retryBackoffInitialMs: Int
     public var retryBackoffMaxMs: Int
 
@@ -110,7 +111,7 @@ public struct PostgresSinkConfiguration: Sendable {
         batchSize = p.int("batch.size", default: 500, range: 1...100_000)
         pollTimeoutMs = p.int("poll.timeout.ms", default: 250, range: 1...60_000)
         deadLetterTopic = p.string("errors.deadletterqueue.topic.name", default: "\(p.name).dlq") ?? "\(p.name).dlq"
-        connectionPoolMax = p.int("connection.pool.max", default: 4, range: 1...100)
+        statementTimeoutMs = p.int("statement.timeout.ms", default: 60_000, range: 100...3_600_000)
         retryBackoffInitialMs = p.int("retry.backoff.initial.ms", default: 500, range: 10...600_000)
         retryBackoffMaxMs = p.int("retry.backoff.max.ms", default: 30_000, range: 100...3_600_000)
         try p.validate()

@@ -20,7 +20,7 @@ struct AccountsSource {
         var seenMinute: Int
     }
 
-    let table = TableID(database: "CreditStaging", schema: "dbo", table: "accounts")
+    var table = TableID(database: "CreditStaging", schema: "dbo", table: "accounts")
     let codec = DebeziumEnvelope(serverName: "credit", includeSchema: true)
     private(set) var rows: [Int: Row] = [:]
     private(set) var messages: [(key: [UInt8], value: [UInt8]?)] = []
@@ -114,6 +114,19 @@ struct AccountsSource {
             default: try delete(id: id)
             }
         }
+    }
+
+    /// An event whose schema gives column `name` another SQL Server type (an incompatible change).
+    mutating func insertWithNameAsInt(id: Int) throws {
+        lsn += 1
+        var schema = try Self.schema(table: table)
+        schema.columns[1] = try SQLServerTypeMapping.fieldSchema(column: "name", typeName: "int", length: nil, precision: nil, scale: nil, optional: true, decimalMode: .string)
+        var row = json(randomRow(id: id))
+        row["name"] = .int(5)
+        let event = ChangeEvent(op: .create, table: table, key: ["id": .int(id)], before: nil, after: row,
+                                position: SourcePosition(commitLSN: LSN(vlf: 7, block: lsn, slot: 1), commandID: 1, changeLSN: LSN(vlf: 7, block: lsn, slot: 2), eventSerialNo: 1),
+                                commitTimeMs: 1_700_000_000_000, processedAtMs: 1_700_000_000_000)
+        messages.append((codec.encodeKey(event, schema: schema), codec.encodeValue(event, schema: schema)))
     }
 
     /// Publishes the messages from `index` on; returns the next offset (single partition).

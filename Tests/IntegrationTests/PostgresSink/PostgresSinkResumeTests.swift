@@ -54,11 +54,13 @@ struct PostgresSinkResumeTests {
             #expect(afterCancel >= stoppedAt && afterCancel < end, "the first run should stop mid-stream (stored \(afterCancel) of \(end))")
 
             // Second run: starts exactly at the stored offset.
-            let target = RecordingTarget(PostgresSinkTarget(configuration: configuration, client: client, logger: World.logger))
+            let postgres = PostgresSinkTarget(configuration: configuration, logger: World.logger)
+            let target = RecordingTarget(postgres)
             let runtime = SinkRuntime(configuration: World.runtimeConfiguration(configuration), target: target, logger: World.logger)
             try await World.whileRunning(runtime) {
                 try await World.waitForStoredOffsets(client, group: group, topics: [topic: end])
             }
+            await postgres.close()
             let seen = target.offsets.withLockedValue { $0 }
             #expect(seen.first.map { $0 >= afterCancel } == true && seen.first.map { $0 <= afterCancel + 1 } == true,
                     "restart began at \(seen.first ?? -1), stored was \(afterCancel)")
@@ -90,7 +92,7 @@ struct PostgresSinkResumeTests {
             await reader.close()
             try #require(messages.count == Int(end))
             do {
-                let doomed = PostgresSinkTarget(configuration: configuration, client: client, logger: World.logger)
+                let doomed = PostgresSinkTarget(configuration: configuration, logger: World.logger)
                 for chunk in 0..<3 {
                     let slice = Array(messages[(chunk * 25)..<((chunk + 1) * 25)])
                     _ = try await doomed.apply(SinkBatchBuilder.build(slice).batch)
@@ -101,16 +103,19 @@ struct PostgresSinkResumeTests {
                     group.addTask { _ = try? await doomed.apply(torn) }
                     group.cancelAll()
                 }
+                await doomed.close()
             }
             let stored = try #require(try await World.storedOffsets(client, group: group)[topic])
             #expect(stored == 75 || stored == 100)
 
             // "Process 2": a fresh sink in the same group starts at the stored offset.
-            let target = RecordingTarget(PostgresSinkTarget(configuration: configuration, client: client, logger: World.logger))
+            let postgres = PostgresSinkTarget(configuration: configuration, logger: World.logger)
+            let target = RecordingTarget(postgres)
             let runtime = SinkRuntime(configuration: World.runtimeConfiguration(configuration), target: target, logger: World.logger)
             try await World.whileRunning(runtime) {
                 try await World.waitForStoredOffsets(client, group: group, topics: [topic: end])
             }
+            await postgres.close()
             let seen = target.offsets.withLockedValue { $0 }
             #expect((seen.first ?? -1) >= stored && (seen.first ?? -1) <= stored + 1, "restart began at \(seen.first ?? -1), stored was \(stored)")
             #expect(Set(seen).count == seen.count)

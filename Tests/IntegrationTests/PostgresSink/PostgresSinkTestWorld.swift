@@ -22,7 +22,7 @@ enum PostgresSinkTestWorld {
               "connector.class": "postgres-sink", "topics": "\(topics.joined(separator: ","))", "group.id": "\(name)",
               "connection.url": "${SLUICE_PG_URL}", "kafka.bootstrap.servers": "${SLUICE_KAFKA_BOOTSTRAP}",
               "table.name.format": "\(schema).${source.table}", "batch.size": \(batchSize),
-              "retry.backoff.initial.ms": 100, "retry.backoff.max.ms": 1000 \(extra)}}
+              "retry.backoff.initial.ms": 100, "retry.backoff.max.ms": 1000, "statement.timeout.ms": 3000 \(extra)}}
             """
         let properties = try ConnectorProperties.parse(Array(json.utf8), origin: "\(name).json", environment: ProcessInfo.processInfo.environment)
         return try PostgresSinkConfiguration(properties)

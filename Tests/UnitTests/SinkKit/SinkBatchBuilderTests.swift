@@ -62,3 +62,25 @@ import Testing
         #expect(SinkRuntimeConfiguration.Subscription.topics(["a", "b"]).subscribeList == ["a", "b"])
     }
 }
+
+@Suite struct SchemaBlockCacheTests {
+    @Test func splitsConnectsSchemaAndPayload() throws {
+        let text = #" {"schema": {"type":"struct","fields":[{"field":"a}\"]"}]} , "payload":{"op":"c","s":"x,}"} } "#
+        let bytes = Array(text.utf8)
+        let split = try #require(SchemaBlockCache.split(bytes))
+        #expect(String(decoding: bytes[split.schema], as: UTF8.self) == #"{"type":"struct","fields":[{"field":"a}\"]"}]}"#)
+        #expect(String(decoding: bytes[split.payload], as: UTF8.self) == #"{"op":"c","s":"x,}"}"#)
+        #expect(SchemaBlockCache.split(Array(#"{"payload":{},"schema":{}}"#.utf8)) == nil)
+        #expect(SchemaBlockCache.split(Array(#"{"op":"c"}"#.utf8)) == nil)
+        #expect(SchemaBlockCache.split(Array(#"{"schema":{},"payload":{}}x"#.utf8)) == nil)
+    }
+
+    @Test func cachedSchemasDecodeLikeFullOnes() throws {
+        let events = SinkTestEvents()
+        let message = try events.message(events.event(.update, id: 4, name: "n", balance: "1.50", at: 9), offset: 0)
+        let viaCache = try #require(SinkBatchBuilder.build([message, message]).batch.records.last)
+        let full = try DebeziumEnvelope.decode(key: message.key, value: message.value!)
+        #expect(viaCache.event == full)
+        #expect(viaCache.schema == (try DebeziumEnvelope.decodeSchema(key: message.key, value: message.value!, table: full.table)))
+    }
+}
