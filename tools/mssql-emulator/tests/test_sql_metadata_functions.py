@@ -54,3 +54,14 @@ def test_object_name_and_schema_name(db, database):
     assert q(db, f"SELECT OBJECT_NAME({oid}, DB_ID())".replace("DB_ID()", str(q(db, "SELECT DB_ID()")[0][0]))) \
         == [("orders",)]
     assert q(db, "SELECT OBJECT_NAME(-12345), OBJECT_SCHEMA_NAME(-12345)") == [(None, None)]
+
+
+def test_object_id_with_a_database_part(db, database, connect):
+    oid = q(db, "SELECT OBJECT_ID(N'sales.orders')")[0][0]
+    with connect() as master:  # from another database, the three-part name finds it there
+        assert q(master, f"SELECT OBJECT_ID(N'{database}.sales.orders')") == [(oid,)]
+        assert q(master, "SELECT OBJECT_ID(%s)", (f"[{database}].[sales].[orders]",)) == [(oid,)]
+        assert q(master, f"SELECT OBJECT_ID(N'{database}.sales.nope')") == [(None,)]
+        assert q(master, "SELECT OBJECT_ID(N'no_such_db_x.sales.orders')") == [(None,)]
+        assert q(master, "SELECT OBJECT_ID(N'sales.orders')") == [(None,)]
+    assert q(db, f"SELECT OBJECT_ID(N'{database}.sales.orders')") == [(oid,)]

@@ -609,6 +609,9 @@ class Translator:
         if isinstance(n, (exp.MD5, exp.SHA, exp.SHA2)):
             return raw(self._hashbytes(n))
         if isinstance(n, exp.ObjectId):
+            other = self._object_id_elsewhere(n.this)
+            if other is not None:
+                return raw(other)
             arg = self.translate_expr(n.this).sql(dialect="postgres")
             return raw(f"_mssql.object_id({arg})")
         if isinstance(n, exp.DateAdd):
@@ -660,6 +663,24 @@ class Translator:
         if isinstance(n, exp.Limit) and isinstance(n.parent, exp.Select) and n.args.get("percent"):
             raise unsupported("TOP ... PERCENT")
         return n
+
+    def _object_id_elsewhere(self, a: exp.Expression) -> str | None:
+        """OBJECT_ID('db.schema.name') naming another database (a literal or a variable): looked up in
+        that database's catalog (NULL when it or the object does not exist)."""
+        value = None
+        if isinstance(a, (exp.Literal, exp.National)) and (isinstance(a, exp.National) or a.is_string):
+            value = a.this
+        elif isinstance(a, exp.Parameter) and not isinstance(a.this, exp.Parameter):
+            t_v = self.ctx.variables.get("@" + a.name.lower())
+            value = t_v[1] if t_v is not None and isinstance(t_v[1], str) else None
+        if value is None:
+            return None
+        parts = [p.strip().strip("[]") for p in value.split(".")]
+        if len(parts) != 3 or not parts[0] or parts[0].lower() == self.ctx.db.name.lower():
+            return None
+        db = self.ctx.database_lookup(parts[0])
+        t = db.table(parts[1] or "dbo", parts[2]) if db is not None else None
+        return str(t.object_id) if t is not None and t.object_id else "CAST(NULL AS integer)"
 
     # ------------------------------------------------------------------ HASHBYTES, FOR JSON
     def _hashbytes(self, n: exp.Expression) -> str:
