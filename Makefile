@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help bootstrap build test demo demo-down services-up services-down bench-source
+.PHONY: help bootstrap build test demo demo-down services-up services-down bench-source bench-pgsink
 
 help:
 	@echo "make test       install what is missing, start the local world, run every test, stop the world"
@@ -34,3 +34,7 @@ bench-source: bootstrap
 	swift build -c release --product sluice
 	scripts/services up
 	eval "$$(scripts/services env)" && .venv/bin/python benchmarks/source/bench.py --binary .build/release/sluice
+
+bench-pgsink: bootstrap
+	scripts/services up
+	eval "$$(scripts/services env)" && swift run -c release sluice-bench-pgsink
