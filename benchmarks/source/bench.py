@@ -101,7 +101,7 @@ def main():
 
     db = f"Bench_{uuid.uuid4().hex[:8]}"
     prefix = f"bench{uuid.uuid4().hex[:6]}"
-    sql("master", [f"CREATE DATABASE [{db}]"])
+    sql("master", [f"CREATE DATABASE [{db}]", f"ALTER DATABASE [{db}] SET ALLOW_SNAPSHOT_ISOLATION ON"])
     sql(db, ["CREATE TABLE dbo.events (id int NOT NULL PRIMARY KEY, customer nvarchar(100) NOT NULL, "
              "amount decimal(18,2) NOT NULL, created_at datetime2(3) NOT NULL)"])
     print(f"loading {args.rows} rows into {db}.dbo.events …", flush=True)

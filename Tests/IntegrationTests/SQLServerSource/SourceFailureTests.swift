@@ -104,6 +104,22 @@ struct SourceFailureTests {
         await schemaReader.close()
     }
 
+    @Test("a database without snapshot isolation stops the snapshot with the ALTER DATABASE fix, not a retry loop")
+    func snapshotIsolationNotAllowed() async throws {
+        let world = try await SourceTestWorld.make("noiso", tables: [("customers", Self.table)], allowSnapshotIsolation: false)
+        try await world.withConnector(SourceConfigurationBox(value: try world.configuration())) { health in
+            let stopped = try await eventually {
+                health.snapshot.values.contains { if case .down(let r) = $0 { r.contains("ALLOW_SNAPSHOT_ISOLATION ON") } else { false } }
+            }
+            #expect(stopped, "health: \(health.readinessJSON.serializedString)")
+        }
+        let readCommitted = SourceConfigurationBox(value: try world.configuration(["snapshot.isolation.mode": "read_committed"]))
+        try await world.withConnector(readCommitted) { health in
+            let ready = try await eventually { health.isReady }
+            #expect(ready, "health: \(health.readinessJSON.serializedString)")
+        }
+    }
+
     @Test("a stopped capture job (SQL Server Agent down) shows in health while the heartbeat changes the source; it recovers when the job restarts")
     func stoppedCaptureJobIsReported() async throws {
         let world = try await SourceTestWorld.make("agent", tables: [("customers", Self.table), ("heartbeat", "id int NOT NULL PRIMARY KEY, ts datetime2(3) NULL")])

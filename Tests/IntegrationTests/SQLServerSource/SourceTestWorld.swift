@@ -20,13 +20,17 @@ struct SourceTestWorld {
     }()
 
     /// Creates the database and its tables (`name: column definitions`), enables CDC on each.
-    static func make(_ what: String, tables: [(String, String)], beforeCDC: [String] = []) async throws -> SourceTestWorld {
+    static func make(_ what: String, tables: [(String, String)], beforeCDC: [String] = [],
+                     allowSnapshotIsolation: Bool = true) async throws -> SourceTestWorld {
         let suffix = UUID().uuidString.prefix(8).lowercased()
         let database = "SrcTest_\(what)_\(suffix)"
         var staging = try SQLServerConfiguration(url: LocalWorld.env("SLUICE_STAGING_URL"))
         staging.database = "master"
         let master = try await SQLServerConnection.connect(configuration: staging, logger: logger)
         try await master.execute("CREATE DATABASE \(identifier: database)")
+        if allowSnapshotIsolation {
+            try await master.execute("ALTER DATABASE \(identifier: database) SET ALLOW_SNAPSHOT_ISOLATION ON")
+        }
         await master.close()
         let world = SourceTestWorld(database: database, prefix: "t\(suffix)", staging: staging)
         try await world.withConnection { conn in

@@ -198,7 +198,6 @@ struct DatabaseStreamer: Sendable {
     /// snapshot so streaming resumes right after the fence.
     private func snapshot(_ context: inout SessionContext, instances: [CaptureInstance]) async throws -> SourceOffset {
         let conn = context.connection
-        let publisher = context.publisher
         // The newest capture instance of each table describes its current columns.
         var newest: [TableID: CaptureInstance] = [:]
         for instance in instances { newest[instance.table] = instance }
@@ -208,6 +207,16 @@ struct DatabaseStreamer: Sendable {
         if configuration.snapshotIsolationMode == .snapshot {
             _ = try await conn.execute("SET TRANSACTION ISOLATION LEVEL SNAPSHOT")
         }
+        do {
+            return try await snapshotTransaction(&context, tables: tables, instances: instances)
+        } catch let error as SQLServerError where error.serverMessage?.number == 3952 {
+            throw SourceFatalError(description: "the snapshot needs snapshot isolation, which \(database) does not allow: run ALTER DATABASE [\(database)] SET ALLOW_SNAPSHOT_ISOLATION ON, or set snapshot.isolation.mode=read_committed (the snapshot and the stream may then overlap; sinks absorb it)")
+        }
+    }
+
+    private func snapshotTransaction(_ context: inout SessionContext, tables: [CaptureInstance], instances: [CaptureInstance]) async throws -> SourceOffset {
+        let conn = context.connection
+        let publisher = context.publisher
         let result: (fence: LSN, lastTicket: DeliveryTicket?, rows: Int) = try await conn.withTransaction { conn in
             let fence = try await catalog.windowUpperBound(conn, from: .zero, maxTransactions: 0) ?? .zero
             try await offsetStore.store(SourceOffset(snapshot: .running(fence: fence, completedTables: [])), database: database, producer: context.producer)
