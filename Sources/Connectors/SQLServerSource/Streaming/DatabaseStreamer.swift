@@ -230,6 +230,7 @@ struct DatabaseStreamer: Sendable {
                 let columns = instance.columns.map { quoteIdentifier($0.name) }.joined(separator: ", ")
                 let query: SQLServerQuery = "SELECT \(unsafeRaw: columns) FROM \(identifier: instance.table.schema, instance.table.table)"
                 let rowCounter = metrics.snapshotRows(instance.table)
+                let readCounter = metrics.events(table: instance.table, op: .read)
                 try await conn.withResults(query) { results in
                     guard let rows = try await results.nextResultSet() else { return }
                     for try await row in rows {
@@ -243,6 +244,7 @@ struct DatabaseStreamer: Sendable {
                         pending = (event, instance.schema)
                         total += 1
                         rowCounter.increment()
+                        readCounter.increment()
                     }
                 }
             }
