@@ -47,6 +47,12 @@ public struct SinkRuntimeConfiguration: Sendable {
         lagInterval: Duration = .seconds(10)
     ) {
         self.connectorName = connectorName
+        var consumer = consumer
+        // A subscription only sees topics created after it (the source creates them on its first
+        // start) at librdkafka's next metadata refresh: every 5 minutes by default.
+        if consumer.connection.additionalProperties["topic.metadata.refresh.interval.ms"] == nil {
+            consumer.connection.additionalProperties["topic.metadata.refresh.interval.ms"] = "5000"
+        }
         self.consumer = consumer
         self.producer = producer ?? KafkaProducerConfiguration(connection: consumer.connection, linger: .milliseconds(1))
         self.subscription = subscription
