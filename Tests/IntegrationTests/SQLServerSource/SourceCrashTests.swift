@@ -7,50 +7,19 @@ import Testing
 
 @Suite("SQL Server source: kill -9 of `sluice run` while streaming", .serialized)
 struct SourceCrashTests {
-    /// The `sluice` executable `swift build` produced next to the test bundle.
-    static func sluiceBinary() throws -> URL {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        for configuration in ["debug", "release"] {
-            let url = root.appendingPathComponent(".build/\(configuration)/sluice")
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        throw SourceTestFailure("no .build/debug/sluice: run `swift build` (make test does) before the integration tests")
-    }
-
-    /// Starts `sluice run <file>` with its output in `log`.
-    static func start(_ file: URL, log: URL) throws -> Process {
-        let process = Process()
-        process.executableURL = try sluiceBinary()
-        process.arguments = ["run", "--http-port", "0", file.path]
-        var environment = ProcessInfo.processInfo.environment
-        environment["SLUICE_LOG_LEVEL"] = "info"
-        process.environment = environment
-        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
-        let handle = try FileHandle(forWritingTo: log)
-        handle.seekToEndOfFile()
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        return process
-    }
-
     @Test("kill -9 at random points loses nothing; duplicates repeat the same key and position; the final state matches")
     func killNineLosesNothing() async throws {
         let world = try await SourceTestWorld.make("crash", tables: [("accounts", "id int NOT NULL PRIMARY KEY, balance int NOT NULL, note nvarchar(50) NULL")])
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-crash-\(world.prefix)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let connectorFile = directory.appendingPathComponent("source.json")
-        var config = JSONObject()
-        for (k, v) in try world.properties(["max.iteration.transactions": "7"]).sorted(by: { $0.key < $1.key }) { config[k] = .string(v) }
-        try Data(JSONValue.object(["name": .string("crash-\(world.prefix)"), "config": .object(config)]).serialized()).write(to: connectorFile)
-        let log = directory.appendingPathComponent("sluice.log")
+        let directory = try SluiceProcess.scratchDirectory("crash-\(world.prefix)")
+        let connectorFile = try SluiceProcess.writeConnectorFile(name: "crash-\(world.prefix)", config: try world.properties(["max.iteration.transactions": "7"]),
+                                                                 in: directory)
+        let process = SluiceProcess(connectorFiles: [connectorFile], log: directory.appendingPathComponent("sluice.log"))
 
         // 15 rows exist before the connector starts; its snapshot reads them, then it streams.
         try await world.withConnection { conn in
             for id in 1...15 { try await conn.execute("INSERT INTO dbo.accounts (id, balance) VALUES (\(id), \(id))") }
         }
-        var process = try Self.start(connectorFile, log: log)
+        try process.start()
         let reader = try await TopicReader(topics: [world.topic("accounts")])
         var events: [ChangeEvent] = []
         func drain() async throws {
@@ -81,9 +50,8 @@ struct SourceCrashTests {
         }
         for _ in 0..<3 {
             try await Task.sleep(for: .milliseconds(Int.random(in: 4000...7000)))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            process = try Self.start(connectorFile, log: log)
+            process.killNine()
+            try process.start()
         }
         try await writing
 
@@ -101,10 +69,9 @@ struct SourceCrashTests {
             try await drain()
             return streamedPositions().count >= expected
         }
-        process.terminate()
-        process.waitUntilExit()
+        process.stop()
         await reader.close()
-        let logText = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        let logText = process.logText
         #expect(done, "saw \(streamedPositions().count) distinct positions of \(expected) changes; log tail:\n\(logText.suffix(3000))")
 
         // Duplicates carry identical content.
@@ -140,12 +107,7 @@ struct SourceCrashTests {
         #expect(state.sorted { $0.key < $1.key }.map { Int($0.value) } == finalRows.map(\.1))
         // A process killed during start-up may not get as far as loading; the ones that ran streamed on
         // from the stored offset (the first run plus at least one restart).
-        #expect(logText.components(separatedBy: "Loaded stored offset").count - 1 >= 2, "restarts loaded the stored offset")
+        #expect(process.logCount("Loaded stored offset") >= 2, "restarts loaded the stored offset")
         try? FileManager.default.removeItem(at: directory)
     }
-}
-
-struct SourceTestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

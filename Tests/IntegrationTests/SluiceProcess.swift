@@ -1,0 +1,97 @@
+import Foundation
+import SluiceCore
+
+/// `sluice run <connector files>` as a child process, the way an operator runs it: the crash tests
+/// kill it with SIGKILL (no shutdown hook, no flush) and start it again on the same files. One test
+/// drives it from one task at a time.
+final class SluiceProcess: @unchecked Sendable {
+    let connectorFiles: [URL]
+    let log: URL
+    private var process: Process?
+    /// How many times the process was started.
+    private(set) var starts = 0
+
+    init(connectorFiles: [URL], log: URL) {
+        self.connectorFiles = connectorFiles
+        self.log = log
+    }
+
+    /// The `sluice` executable `swift build` produced next to the test bundle.
+    static func binary() throws -> URL {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        for configuration in ["debug", "release"] {
+            let url = root.appendingPathComponent(".build/\(configuration)/sluice")
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        throw SluiceProcessFailure("no .build/debug/sluice: run `swift build` (make test does) before the integration tests")
+    }
+
+    /// Writes a connector file `{"name": …, "config": {…}}` into `directory`.
+    static func writeConnectorFile(name: String, config: [String: String], in directory: URL) throws -> URL {
+        var object = JSONObject()
+        for (key, value) in config.sorted(by: { $0.key < $1.key }) { object[key] = .string(value) }
+        let url = directory.appendingPathComponent("\(name).json")
+        try Data(JSONValue.object(["name": .string(name), "config": .object(object)]).serialized()).write(to: url)
+        return url
+    }
+
+    /// A fresh directory for one test's connector files and log.
+    static func scratchDirectory(_ name: String) throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-\(name)")
+        try? FileManager.default.removeItem(at: directory)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    /// Starts the process, its output appended to `log`.
+    func start() throws {
+        let process = Process()
+        process.executableURL = try Self.binary()
+        process.arguments = ["run", "--http-port", "0"] + connectorFiles.map(\.path)
+        var environment = ProcessInfo.processInfo.environment
+        environment["SLUICE_LOG_LEVEL"] = "info"
+        process.environment = environment
+        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        self.process = process
+        starts += 1
+    }
+
+    /// SIGKILL, then waits for the process to be gone.
+    func killNine() {
+        guard let process else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    /// SIGTERM (a graceful stop), then waits.
+    func stop() {
+        guard let process else { return }
+        process.terminate()
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    /// Whether the process exited on its own (a fatal error); its status then.
+    var exitedOnItsOwn: Int32? {
+        guard let process, !process.isRunning else { return nil }
+        return process.terminationStatus
+    }
+
+    var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+    /// How many log lines contain `text`.
+    func logCount(_ text: String) -> Int { logText.components(separatedBy: text).count - 1 }
+
+    deinit { process.map { kill($0.processIdentifier, SIGKILL) } }
+}
+
+struct SluiceProcessFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
