@@ -69,6 +69,33 @@ final class SluiceProcess: @unchecked Sendable {
         self.process = nil
     }
 
+    /// Kills the process and starts it again, `times` times: the first kill lands during start-up
+    /// (before the group join finished), each later one at a random moment `windowMs` after
+    /// `progress` (what the target has stored) moved past where it stood at the previous kill, so it
+    /// hits a process that is applying. Returns `progress` at each kill.
+    func killAndRestart(times: Int, windowMs: ClosedRange<Int> = 0...1500, timeout: Duration = .seconds(90),
+                        progress: () async throws -> Int64) async throws -> [Int64] {
+        var stored: [Int64] = []
+        for kill in 0..<times {
+            if kill == 0 {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 300...1500)))
+            } else {
+                let last = stored.last ?? 0
+                let clock = ContinuousClock()
+                let deadline = clock.now + timeout
+                while try await progress() <= last {
+                    guard clock.now < deadline else { throw SluiceProcessFailure("no progress past \(last) within \(timeout); log tail:\n\(logText.suffix(3000))") }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                try await Task.sleep(for: .milliseconds(Int.random(in: windowMs)))
+            }
+            killNine()
+            stored.append(try await progress())
+            try start()
+        }
+        return stored
+    }
+
     /// SIGTERM (a graceful stop), then waits.
     func stop() {
         guard let process else { return }

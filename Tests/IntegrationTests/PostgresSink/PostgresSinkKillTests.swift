@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import PostgresNIO
 import SluiceCore
 import SluiceKafka
@@ -45,16 +46,15 @@ struct PostgresSinkKillTests {
             try await World.waitForStoredOffsets(client, group: group, topics: [topic: 1], timeout: .seconds(60))
             try await Self.installAudit(client, schema: schema)
 
-            // The rest arrives in bursts while the sink is killed four times, 2–7 s into each run
-            // (start-up and the group join take about 3 s, so some kills land before the first batch).
-            async let publishing: Void = Self.publish(messages[1...], to: topic, with: producer, burst: 150, pause: .milliseconds(700))
-            var storedAtKill: [Int64] = []
-            for _ in 0..<4 {
-                try await Task.sleep(for: .milliseconds(Int.random(in: 2000...7000)))
-                process.killNine()
-                storedAtKill.append(try await World.storedOffsets(client, group: group)[topic] ?? 0)
-                try process.start()
+            // The rest arrives in bursts while the sink is killed four times: once during start-up, then
+            // each time within 1.5 s after it stored a new offset.
+            // (The bursts come slowly until the kills are done, so the sink never runs out of work.)
+            let killing = NIOLockedValueBox(true)
+            async let publishing: Void = Self.publish(messages[1...], to: topic, with: producer, burst: 40) {
+                if killing.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(500)) }
             }
+            let storedAtKill = try await process.killAndRestart(times: 4) { try await World.storedOffsets(client, group: group)[topic] ?? 0 }
+            killing.withLockedValue { $0 = false }
             try await publishing
             await producer.shutdown()
             let caughtUp: Bool
@@ -66,8 +66,9 @@ struct PostgresSinkKillTests {
             }
             process.stop()
             try #require(caughtUp, "the sink did not store offset \(end); log tail:\n\(process.logText.suffix(4000))")
-            // The kills hit a sink that was applying: offsets moved on between them.
-            #expect(Set(storedAtKill).count > 1, "stored offsets at the kills: \(storedAtKill)")
+            // The later kills hit a sink that was applying: offsets moved on between them.
+            #expect(Array(storedAtKill.dropFirst()) == storedAtKill.dropFirst().sorted() && Set(storedAtKill.dropFirst()).count == 3,
+                    "stored offsets at the kills: \(storedAtKill)")
 
             #expect(try await PostgresSinkChecks.replicaText(client, schema: schema) == expectedText)
 
@@ -87,13 +88,14 @@ struct PostgresSinkKillTests {
             #expect(written.count >= 120, "the audit saw \(written.count) writes")
             // Each restart that got as far as an assignment resumed from the offsets Postgres stored.
             #expect(process.logCount("Partitions assigned; starting at the offsets stored in the target") >= 2)
+            print("Postgres sink kill -9 test: stored offsets at the kills \(storedAtKill) of \(end)")
             try await World.dropSchema(client, schema)
         }
         try? FileManager.default.removeItem(at: directory)
     }
 
     static func publish(_ messages: ArraySlice<(key: [UInt8], value: [UInt8]?)>, to topic: String, with producer: KafkaProducer,
-                        burst: Int, pause: Duration) async throws {
+                        burst: Int, between: @Sendable () async throws -> Void) async throws {
         var index = messages.startIndex
         while index < messages.endIndex {
             for message in messages[index..<min(index + burst, messages.endIndex)] {
@@ -101,7 +103,7 @@ struct PostgresSinkKillTests {
             }
             try await producer.waitForAllDeliveries()
             index += burst
-            try await Task.sleep(for: pause)
+            try await between()
         }
     }
 

@@ -15,11 +15,21 @@ import Testing
     struct Stream {
         var base: Int64
         var topics: [String]
+        var customers: Int
         var events: [(topic: String, event: ChangeEvent)] = []
-        var messageCounts: [String: Int64] = [:]
+        /// Poison messages published ahead of the events, to the customers topic.
+        var poison: Int64 = 0
+
+        /// Messages per topic once everything is published: a tombstone follows each delete.
+        var messageCounts: [String: Int64] {
+            var counts: [String: Int64] = [topics[0]: poison]
+            for (topic, event) in events { counts[topic, default: 0] += event.op == .delete ? 2 : 1 }
+            return counts
+        }
 
         init(base: Int64, customers: Int) async throws {
             self.base = base
+            self.customers = customers
             topics = []
             for name in ["customers", "credit_applications", "repayments"] {
                 topics.append(try await KafkaTestWorld.makeTopic("wh.credit.CreditStaging.dbo.\(name)"))
@@ -55,24 +65,65 @@ import Testing
             let envelope = DebeziumEnvelope(serverName: "credit", includeSchema: true)
             try await producer.send(topic: topics[0], key: envelope.encodeKey(event, schema: nil),
                                     value: envelope.encodeValue(event, schema: nil), partition: 0)
-            messageCounts[topics[0], default: 0] += 1
+            poison += 1
             await producer.shutdown()
         }
 
-        /// Publishes every event (a tombstone after each delete) to partition 0.
-        mutating func publish() async throws {
+        /// Publishes every event (a tombstone after each delete) to partition 0; with `burst`, that many
+        /// events at a time, running `between` after each burst.
+        func publish(burst: Int = .max, between: @Sendable () async throws -> Void = {}) async throws {
             let producer = try KafkaTestWorld.makeProducer()
             let envelope = DebeziumEnvelope(serverName: "credit", includeSchema: true)
-            for (topic, event) in events {
+            for (index, (topic, event)) in events.enumerated() {
                 let key = envelope.encodeKey(event, schema: nil)
-                try await producer.send(topic: topic, key: key, value: envelope.encodeValue(event, schema: nil), partition: 0)
-                messageCounts[topic, default: 0] += 1
-                if event.op == .delete {
-                    try await producer.send(topic: topic, key: key, value: nil, partition: 0)
-                    messageCounts[topic, default: 0] += 1
+                try await producer.enqueue(topic: topic, key: key, value: envelope.encodeValue(event, schema: nil), partition: 0)
+                if event.op == .delete { try await producer.enqueue(topic: topic, key: key, value: nil, partition: 0) }
+                if (index + 1) % burst == 0 {
+                    try await producer.waitForAllDeliveries()
+                    try await between()
                 }
             }
+            try await producer.waitForAllDeliveries()
             await producer.shutdown()
+        }
+
+        /// Checks the warehouse holds exactly the stream's history: per customer a version per tracked
+        /// change valid from its commit time, chained without gaps or overlaps, one current, a deleted
+        /// version for every third customer, no version twice; facts keyed to the versions valid then.
+        func expectCompleteHistory(sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            let versions = try await W.withConnection { try await W.customerVersions(base...(base + 999), on: $0) }
+            let deleted = (customers + 2) / 3
+            #expect(versions.count == customers * 6 + deleted, sourceLocation: sourceLocation)
+            #expect(Set(versions.map(\.surrogate)).count == versions.count, "a version id twice", sourceLocation: sourceLocation)
+            for c in 0..<Int64(customers) {
+                let id = base + c * 10
+                let t = W.t0 + c * 100_000
+                let history = versions.filter { $0.customerID == id }
+                var expected = [t] + (1...5).map { t + Int64($0) * 1000 }
+                if c % 3 == 0 { expected.append(t + 9000) }
+                #expect(history.map(\.validFrom) == expected, "customer \(id)", sourceLocation: sourceLocation)
+                #expect(history.filter(\.isCurrent).count == 1, "customer \(id)", sourceLocation: sourceLocation)
+                #expect(history.last?.isDeleted == (c % 3 == 0), "customer \(id)", sourceLocation: sourceLocation)
+                for (version, next) in zip(history, history.dropFirst()) {
+                    #expect(version.validTo == next.validFrom, "customer \(id)", sourceLocation: sourceLocation)
+                }
+            }
+            let lo = Int32(base), hi = Int32(base + 999)
+            let facts = try await W.withConnection { connection in
+                try await connection.execute("""
+                    SELECT (SELECT COUNT(*) FROM dw.fact_credit_application f JOIN dw.dim_customer c ON c.customer_version_key = f.customer_version_key
+                                WHERE f.application_id BETWEEN \(lo) AND \(hi) AND f.status = N'approved'
+                                  AND c.valid_from <= f.recorded_at AND (c.valid_to IS NULL OR f.recorded_at < c.valid_to)),
+                           (SELECT COUNT(*) FROM dw.fact_repayment f
+                                JOIN dw.dim_customer c ON c.customer_version_key = f.customer_version_key
+                                JOIN dw.dim_application a ON a.application_version_key = f.application_version_key
+                                WHERE f.repayment_id BETWEEN \(lo) AND \(hi) AND a.status = N'approved'
+                                  AND c.valid_from <= f.recorded_at AND (c.valid_to IS NULL OR f.recorded_at < c.valid_to)
+                                  AND a.valid_from <= f.recorded_at AND (a.valid_to IS NULL OR f.recorded_at < a.valid_to)),
+                           (SELECT COUNT(*) FROM dw.dim_application WHERE application_id BETWEEN \(lo) AND \(hi))
+                    """).rows.first.map { $0.values.compactMap(\.int64) }
+            }
+            #expect(facts == [Int64(customers), Int64(customers), Int64(customers) * 2], sourceLocation: sourceLocation)
         }
     }
 
@@ -127,7 +178,7 @@ import Testing
 
     @Test func replayingEveryTopicFromTheBeginningWithAFreshGroupLeavesTheWarehouseIdentical() async throws {
         let base = W.keyBase()
-        var stream = try await Stream(base: base, customers: 4)
+        let stream = try await Stream(base: base, customers: 4)
         try await stream.publish()
         let keys = base...(base + 999)
         #expect(try await run(stream, group: "sluice-warehouse-test-\(base)-a"))
@@ -141,7 +192,7 @@ import Testing
 
     @Test func stoppingTheSinkAtRandomPointsLosesNothingAndDoublesNothing() async throws {
         let base = W.keyBase()
-        var stream = try await Stream(base: base, customers: 6)
+        let stream = try await Stream(base: base, customers: 6)
         try await stream.publish()
         let group = "sluice-warehouse-test-\(base)"
         var finished = false
@@ -153,24 +204,7 @@ import Testing
         if !finished { finished = try await run(stream, group: group) }
         #expect(finished)
         #expect(interruptions > 0)
-        let versions = try await W.withConnection { try await W.customerVersions(base...(base + 999), on: $0) }
-        #expect(versions.count == 6 * 6 + 2)
-        #expect(Set(versions.map(\.surrogate)).count == versions.count)
-        let facts = try await W.withConnection { connection in
-            try await connection.execute("""
-                SELECT (SELECT COUNT(*) FROM dw.fact_credit_application WHERE application_id BETWEEN \(Int32(base)) AND \(Int32(base + 999))
-                            AND customer_version_key IS NOT NULL AND status = N'approved'),
-                       (SELECT COUNT(*) FROM dw.fact_repayment WHERE repayment_id BETWEEN \(Int32(base)) AND \(Int32(base + 999))
-                            AND customer_version_key IS NOT NULL AND application_version_key IS NOT NULL),
-                       (SELECT COUNT(*) FROM dw.dim_application WHERE application_id BETWEEN \(Int32(base)) AND \(Int32(base + 999)))
-                """).rows.first.map { $0.values.compactMap(\.int64) }
-        }
-        #expect(facts == [6, 6, 12])
-        for id in Set(versions.map(\.customerID)) {
-            let history = versions.filter { $0.customerID == id }
-            #expect(history.filter(\.isCurrent).count == 1)
-            for (version, next) in zip(history, history.dropFirst()) { #expect(version.validTo == next.validFrom) }
-        }
+        try await stream.expectCompleteHistory()
     }
 
     @Test func aPoisonMessageGoesToTheDeadLetterTopicAndTheRestIsApplied() async throws {
