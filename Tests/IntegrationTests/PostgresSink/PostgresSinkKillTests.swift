@@ -73,19 +73,10 @@ struct PostgresSinkKillTests {
             #expect(try await PostgresSinkChecks.replicaText(client, schema: schema) == expectedText)
 
             // Every real write: the same (key, position) never twice, and per key only ever forward.
-            var written = Set<String>()
-            var lastByKey: [Int32: String] = [:]
-            var doubled: [String] = []
-            var backwards: [String] = []
-            let audit = try await client.query(PostgresQuery(unsafeSQL: "SELECT id, position FROM \(quoteIdentifierForTests(schema)).audit WHERE op <> 'D' ORDER BY seq"))
-            for try await (id, position) in audit.decode((Int32, String).self) {
-                if !written.insert("\(id)@\(position)").inserted { doubled.append("\(id)@\(position)") }
-                if let last = lastByKey[id], last >= position { backwards.append("\(id): \(last) then \(position)") }
-                lastByKey[id] = position
-            }
-            #expect(doubled.isEmpty, "applied twice: \(doubled.prefix(10))")
-            #expect(backwards.isEmpty, "went backwards: \(backwards.prefix(10))")
-            #expect(written.count >= 120, "the audit saw \(written.count) writes")
+            let audit = try await Self.auditedWrites(client, schema: schema)
+            #expect(audit.doubled.isEmpty, "applied twice: \(audit.doubled.prefix(10))")
+            #expect(audit.backwards.isEmpty, "went backwards: \(audit.backwards.prefix(10))")
+            #expect(audit.writes >= 120, "the audit saw \(audit.writes) writes")
             // Each restart that got as far as an assignment resumed from the offsets Postgres stored.
             #expect(process.logCount("Partitions assigned; starting at the offsets stored in the target") >= 2)
             print("Postgres sink kill -9 test: stored offsets at the kills \(storedAtKill) of \(end)")
@@ -105,6 +96,22 @@ struct PostgresSinkKillTests {
             index += burst
             try await between()
         }
+    }
+
+    /// What the audit table recorded: how many rows were written, which (key, position) were written
+    /// more than once, and where a key's position went backwards.
+    static func auditedWrites(_ client: PostgresClient, schema: String) async throws -> (writes: Int, doubled: [String], backwards: [String]) {
+        var written = Set<String>()
+        var lastByKey: [Int32: String] = [:]
+        var doubled: [String] = []
+        var backwards: [String] = []
+        let audit = try await client.query(PostgresQuery(unsafeSQL: "SELECT id, position FROM \(quoteIdentifierForTests(schema)).audit WHERE op <> 'D' ORDER BY seq"))
+        for try await (id, position) in audit.decode((Int32, String).self) {
+            if !written.insert("\(id)@\(position)").inserted { doubled.append("\(id)@\(position)") }
+            if let last = lastByKey[id], last >= position { backwards.append("\(id): \(last) then \(position)") }
+            lastByKey[id] = position
+        }
+        return (written.count, doubled, backwards)
     }
 
     /// `<schema>.audit`: one row per row the sink inserted, updated or deleted in `<schema>.accounts`.

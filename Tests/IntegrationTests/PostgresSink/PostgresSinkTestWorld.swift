@@ -16,11 +16,12 @@ enum PostgresSinkTestWorld {
     }
 
     /// The sink's configuration as a connector file would give it, for `topic` into schema `schema`.
-    static func configuration(name: String, topics: [String], schema: String, batchSize: Int = 500, extra: String = "") throws -> PostgresSinkConfiguration {
+    static func configuration(name: String, topics: [String], schema: String, batchSize: Int = 500, extra: String = "",
+                              connectionURL: String = "${SLUICE_PG_URL}") throws -> PostgresSinkConfiguration {
         let json = """
             {"name": "\(name)", "config": {
               "connector.class": "postgres-sink", "topics": "\(topics.joined(separator: ","))", "group.id": "\(name)",
-              "connection.url": "${SLUICE_PG_URL}", "kafka.bootstrap.servers": "${SLUICE_KAFKA_BOOTSTRAP}",
+              "connection.url": "\(connectionURL)", "kafka.bootstrap.servers": "${SLUICE_KAFKA_BOOTSTRAP}",
               "table.name.format": "\(schema).${source.table}", "batch.size": \(batchSize),
               "retry.backoff.initial.ms": 100, "retry.backoff.max.ms": 1000, "statement.timeout.ms": 3000 \(extra)}}
             """
@@ -37,15 +38,15 @@ enum PostgresSinkTestWorld {
         return runtime
     }
 
-    static func postgresConfiguration() throws -> PostgresClient.Configuration {
-        guard case .success(let url) = PostgresURL.parse(try LocalWorld.env("SLUICE_PG_URL")) else { throw LocalWorldMissing(variable: "SLUICE_PG_URL") }
+    static func postgresConfiguration(url text: String? = nil) throws -> PostgresClient.Configuration {
+        guard case .success(let url) = PostgresURL.parse(try text ?? LocalWorld.env("SLUICE_PG_URL")) else { throw LocalWorldMissing(variable: "SLUICE_PG_URL") }
         return PostgresClient.Configuration(host: url.host, port: url.port, username: url.user ?? "", password: url.password,
                                             database: url.database, tls: .disable)
     }
 
     /// Runs `body` with a Postgres client whose pool runs alongside.
-    static func withPostgres<T: Sendable>(_ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
-        let client = PostgresClient(configuration: try postgresConfiguration(), backgroundLogger: logger)
+    static func withPostgres<T: Sendable>(url: String? = nil, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
+        let client = PostgresClient(configuration: try postgresConfiguration(url: url), backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
