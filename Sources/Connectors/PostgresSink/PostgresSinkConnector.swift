@@ -16,7 +16,7 @@ public enum PostgresSinkConnector {
             bootstrapServers: configuration.kafkaBootstrapServers.split(separator: ",").map { String($0.filter { !$0.isWhitespace }) },
             clientID: "sluice-\(configuration.name)",
             additionalProperties: Dictionary(configuration.kafkaProperties, uniquingKeysWith: { _, last in last }))
-        let consumer = KafkaConsumerConfiguration(connection: connection, groupID: configuration.groupID, offsetReset: .earliest)
+        let consumer = KafkaConsumerConfiguration(connection: connection.forConsumer, groupID: configuration.groupID, offsetReset: .earliest)
         let subscription: SinkRuntimeConfiguration.Subscription = switch configuration.subscription {
         case .topics(let topics): .topics(topics)
         case .regex(let pattern): .regex(pattern)

@@ -113,7 +113,7 @@ public final class SinkRuntime: Service, Sendable {
 
     func ensureDeadLetterTopic() async {
         do {
-            let admin = try KafkaAdminClient(configuration: KafkaAdminConfiguration(connection: configuration.consumer.connection), logger: logger)
+            let admin = try KafkaAdminClient(configuration: KafkaAdminConfiguration(connection: configuration.consumer.connection.forProducer), logger: logger)
             do {
                 try await admin.ensureTopic(KafkaTopicSpecification(name: configuration.deadLetterTopic, partitions: 1))
             } catch {

@@ -54,7 +54,7 @@ public struct SinkRuntimeConfiguration: Sendable {
             consumer.connection.additionalProperties["topic.metadata.refresh.interval.ms"] = "5000"
         }
         self.consumer = consumer
-        self.producer = producer ?? KafkaProducerConfiguration(connection: consumer.connection, linger: .milliseconds(1))
+        self.producer = producer ?? KafkaProducerConfiguration(connection: consumer.connection.forProducer, linger: .milliseconds(1))
         self.subscription = subscription
         self.batchSize = batchSize
         self.pollTimeout = pollTimeout

@@ -54,4 +54,23 @@ struct KafkaLogForwardingTests {
         #expect(connectFailure?.2?[KafkaLoggingKeys.facility] != nil)
         #expect(connectFailure?.2?[KafkaLoggingKeys.client].map { "\($0)".hasPrefix("log-test#producer") } == true)
     }
+
+    @Test("a connector's consumer-only pass-through keys reach the consumer, not the producer (no CONFWARN)")
+    func passThroughKeysGoToTheClientThatReadsThem() async throws {
+        let connection = KafkaConnectionConfiguration(
+            bootstrapServers: ["127.0.0.1:1"], clientID: "scope-test",
+            additionalProperties: ["session.timeout.ms": "6000", "linger.ms": "7", "socket.keepalive.enable": "true"])
+        #expect(connection.forProducer.additionalProperties == ["linger.ms": "7", "socket.keepalive.enable": "true"])
+        #expect(connection.forConsumer.additionalProperties == ["session.timeout.ms": "6000", "socket.keepalive.enable": "true"])
+
+        func confWarnings(_ connection: KafkaConnectionConfiguration) async throws -> [String] {
+            let records = NIOLockedValueBox<[(Logger.Level, String, Logger.Metadata?)]>([])
+            let logger = Logger(label: "kafka-scope-test") { _ in CapturingHandler(records: records) }
+            let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(connection: connection), logger: logger)
+            await producer.shutdown(flushTimeout: .milliseconds(100))
+            return records.withLockedValue { $0 }.filter { $0.2?[KafkaLoggingKeys.facility] == "CONFWARN" }.map(\.1)
+        }
+        #expect(try await confWarnings(connection).contains { $0.contains("session.timeout.ms") }, "librdkafka warns about a consumer key on a producer")
+        #expect(try await confWarnings(connection.forProducer).isEmpty)
+    }
 }

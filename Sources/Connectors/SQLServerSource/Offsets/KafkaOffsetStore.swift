@@ -44,7 +44,7 @@ public struct KafkaOffsetStore: Sendable {
         let report = try await producer.send(topic: topic, key: sentinel, value: nil, partition: 0)
         let consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(
-                connection: connection, groupID: "__sluice-offsets-reader-\(UUID().uuidString)",
+                connection: connection.forConsumer, groupID: "__sluice-offsets-reader-\(UUID().uuidString)",
                 sessionTimeout: .seconds(6), heartbeatInterval: .seconds(1), assignmentStrategy: .range, offsetReset: .earliest),
             hooks: KafkaRebalanceHooks(onAssign: { partitions in
                 Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(0)) })

@@ -88,8 +88,8 @@ struct DatabaseStreamer: Sendable {
     /// One connected session: connect, load the offset, snapshot if needed, stream until shutdown.
     private func session(healthy: inout Bool) async throws {
         let producer = try KafkaProducer(
-            configuration: KafkaProducerConfiguration(connection: kafka), logger: logger)
-        let admin = try KafkaAdminClient(configuration: KafkaAdminConfiguration(connection: kafka), logger: logger)
+            configuration: KafkaProducerConfiguration(connection: kafka.forProducer), logger: logger)
+        let admin = try KafkaAdminClient(configuration: KafkaAdminConfiguration(connection: kafka.forProducer), logger: logger)
         var connection: SQLServerConnection?
         var readers: [SQLServerConnection] = []
         do {

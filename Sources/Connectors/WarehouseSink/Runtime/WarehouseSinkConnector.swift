@@ -19,7 +19,7 @@ public enum WarehouseSinkConnector {
             bootstrapServers: configuration.kafkaBootstrapServers.split(separator: ",").map { String($0.filter { !$0.isWhitespace }) },
             clientID: "sluice-\(configuration.name)",
             additionalProperties: Dictionary(configuration.kafkaProperties, uniquingKeysWith: { _, last in last }))
-        let consumer = KafkaConsumerConfiguration(connection: connection, groupID: configuration.groupID, offsetReset: .earliest)
+        let consumer = KafkaConsumerConfiguration(connection: connection.forConsumer, groupID: configuration.groupID, offsetReset: .earliest)
         return SinkRuntimeConfiguration(
             connectorName: configuration.name, consumer: consumer, subscription: .topics(configuration.topics),
             batchSize: configuration.batchSize, pollTimeout: .milliseconds(configuration.pollTimeoutMs),
