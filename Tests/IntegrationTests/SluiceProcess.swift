@@ -35,6 +35,17 @@ final class SluiceProcess: @unchecked Sendable {
         return url
     }
 
+    /// A sink's connector file: `config` plus what every test sink shares (the local broker, short
+    /// retry backoffs, and a short group session: a killed member holds its partitions until it ends).
+    static func writeSinkConnectorFile(name: String, config: [String: String], in directory: URL) throws -> URL {
+        let common = [
+            "group.id": name, "kafka.bootstrap.servers": try LocalWorld.env("SLUICE_KAFKA_BOOTSTRAP"),
+            "retry.backoff.initial.ms": "100", "retry.backoff.max.ms": "1000",
+            "kafka.session.timeout.ms": "6000", "kafka.heartbeat.interval.ms": "500",
+        ]
+        return try writeConnectorFile(name: name, config: common.merging(config) { _, own in own }, in: directory)
+    }
+
     /// A fresh directory for one test's connector files and log.
     static func scratchDirectory(_ name: String) throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-\(name)")

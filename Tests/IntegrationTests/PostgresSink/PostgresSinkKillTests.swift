@@ -15,25 +15,14 @@ struct PostgresSinkKillTests {
 
     @Test("kill -9 while applying, then restart: the replica equals the source and no change is applied twice")
     func killNineLosesNothingAndDoublesNothing() async throws {
-        let topic = try await KafkaTestWorld.makeTopic("pgsink-kill")
-        let schema = World.uniqueSchema()
-        let group = KafkaTestWorld.uniqueName("pgsink-kill")
-        var source = AccountsSource()
-        try source.insert(source.randomRow(id: 1))
-        try source.randomChanges(2400, ids: 1...120)
-        let messages = source.messages
-        let end = Int64(messages.count)
-        let expectedText = source.expectedText
+        let scenario = try await World.Scenario("pgsink-kill", changes: 2400, ids: 1...120)
+        let (topic, schema, group, messages, end, expectedText) =
+            (scenario.topic, scenario.schema, scenario.group, scenario.messages, scenario.end, scenario.expectedText)
 
         let directory = try SluiceProcess.scratchDirectory(group)
-        let connectorFile = try SluiceProcess.writeConnectorFile(name: group, config: [
-            "connector.class": "postgres-sink", "topics": topic, "group.id": group,
-            "connection.url": try LocalWorld.env("SLUICE_PG_URL"),
-            "kafka.bootstrap.servers": try LocalWorld.env("SLUICE_KAFKA_BOOTSTRAP"),
+        let connectorFile = try SluiceProcess.writeSinkConnectorFile(name: group, config: [
+            "connector.class": "postgres-sink", "topics": topic, "connection.url": try LocalWorld.env("SLUICE_PG_URL"),
             "table.name.format": "\(schema).${source.table}", "batch.size": "25",
-            "retry.backoff.initial.ms": "100", "retry.backoff.max.ms": "1000",
-            // A killed member holds its partitions until its session times out; keep that short.
-            "kafka.session.timeout.ms": "6000", "kafka.heartbeat.interval.ms": "500",
         ], in: directory)
         let process = SluiceProcess(connectorFiles: [connectorFile], log: directory.appendingPathComponent("sluice.log"))
         let producer = try KafkaTestWorld.makeProducer()

@@ -42,15 +42,9 @@ struct PostgresSinkRestartTests {
         try Self.services("up", String(port))
         defer { try? Self.services("remove", String(port)) }
 
-        let topic = try await KafkaTestWorld.makeTopic("pgsink-restart")
-        let schema = World.uniqueSchema()
-        let group = KafkaTestWorld.uniqueName("pgsink-restart")
-        var source = AccountsSource()
-        try source.insert(source.randomRow(id: 1))
-        try source.randomChanges(1500, ids: 1...100)
-        let messages = source.messages
-        let end = Int64(messages.count)
-        let expectedText = source.expectedText
+        let scenario = try await World.Scenario("pgsink-restart", changes: 1500, ids: 1...100)
+        let (topic, schema, group, messages, end, expectedText) =
+            (scenario.topic, scenario.schema, scenario.group, scenario.messages, scenario.end, scenario.expectedText)
         let configuration = try World.configuration(name: group, topics: [topic], schema: schema, batchSize: 20, connectionURL: url)
         let health = HealthRegistry()
         let sink = PostgresSinkService(configuration: configuration, runtimeConfiguration: World.runtimeConfiguration(configuration),

@@ -94,6 +94,28 @@ enum PostgresSinkTestWorld {
         return result
     }
 
+    /// A fresh topic, replica schema and consumer group, and the messages of `changes` random changes
+    /// to `accounts` (the first an insert: it creates the replica table) with the table they leave.
+    struct Scenario: Sendable {
+        let topic: String
+        let schema: String
+        let group: String
+        let messages: [(key: [UInt8], value: [UInt8]?)]
+        let expectedText: String
+        var end: Int64 { Int64(messages.count) }
+
+        init(_ name: String, changes: Int, ids: ClosedRange<Int>) async throws {
+            topic = try await KafkaTestWorld.makeTopic(name)
+            schema = PostgresSinkTestWorld.uniqueSchema()
+            group = KafkaTestWorld.uniqueName(name)
+            var source = AccountsSource()
+            try source.insert(source.randomRow(id: ids.lowerBound))
+            try source.randomChanges(changes, ids: ids)
+            messages = source.messages
+            expectedText = source.expectedText
+        }
+    }
+
     static func uniqueSchema() -> String { "t_" + UUID().uuidString.prefix(8).lowercased() }
 
     static func dropSchema(_ client: PostgresClient, _ schema: String) async throws {

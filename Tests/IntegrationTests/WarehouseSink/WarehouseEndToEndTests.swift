@@ -35,11 +35,9 @@ struct WarehouseEndToEndTests {
 
         let directory = try SluiceProcess.scratchDirectory("whe2e-\(world.prefix)")
         let source = try SluiceProcess.writeConnectorFile(name: "source-\(world.prefix)", config: try world.properties(), in: directory)
-        let warehouse = try SluiceProcess.writeConnectorFile(name: "warehouse-\(world.prefix)", config: [
-            "connector.class": "warehouse-sink", "topics": world.topic("customers"), "group.id": "warehouse-\(world.prefix)",
+        let warehouse = try SluiceProcess.writeSinkConnectorFile(name: "warehouse-\(world.prefix)", config: [
+            "connector.class": "warehouse-sink", "topics": world.topic("customers"),
             "connection.url": try LocalWorld.env("SLUICE_WAREHOUSE_URL"),
-            "kafka.bootstrap.servers": try LocalWorld.env("SLUICE_KAFKA_BOOTSTRAP"),
-            "kafka.session.timeout.ms": "6000", "kafka.heartbeat.interval.ms": "500",
         ], in: directory)
         let process = SluiceProcess(connectorFiles: [source, warehouse], log: directory.appendingPathComponent("sluice.log"))
         try process.start()

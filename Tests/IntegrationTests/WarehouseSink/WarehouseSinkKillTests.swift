@@ -21,14 +21,9 @@ struct WarehouseSinkKillTests {
         let end = stream.messageCounts.values.reduce(0, +)
 
         let directory = try SluiceProcess.scratchDirectory(group)
-        let connectorFile = try SluiceProcess.writeConnectorFile(name: group, config: [
-            "connector.class": "warehouse-sink", "topics": stream.topics.joined(separator: ","), "group.id": group,
-            "connection.url": try LocalWorld.env("SLUICE_WAREHOUSE_URL"),
-            "kafka.bootstrap.servers": try LocalWorld.env("SLUICE_KAFKA_BOOTSTRAP"),
-            "warehouse.schema": "dw", "batch.size": "7",
-            "retry.backoff.initial.ms": "100", "retry.backoff.max.ms": "1000",
-            // A killed member holds its partitions until its session times out; keep that short.
-            "kafka.session.timeout.ms": "6000", "kafka.heartbeat.interval.ms": "500",
+        let connectorFile = try SluiceProcess.writeSinkConnectorFile(name: group, config: [
+            "connector.class": "warehouse-sink", "topics": stream.topics.joined(separator: ","),
+            "connection.url": try LocalWorld.env("SLUICE_WAREHOUSE_URL"), "warehouse.schema": "dw", "batch.size": "7",
         ], in: directory)
         let process = SluiceProcess(connectorFiles: [connectorFile], log: directory.appendingPathComponent("sluice.log"))
 
