@@ -14,7 +14,7 @@ import SluiceSinkKit
 /// - A deleted key keeps its position in `<offsets.schema>.sluice_deleted` (table, key JSON, position), so
 ///   an older duplicate of the row cannot resurrect it; an upsert is skipped when that table holds a
 ///   position at least as new. (Entries stay after a re-insert: they are harmless, because the row's own
-///   position then guards it.)
+///   position then guards it.) Entries older than `deleted.retention.hours` are pruned.
 /// - `<offsets.schema>.sluice_offsets` (group, topic, partition → next offset) is written in the same
 ///   transaction as the rows.
 public final class PostgresSinkTarget: SinkTarget {
@@ -23,6 +23,9 @@ public final class PostgresSinkTarget: SinkTarget {
     let logger: Logger
     let layouts = NIOLockedValueBox<[String: PostgresTableLayout]>([:])
     let bookkeepingReady = NIOLockedValueBox(false)
+    /// When `sluice_deleted` was last pruned (nil: not yet in this process).
+    let lastPrune = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
+    static let pruneInterval: Duration = .seconds(600)
 
     public init(configuration: PostgresSinkConfiguration, session: PostgresSession, logger: Logger) {
         self.configuration = configuration
@@ -100,8 +103,9 @@ public final class PostgresSinkTarget: SinkTarget {
         let offsets = offsetsQuery(batch.nextOffsets)
         let session = self.session
         let prepared = statements
+        let outcome: SinkApplyOutcome
         do {
-            return try await session.withTransaction { connection in
+            outcome = try await session.withTransaction { connection in
                 var outcome = SinkApplyOutcome()
                 for statement in prepared {
                     do {
@@ -128,6 +132,34 @@ public final class PostgresSinkTarget: SinkTarget {
             }
         } catch {
             throw SinkError.postgres(error, doing: "applying a batch", topics: [])
+        }
+        await pruneDeletedIfDue()
+        return outcome
+    }
+
+    /// Every `pruneInterval`, after a committed batch: drops `sluice_deleted` entries older than
+    /// `deleted.retention.hours`. A failure is logged and tried again next time (the batch is applied).
+    func pruneDeletedIfDue() async {
+        let hours = configuration.deletedRetentionHours
+        guard hours > 0 else { return }
+        let now = ContinuousClock.now
+        let due = lastPrune.withLockedValue { last in
+            guard last.map({ now - $0 >= Self.pruneInterval }) ?? true else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
+        let query: PostgresQuery = """
+            WITH pruned AS (DELETE FROM \(unescaped: deletedTable) WHERE deleted_at < now() - make_interval(hours => \(Int32(hours))) RETURNING 1)
+            SELECT count(*) FROM pruned
+            """
+        do {
+            let pruned = try await session.withConnection { connection in try await Self.count(query, on: connection, session: session) }
+            if pruned > 0 {
+                logger.info("Pruned sluice_deleted entries older than deleted.retention.hours=\(hours)", metadata: [SinkLoggingKeys.count: "\(pruned)"])
+            }
+        } catch {
+            logger.warning("Could not prune sluice_deleted; trying again in \(Self.pruneInterval)", metadata: [SinkLoggingKeys.error: "\(error)"])
         }
     }
 

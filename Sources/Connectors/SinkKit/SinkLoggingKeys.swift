@@ -8,4 +8,5 @@ public enum SinkLoggingKeys {
     public static let retryIn = "sluice.sink.retry_in"
     public static let batchSize = "sluice.sink.batch_size"
     public static let error = "sluice.sink.error"
+    public static let count = "sluice.sink.count"
 }

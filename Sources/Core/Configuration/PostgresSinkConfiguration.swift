@@ -19,6 +19,10 @@
 /// - `statement.timeout.ms` [60000] — a Postgres call (one batch's transaction) taking longer is abandoned:
 ///   the connection is closed and the batch retried on a new one
 /// - `retry.backoff.initial.ms` [500], `retry.backoff.max.ms` [30000]
+/// - `deleted.retention.hours` [168] — how long `sluice_deleted` keeps a deleted key's position (it stops
+///   an older duplicate of the row from resurrecting it); older entries are pruned every 10 minutes. It
+///   must exceed the longest a duplicate can arrive late (a source replaying its last transaction after a
+///   crash: minutes). 0 keeps them forever
 public struct PostgresSinkConfiguration: Sendable {
     public enum SchemaEvolution: String, CaseIterable, Sendable { case basic, none }
     public enum SSLMode: String, CaseIterable, Sendable { case disable, prefer, require }
@@ -50,6 +54,7 @@ public struct PostgresSinkConfiguration: Sendable {
     public var statementTimeoutMs: Int
     public var retryBackoffInitialMs: Int
     public var retryBackoffMaxMs: Int
+    public var deletedRetentionHours: Int
 
     /// Reads and validates every key, throwing all problems at once.
     public init(_ input: ConnectorProperties) throws(ConfigurationError) {
@@ -114,6 +119,7 @@ public struct PostgresSinkConfiguration: Sendable {
         statementTimeoutMs = p.int("statement.timeout.ms", default: 60_000, range: 100...3_600_000)
         retryBackoffInitialMs = p.int("retry.backoff.initial.ms", default: 500, range: 10...600_000)
         retryBackoffMaxMs = p.int("retry.backoff.max.ms", default: 30_000, range: 100...3_600_000)
+        deletedRetentionHours = p.int("deleted.retention.hours", default: 168, range: 0...87_600)
         try p.validate()
     }
 

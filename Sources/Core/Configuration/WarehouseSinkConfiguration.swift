@@ -19,7 +19,7 @@
 ///   A column in neither list is not kept (NULL in the warehouse). A column may not be in both.
 /// - `batch.size` [500] — at most this many messages per warehouse transaction
 /// - `poll.timeout.ms` [250]
-/// - `errors.deadletterqueue.topic.name` [<group.id>.dlq] — where poison messages go
+/// - `errors.deadletterqueue.topic.name` [`<name>.dlq`, as for every sink] — where poison messages go
 /// - `retry.backoff.initial.ms` [500], `retry.backoff.max.ms` [30000] — warehouse reconnect backoff
 public struct WarehouseSinkConfiguration: Sendable {
     public static let connectorClasses: Set<String> = ["warehouse-sink"]
@@ -116,7 +116,7 @@ public struct WarehouseSinkConfiguration: Sendable {
                     "submitted_at", "decided_by", "decided_at", "decision_note"])
         batchSize = p.int("batch.size", default: 500, range: 1...100_000)
         pollTimeoutMs = p.int("poll.timeout.ms", default: 250, range: 1...60_000)
-        deadLetterTopic = p.string("errors.deadletterqueue.topic.name", default: "\(groupID).dlq") ?? "\(groupID).dlq"
+        deadLetterTopic = p.string("errors.deadletterqueue.topic.name", default: "\(p.name).dlq") ?? "\(p.name).dlq"
         retryBackoffInitialMs = p.int("retry.backoff.initial.ms", default: 500, range: 10...600_000)
         retryBackoffMaxMs = p.int("retry.backoff.max.ms", default: 30_000, range: 100...3_600_000)
         try p.validate()

@@ -54,6 +54,58 @@ struct PostgresSinkIntegrationTests {
         await producer.shutdown()
     }
 
+    @Test("delete markers older than deleted.retention.hours are pruned by a restarted sink; newer ones stay; the replica is unchanged")
+    func oldDeleteMarkersArePruned() async throws {
+        let scenario = try await World.Scenario("pgsink-prune", changes: 300, ids: 1...20)
+        let producer = try KafkaTestWorld.makeProducer()
+        for message in scenario.messages {
+            try await producer.enqueue(topic: scenario.topic, key: message.key, value: message.value, partition: 0)
+        }
+        try await producer.waitForAllDeliveries()
+        let configuration = try World.configuration(name: scenario.group, topics: [scenario.topic], schema: scenario.schema, batchSize: 50,
+                                                    extra: #", "deleted.retention.hours": 24"#)
+        // This test's markers: those of its replica table (the shared table holds other tests' too).
+        let deleted = "sluice.sluice_deleted"
+        let mine = "table_name LIKE '\(scenario.schema).%'"
+        try await World.withPostgres { client in
+            let first = PostgresSinkService(configuration: configuration, runtimeConfiguration: World.runtimeConfiguration(configuration), logger: World.logger)
+            try await World.whileRunning(first) {
+                try await World.waitForStoredOffsets(client, group: scenario.group, topics: [scenario.topic: scenario.end])
+            }
+            // Age half the markers past the retention (and add one for a key that never existed).
+            try await client.query(PostgresQuery(unsafeSQL: """
+                UPDATE \(deleted) SET deleted_at = now() - interval '25 hours'
+                WHERE \(mine) AND key IN (SELECT key FROM \(deleted) WHERE \(mine) ORDER BY key LIMIT (SELECT count(*) / 2 FROM \(deleted) WHERE \(mine)))
+                """))
+            try await client.query(PostgresQuery(unsafeSQL: """
+                INSERT INTO \(deleted) (table_name, key, position, deleted_at) VALUES ('\(scenario.schema).gone', '{"id":0}', '0', now() - interval '30 days')
+                """))
+            let markers = try await Self.markers(client, table: deleted, where: mine)
+            let old = markers.filter { $0.old }.map(\.key), recent = markers.filter { !$0.old }.map(\.key)
+            try #require(old.count >= 2 && !recent.isEmpty, "markers: \(markers)")
+
+            // A restarted sink prunes with its first batch.
+            let last = scenario.messages.last!
+            try await producer.enqueue(topic: scenario.topic, key: last.key, value: last.value, partition: 0)
+            try await producer.waitForAllDeliveries()
+            let second = PostgresSinkService(configuration: configuration, runtimeConfiguration: World.runtimeConfiguration(configuration), logger: World.logger)
+            try await World.whileRunning(second) {
+                try await World.waitForStoredOffsets(client, group: scenario.group, topics: [scenario.topic: scenario.end + 1])
+            }
+            #expect(try await Self.markers(client, table: deleted, where: mine).map(\.key).sorted() == recent.sorted())
+            #expect(try await PostgresSinkChecks.replicaText(client, schema: scenario.schema) == scenario.expectedText)
+            try await World.dropSchema(client, scenario.schema)
+        }
+        await producer.shutdown()
+    }
+
+    static func markers(_ client: PostgresClient, table: String, where condition: String) async throws -> [(key: String, old: Bool)] {
+        var result: [(key: String, old: Bool)] = []
+        let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT table_name || key, deleted_at < now() - interval '24 hours' FROM \(table) WHERE \(condition)"))
+        for try await (key, old) in rows.decode((String, Bool).self) { result.append((key, old)) }
+        return result
+    }
+
     @Test("a poison message and a row Postgres rejects go to the dead-letter topic with the error; later events still apply")
     func poisonMessagesAreDeadLettered() async throws {
         let topic = try await KafkaTestWorld.makeTopic("pgsink-poison")

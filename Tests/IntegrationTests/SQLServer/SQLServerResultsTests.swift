@@ -51,7 +51,7 @@ import SluiceSQLServer
 
     @Test func outputParametersAndReturnStatus() async throws {
         try await SQLServerTestWorld.withConnection { connection in
-            let query = SQLServerQuery("SET @doubled = @value * 2; SET @label = N'ok-' + CAST(@value AS nvarchar(10))", parameters: [
+            let query = SQLServerQuery(sql: "SET @doubled = @value * 2; SET @label = N'ok-' + CAST(@value AS nvarchar(10))", parameters: [
                 SQLServerParameter(name: "@value", value: .int(21)),
                 SQLServerParameter(name: "@doubled", value: .null, type: .int, isOutput: true),
                 SQLServerParameter(name: "@label", value: .null, type: .nvarchar(.count(20)), isOutput: true),

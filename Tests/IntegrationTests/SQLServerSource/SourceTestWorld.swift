@@ -37,7 +37,7 @@ struct SourceTestWorld {
             for (name, columns) in tables {
                 try await conn.execute("CREATE TABLE \(identifier: "dbo", name) (\(unsafeRaw: columns))")
             }
-            for sql in beforeCDC { try await conn.execute(SQLServerQuery(sql)) }
+            for sql in beforeCDC { try await conn.execute(SQLServerQuery(sql: sql)) }
             try await conn.execute("EXEC sys.sp_cdc_enable_db")
             for (name, _) in tables {
                 try await conn.execute("EXEC sys.sp_cdc_enable_table @source_schema = N'dbo', @source_name = \(name), @role_name = NULL")

@@ -49,7 +49,7 @@ import Testing
         try await W.withConnection { connection in
             try await W.apply(events, on: connection)
             func checksum() async throws -> [UInt8]? {
-                let query = SQLServerQuery(W.checksumQuery.replacingOccurrences(of: "@lo", with: "@p1").replacingOccurrences(of: "@hi", with: "@p2"),
+                let query = SQLServerQuery(sql: W.checksumQuery.replacingOccurrences(of: "@lo", with: "@p1").replacingOccurrences(of: "@hi", with: "@p2"),
                                            parameters: [.init(name: "@p1", value: .int(Int32(base))), .init(name: "@p2", value: .int(Int32(base + 999)))])
                 return try await connection.execute(query).rows.first?[0].bytes
             }

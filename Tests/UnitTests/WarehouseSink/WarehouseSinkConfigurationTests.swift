@@ -17,7 +17,7 @@ import Testing
         #expect(c.topics.count == 3)
         #expect(c.customer.tracked.contains("address") && c.customer.type1.contains("email"))
         #expect(c.application.tracked == ["status"])
-        #expect(c.deadLetterTopic == "sluice-warehouse.dlq")
+        #expect(c.deadLetterTopic == "warehouse.dlq")  // <connector name>.dlq, as for the replica
         // The catalogue of the configuration and of the model agree.
         #expect(WarehouseSinkConfiguration.customerColumns == WarehouseModel.customerColumns.map(\.name))
         #expect(WarehouseSinkConfiguration.applicationColumns == WarehouseModel.applicationColumns.map(\.name))

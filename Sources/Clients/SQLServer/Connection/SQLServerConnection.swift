@@ -62,7 +62,7 @@ public final class SQLServerConnection: Sendable {
         }
         let connection = SQLServerConnection(configuration: configuration, logger: logger, threadPool: threadPool, transfer: transfer)
         do {
-            _ = try await connection.execute(SQLServerQuery(sessionSetup))
+            _ = try await connection.execute(SQLServerQuery(sql: sessionSetup))
         } catch {
             await connection.close()
             throw error

@@ -7,21 +7,25 @@
 ///
 /// A query without parameters runs as a plain batch; with parameters it runs through
 /// `sp_executesql`, whose `@params` is ``parameterDeclarations``.
+///
+/// Text assembled elsewhere goes in labelled, `SQLServerQuery(sql: text)`. There is deliberately no
+/// unlabelled `SQLServerQuery(_: String)`: Swift reads `SQLServerQuery("… \(x) …")` as the literal
+/// `"… \(x) …" as SQLServerQuery`, so `x` would become a parameter where a reader expects text.
 public struct SQLServerQuery: Sendable, Hashable, ExpressibleByStringInterpolation, CustomStringConvertible {
     public var sql: String
     public var parameters: [SQLServerParameter]
 
-    public init(_ sql: String, parameters: [SQLServerParameter] = []) {
+    public init(sql: String, parameters: [SQLServerParameter] = []) {
         self.sql = sql
         self.parameters = parameters
     }
 
     public init(stringLiteral value: String) {
-        self.init(value)
+        self.init(sql: value)
     }
 
     public init(stringInterpolation: StringInterpolation) {
-        self.init(stringInterpolation.sql, parameters: stringInterpolation.parameters)
+        self.init(sql: stringInterpolation.sql, parameters: stringInterpolation.parameters)
     }
 
     /// The `@params` declaration string passed to `sp_executesql`.

@@ -316,7 +316,7 @@ struct DatabaseStreamer: Sendable {
 
     private func heartbeat(_ context: inout SessionContext, offset: SourceOffset, stall: inout StallDetector) async throws {
         if let action = configuration.heartbeatActionQuery {
-            _ = try await context.connection.execute(SQLServerQuery(action))
+            _ = try await context.connection.execute(SQLServerQuery(sql: action))
             stall.sourceChanged(maxLSN: try await catalog.maxLSN(context.connection))
         }
         let ticket = try await context.publisher.publishHeartbeat(database: database)

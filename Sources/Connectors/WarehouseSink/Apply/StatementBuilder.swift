@@ -56,7 +56,7 @@ struct StatementBuilder {
         sql += column + " IN (" + names.joined(separator: ", ") + ")"
     }
 
-    var query: SQLServerQuery { SQLServerQuery(sql, parameters: parameters) }
+    var query: SQLServerQuery { SQLServerQuery(sql: sql, parameters: parameters) }
 
     /// Splits `rows` so that each chunk's parameters stay within the limits.
     static func chunks<T>(_ rows: [T], parametersPerRow: Int, reserved: Int = 0) -> [ArraySlice<T>] {
