@@ -168,7 +168,10 @@ public struct PostgresURL: Hashable, Sendable {
         if let question = rest.firstIndex(of: "?") {
             for pair in rest[rest.index(after: question)...].split(separator: "&") {
                 let kv = pair.split(separator: "=", maxSplits: 1)
-                if kv.count == 2 && kv[0] == "sslmode" { sslMode = String(kv[1]) }
+                guard kv.count == 2 && kv[0] == "sslmode" else {
+                    return .failure(Problem(message: "the URL option '\(kv.first ?? "")' is not read (only sslmode is); remove it"))
+                }
+                sslMode = String(kv[1])
             }
             rest = rest[..<question]
         }

@@ -179,9 +179,14 @@ public struct MSSQLURL: Hashable, Sendable {
                 user = percentDecode(credentials)
             }
         }
+        if let question = rest.firstIndex(of: "?") {
+            // The SQL Server client's own URL options (loginTimeout, …) are not read from connector
+            // files; dropping them silently would hide a setting the operator believes is in force.
+            return .failure(Problem(message: "options after '?' are not read from connector files; remove them"))
+        }
         var database: String?
         if let slash = rest.firstIndex(of: "/") {
-            let db = rest[rest.index(after: slash)...].split(separator: "?", maxSplits: 1).first.map(String.init) ?? ""
+            let db = String(rest[rest.index(after: slash)...])
             database = db.isEmpty ? nil : percentDecode(Substring(db))
             rest = rest[..<slash]
         }

@@ -33,6 +33,18 @@ import Testing
         }
     }
 
+    @Test func urlOptionsAreRefusedNotDropped() throws {
+        do {
+            _ = try load(#""connector.class":"sqlserver-source","database.url":"mssql://u:p@db/Credit?loginTimeout=5","topic.prefix":"t","kafka.bootstrap.servers":"k:9092""#)
+            Issue.record("a URL option was dropped silently")
+        } catch {
+            #expect(error.description.contains("database.url: options after '?' are not read"), "\(error)")
+        }
+        // A '?' inside the (percent-encoded or not) password is not an option.
+        let c = try load(#""connector.class":"sqlserver-source","database.url":"mssql://u:p?w@db/Credit","topic.prefix":"t","kafka.bootstrap.servers":"k:9092""#)
+        #expect(c.password.value == "p?w" && c.host == "db")
+    }
+
     @Test func separateHostKeysWorkWithoutAURL() throws {
         let c = try load(#""connector.class":"sqlserver-source","database.hostname":"db","database.user":"u","database.password":"p","database.names":"A, B","topic.prefix":"t","kafka.bootstrap.servers":"k:9092","kafka.linger.ms":"5","snapshot.mode":"schema_only","message.key.columns":"dbo.t:a,b;dbo.u:c""#)
         #expect(c.host == "db" && c.port == 1433 && c.databases == ["A", "B"])

@@ -29,6 +29,15 @@ import Testing
         #expect(c.targetTable(for: TableID(database: "D", schema: "dbo", table: "t"), topic: "x") == ("public", "replica_t"))
     }
 
+    @Test func urlOptionsOtherThanSSLModeAreRefusedNotDropped() throws {
+        do {
+            _ = try load(#""connector.class":"postgres-sink","topics":"a","connection.url":"postgres://u:p@db/app?sslmode=require&connect_timeout=5","kafka.bootstrap.servers":"k:9092""#)
+            Issue.record("a URL option was dropped silently")
+        } catch {
+            #expect(error.description.contains("connection.url: the URL option 'connect_timeout' is not read (only sslmode is)"), "\(error)")
+        }
+    }
+
     @Test func explainsEveryProblem() throws {
         do {
             _ = try load(#""connector.class":"jdbc-sink","topics":"a","topics.regex":"b","connection.url":"mysql://x","batch.size":"0","table.name.format":"${source.nope}","schema.evolution":"full","bogus.key":"1""#)
