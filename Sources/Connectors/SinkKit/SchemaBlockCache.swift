@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOConcurrencyHelpers
 import SluiceCore
 
@@ -8,12 +11,20 @@ public final class SchemaBlockCache: Sendable {
     /// The cache `SinkBatchBuilder` uses.
     public static let shared = SchemaBlockCache()
 
-    private let entries = NIOLockedValueBox<[[UInt8]: TableSchema]>([:])
+    /// Schema-block bytes as a dictionary key, hashed in bulk (the default `[UInt8]` hash feeds the
+    /// hasher byte by byte: it was the sink's largest cost, the blocks being kilobytes).
+    struct Key: Hashable {
+        let bytes: [UInt8]
+        func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+    }
+
+    private let entries = NIOLockedValueBox<[Key: TableSchema]>([:])
     private let capacity: Int
 
     public init(capacity: Int = 512) { self.capacity = capacity }
 
-    func schema(for key: [UInt8], orDecode decode: () throws -> TableSchema?) rethrows -> TableSchema? {
+    func schema(for bytes: [UInt8], orDecode decode: () throws -> TableSchema?) rethrows -> TableSchema? {
+        let key = Key(bytes: bytes)
         if let cached = entries.withLockedValue({ $0[key] }) { return cached }
         guard let schema = try decode() else { return nil }
         entries.withLockedValue { entries in
@@ -25,7 +36,55 @@ public final class SchemaBlockCache: Sendable {
 
     /// The byte ranges of the `schema` and `payload` values of `{"schema":…,"payload":…}` (in that order,
     /// as Connect's JSON converter writes them); nil for any other shape (the caller then parses it all).
-    static func split(_ bytes: [UInt8]) -> (schema: Range<Int>, payload: Range<Int>)? {
+    static func split(_ message: [UInt8]) -> (schema: Range<Int>, payload: Range<Int>)? {
+        let known = recentSchemaBlocks.withLockedValue { $0 }
+        let result = message.withUnsafeBufferPointer { split($0, known: known) }
+        if let result, result.knownIndex == nil, result.schema.count >= minimumRemembered {
+            let block = Array(message[result.schema])
+            recentSchemaBlocks.withLockedValue { blocks in
+                blocks.insert(block, at: 0)
+                if blocks.count > 8 { blocks.removeLast() }
+            }
+        }
+        return result.map { ($0.schema, $0.payload) }
+    }
+
+    /// The schema blocks of recent messages (most recent first, at most 8): a message that starts with
+    /// one of them byte for byte has its schema range without scanning it (a JSON value's end is fixed by
+    /// its bytes, so an equal prefix is the same value). Blocks shorter than this are not worth it.
+    private static let recentSchemaBlocks = NIOLockedValueBox<[[UInt8]]>([])
+    private static let minimumRemembered = 64
+    private static let schemaPrefix: StaticString = #"{"schema":"#
+    private static let payloadPrefix: StaticString = #","payload":"#
+
+    private static func split(_ bytes: UnsafeBufferPointer<UInt8>, known: [[UInt8]])
+        -> (schema: Range<Int>, payload: Range<Int>, knownIndex: Int?)? {
+        if let fast = splitKnown(bytes, known: known) { return fast }
+        return scan(bytes).map { ($0.schema, $0.payload, nil) }
+    }
+
+    private static func splitKnown(_ bytes: UnsafeBufferPointer<UInt8>, known: [[UInt8]])
+        -> (schema: Range<Int>, payload: Range<Int>, knownIndex: Int?)? {
+        func matches(_ text: StaticString, at offset: Int) -> Bool {
+            let count = text.utf8CodeUnitCount
+            guard offset + count <= bytes.count else { return false }
+            return memcmp(bytes.baseAddress! + offset, text.utf8Start, count) == 0
+        }
+        let start = schemaPrefix.utf8CodeUnitCount
+        guard !known.isEmpty, matches(schemaPrefix, at: 0) else { return nil }
+        for (index, block) in known.enumerated() where start + block.count < bytes.count {
+            let equal = block.withUnsafeBufferPointer { memcmp(bytes.baseAddress! + start, $0.baseAddress!, block.count) == 0 }
+            guard equal, matches(payloadPrefix, at: start + block.count) else { continue }
+            // The payload is scanned as before (it differs per message).
+            guard let rest = scan(bytes, schemaRange: start..<start + block.count) else { return nil }
+            return (rest.schema, rest.payload, index)
+        }
+        return nil
+    }
+
+    /// Scans the whole message; with `schemaRange`, starts after that already-known schema value.
+    private static func scan(_ bytes: UnsafeBufferPointer<UInt8>, schemaRange: Range<Int>? = nil)
+        -> (schema: Range<Int>, payload: Range<Int>)? {
         var i = 0
         func skipSpace() { while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 } }
         func literal(_ text: StaticString) -> Bool {
@@ -63,14 +122,21 @@ public final class SchemaBlockCache: Sendable {
             }
             return depth == 0 && i > start ? start..<i : nil
         }
-        skipSpace()
-        guard literal("{") else { return nil }
-        skipSpace()
-        guard literal("\"schema\"") else { return nil }
-        skipSpace()
-        guard literal(":") else { return nil }
-        skipSpace()
-        guard let schema = value() else { return nil }
+        let schema: Range<Int>
+        if let schemaRange {
+            schema = schemaRange
+            i = schemaRange.upperBound
+        } else {
+            skipSpace()
+            guard literal("{") else { return nil }
+            skipSpace()
+            guard literal("\"schema\"") else { return nil }
+            skipSpace()
+            guard literal(":") else { return nil }
+            skipSpace()
+            guard let scanned = value() else { return nil }
+            schema = scanned
+        }
         skipSpace()
         guard literal(",") else { return nil }
         skipSpace()

@@ -30,15 +30,22 @@ private struct JSONParser {
     func error(_ reason: String) -> JSONParseError { JSONParseError(offset: index, reason: reason) }
 
     mutating func skipWhitespace() {
-        while index < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[index]) { index += 1 }
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x0A, 0x0D, 0x09: index += 1
+            default: return
+            }
+        }
     }
 
-    mutating func expect(_ literal: String, _ value: JSONValue) throws(JSONParseError) -> JSONValue {
-        let l = Array(literal.utf8)
-        guard index + l.count <= bytes.count, Array(bytes[index..<index + l.count]) == l else {
-            throw error("expected \(literal)")
+    mutating func expect(_ literal: StaticString, _ value: JSONValue) throws(JSONParseError) -> JSONValue {
+        let count = literal.utf8CodeUnitCount
+        guard index + count <= bytes.count else { throw error("expected \(literal)") }
+        let matches = literal.withUTF8Buffer { expected in
+            (0..<count).allSatisfy { bytes[index + $0] == expected[$0] }
         }
-        index += l.count
+        guard matches else { throw error("expected \(literal)") }
+        index += count
         return value
     }
 
@@ -134,7 +141,18 @@ private struct JSONParser {
 
     mutating func parseString() throws(JSONParseError) -> String {
         index += 1  // opening quote
-        var out: [UInt8] = []
+        // Fast path: no escape before the closing quote (nearly every key and value) decodes in one go.
+        let start = index
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                return String(decoding: bytes[start..<index - 1], as: UTF8.self)
+            }
+            if byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+            index += 1
+        }
+        var out = Array(bytes[start..<index])
         while true {
             guard index < bytes.count else { throw error("unterminated string") }
             let byte = bytes[index]

@@ -75,6 +75,23 @@ import Testing
         #expect(SchemaBlockCache.split(Array(#"{"schema":{},"payload":{}}x"#.utf8)) == nil)
     }
 
+    @Test func aRememberedSchemaBlockSplitsLikeAScanAndAnOtherOneStillScans() throws {
+        func texts(_ message: String) throws -> (String, String) {
+            let bytes = Array(message.utf8)
+            let split = try #require(SchemaBlockCache.split(bytes))
+            return (String(decoding: bytes[split.schema], as: UTF8.self), String(decoding: bytes[split.payload], as: UTF8.self))
+        }
+        let schema = #"{"type":"struct","fields":[{"field":"before"},{"field":"after"},{"field":"x\"}"}],"name":"t.Envelope"}"#
+        let other = schema.replacingOccurrences(of: "after", with: "afteR")
+        // The first message is scanned and its schema remembered; the second starts with it.
+        #expect(try texts(#"{"schema":\#(schema),"payload":{"op":"c"}}"#) == (schema, #"{"op":"c"}"#))
+        #expect(try texts(#"{"schema":\#(schema),"payload":{"op":"u","v":"},"}}"#) == (schema, #"{"op":"u","v":"},"}"#))
+        // Same length, different bytes: not the remembered block.
+        #expect(try texts(#"{"schema":\#(other),"payload":{"op":"d"}}"#) == (other, #"{"op":"d"}"#))
+        // The remembered block followed by something other than the payload: not split.
+        #expect(SchemaBlockCache.split(Array(#"{"schema":\#(schema),"extra":1,"payload":{}}"#.utf8)) == nil)
+    }
+
     @Test func cachedSchemasDecodeLikeFullOnes() throws {
         let events = SinkTestEvents()
         let message = try events.message(events.event(.update, id: 4, name: "n", balance: "1.50", at: 9), offset: 0)
