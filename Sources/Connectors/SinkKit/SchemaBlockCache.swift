@@ -43,13 +43,13 @@ public final class SchemaBlockCache: Sendable {
             let block = Array(message[result.schema])
             recentSchemaBlocks.withLockedValue { blocks in
                 blocks.insert(block, at: 0)
-                if blocks.count > 8 { blocks.removeLast() }
+                if blocks.count > 32 { blocks.removeLast() }
             }
         }
         return result.map { ($0.schema, $0.payload) }
     }
 
-    /// The schema blocks of recent messages (most recent first, at most 8): a message that starts with
+    /// The schema blocks of recent messages (most recent first, at most 32): a message that starts with
     /// one of them byte for byte has its schema range without scanning it (a JSON value's end is fixed by
     /// its bytes, so an equal prefix is the same value). Blocks shorter than this are not worth it.
     private static let recentSchemaBlocks = NIOLockedValueBox<[[UInt8]]>([])
