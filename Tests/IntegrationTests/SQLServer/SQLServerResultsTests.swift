@@ -121,4 +121,19 @@ import SluiceSQLServer
             #expect(growth < 48 * 1024 * 1024, "RSS grew by \(growth / 1024 / 1024) MB while streaming")
         }
     }
+
+    @Test("a statement with 2000 parameters: @stmt and @params far beyond 4000 characters arrive whole")
+    func twoThousandParameters() async throws {
+        let values = (1...2000).map { Int32($0) }
+        let rows = values.map { "(@p\($0))" }.joined(separator: ", ")
+        let query = SQLServerQuery(sql: "SELECT COUNT(*), MIN(v), MAX(v) FROM (VALUES \(rows)) AS t (v)",
+                                   parameters: values.map { SQLServerParameter(name: "@p\($0)", value: .int($0), type: .int) })
+        #expect(query.sql.utf16.count > 4000 && query.parameterDeclarations.utf16.count > 4000)
+        try await SQLServerTestWorld.withConnection { connection in
+            let row = try #require(try await connection.execute(query).rows.first)
+            #expect(row[0].int == 2000, "\(row[0])")
+            #expect(row[1].int == 1, "\(row[1])")
+            #expect(row[2].int == 2000, "\(row[2])")
+        }
+    }
 }

@@ -35,6 +35,23 @@ import Testing
         }
     }
 
+    /// A batch of `batch.size` 500 (the shipped default) needs statements of up to 2000 parameters,
+    /// whose `@stmt` and `@params` are far past 4000 characters (found running `make demo`).
+    @Test func aBatchLargeEnoughForTwoThousandParameterStatementsAppliesInOneTransaction() async throws {
+        let base = W.keyBase()
+        var events: [ChangeEvent] = []
+        for c in 0..<Int64(250) {
+            events.append(W.customer(.create, base + c, n: 2 * Int(c) + 1, at: W.t0 + c, address: "Street \(c)"))
+            events.append(W.customer(.update, base + c, n: 2 * Int(c) + 2, at: W.t0 + 1000 + c, address: "Avenue \(c)"))
+        }
+        try await W.withConnection { connection in
+            let summary = try await W.apply(events, on: connection)
+            #expect(summary.versionsCreated.values.reduce(0, +) == 500, "\(summary)")
+            let versions = try await W.customerVersions(base...(base + 249), on: connection)
+            #expect(versions.count == 500 && versions.filter(\.isCurrent).count == 250)
+        }
+    }
+
     @Test func aChangeOfNoTrackedColumnCreatesNoVersionAndOverwritesType1() async throws {
         let id = W.keyBase()
         try await W.withConnection { connection in

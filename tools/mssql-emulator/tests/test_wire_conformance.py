@@ -106,3 +106,16 @@ def test_transactions_through_the_transaction_manager(connect, database):
         conn.rollback()
         cur.execute("SELECT COUNT(*) FROM t")
         assert cur.fetchone() == (0,)
+
+
+@engine_gap("SUM(int) comes back as bigint and SUM(bigint) as decimal(38,6): Postgres's sum types")
+def test_sum_keeps_integer_types(connect):
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT SUM(CAST(v AS bigint)) FROM (VALUES (1), (2)) AS t (v)")
+        value = cur.fetchone()[0]
+        assert value == 3 and isinstance(value, int)
+        # SUM over int is int: past 2^31 - 1 it overflows (Msg 8115).
+        with pytest.raises(pytds.Error) as ei:
+            cur.execute("SELECT SUM(v) FROM (VALUES (2147483647), (1)) AS t (v)")
+            cur.fetchall()
+        assert ei.value.msg_no == 8115

@@ -11,11 +11,13 @@ struct DBEncodedParameter: Sendable, Hashable {
     var dataLength: Int32
     var bytes: [UInt8]?
 
-    /// A positional `nvarchar(max)` argument (`@stmt` and `@params` of `sp_executesql`).
+    /// A positional `nvarchar(max)` argument (`@stmt` and `@params` of `sp_executesql`). Past 4000
+    /// characters it travels as ntext, as long string values do (see `init`): db-lib would cut an
+    /// nvarchar at 8000 bytes, and a statement over a batch (2000 parameters) is far longer.
     static func positionalText(_ text: String) -> DBEncodedParameter {
         let bytes = Array(text.utf8)
-        return DBEncodedParameter(name: nil, isOutput: false, type: DBValueDecoder.ExtraType.nVarChar,
-                                  maxLength: -1, dataLength: Int32(bytes.count), bytes: bytes)
+        let type = text.utf16.count > 4000 ? Int32(SYBNTEXT) : DBValueDecoder.ExtraType.nVarChar
+        return DBEncodedParameter(name: nil, isOutput: false, type: type, maxLength: -1, dataLength: Int32(bytes.count), bytes: bytes)
     }
 
     /// Encodes a typed parameter: the value in its natural wire type, shaped by the declared type
