@@ -12,11 +12,9 @@ public enum PostgresSinkConnector {
 
     /// How the runtime consumes, from the connector's keys (`kafka.*` keys pass through to librdkafka).
     public static func runtimeConfiguration(_ configuration: PostgresSinkConfiguration) -> SinkRuntimeConfiguration {
-        let connection = KafkaConnectionConfiguration(
-            bootstrapServers: configuration.kafkaBootstrapServers.split(separator: ",").map { String($0.filter { !$0.isWhitespace }) },
-            clientID: "sluice-\(configuration.name)",
-            additionalProperties: Dictionary(configuration.kafkaProperties, uniquingKeysWith: { _, last in last }))
-        let consumer = KafkaConsumerConfiguration(connection: connection.forConsumer, groupID: configuration.groupID, offsetReset: .earliest)
+        let consumer = SinkRuntimeConfiguration.consumer(
+            connectorName: configuration.name, bootstrapServers: configuration.kafkaBootstrapServers,
+            kafkaProperties: configuration.kafkaProperties, groupID: configuration.groupID)
         let subscription: SinkRuntimeConfiguration.Subscription = switch configuration.subscription {
         case .topics(let topics): .topics(topics)
         case .regex(let pattern): .regex(pattern)

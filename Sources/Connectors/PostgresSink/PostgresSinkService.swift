@@ -17,12 +17,6 @@ public final class PostgresSinkService: Service, Sendable {
     }
 
     public func run() async throws {
-        do {
-            try await runtime.run()
-        } catch {
-            await target.close()
-            throw error
-        }
-        await target.close()
+        try await runtime.run(thenClose: target.close)
     }
 }

@@ -80,6 +80,17 @@ public final class SinkRuntime: Service, Sendable {
         }
     }
 
+    /// Runs the runtime, then `close` (the target's connections), whether it ended or failed.
+    public func run(thenClose close: @Sendable () async -> Void) async throws {
+        do {
+            try await run()
+        } catch {
+            await close()
+            throw error
+        }
+        await close()
+    }
+
     /// One consumer and producer, from subscribe to close.
     func runSession() async throws {
         let target = self.target

@@ -63,4 +63,16 @@ public struct SinkRuntimeConfiguration: Sendable {
         self.retryBackoffMax = retryBackoffMax
         self.lagInterval = lagInterval
     }
+
+    /// The consumer a sink's connector file describes: `kafka.bootstrap.servers` (comma-separated),
+    /// client id `sluice-<name>`, the `kafka.*` pass-through keys a consumer reads, unread partitions
+    /// from the earliest offset.
+    public static func consumer(connectorName: String, bootstrapServers: String, kafkaProperties: [(String, String)],
+                                groupID: String) -> KafkaConsumerConfiguration {
+        let connection = KafkaConnectionConfiguration(
+            bootstrapServers: bootstrapServers.split(separator: ",").map { String($0.filter { !$0.isWhitespace }) },
+            clientID: "sluice-\(connectorName)",
+            additionalProperties: Dictionary(kafkaProperties, uniquingKeysWith: { _, last in last }))
+        return KafkaConsumerConfiguration(connection: connection.forConsumer, groupID: groupID, offsetReset: .earliest)
+    }
 }

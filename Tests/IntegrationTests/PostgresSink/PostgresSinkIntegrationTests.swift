@@ -57,11 +57,8 @@ struct PostgresSinkIntegrationTests {
     @Test("delete markers older than deleted.retention.hours are pruned by a restarted sink; newer ones stay; the replica is unchanged")
     func oldDeleteMarkersArePruned() async throws {
         let scenario = try await World.Scenario("pgsink-prune", changes: 300, ids: 1...20)
+        try await scenario.publishAll()
         let producer = try KafkaTestWorld.makeProducer()
-        for message in scenario.messages {
-            try await producer.enqueue(topic: scenario.topic, key: message.key, value: message.value, partition: 0)
-        }
-        try await producer.waitForAllDeliveries()
         let configuration = try World.configuration(name: scenario.group, topics: [scenario.topic], schema: scenario.schema, batchSize: 50,
                                                     extra: #", "deleted.retention.hours": 24"#)
         // This test's markers: those of its replica table (the shared table holds other tests' too).

@@ -26,16 +26,9 @@ struct PostgresSinkResumeTests {
 
     @Test("a sink cancelled mid-stream resumes where Postgres says, with nothing lost or doubled")
     func cancelledMidStreamResumes() async throws {
-        let topic = try await KafkaTestWorld.makeTopic("pgsink-cancel")
-        let schema = World.uniqueSchema()
-        let group = KafkaTestWorld.uniqueName("pgsink-cancel")
-        var source = AccountsSource()
-        try source.randomChanges(600, ids: 1...50)
-        let producer = try KafkaTestWorld.makeProducer()
-        try await source.publish(producer, topic: topic)
-        await producer.shutdown()
-        let end = Int64(source.messages.count)
-        let expectedText = source.expectedText
+        let scenario = try await World.Scenario("pgsink-cancel", changes: 600, ids: 1...50)
+        try await scenario.publishAll()
+        let (topic, schema, group, end, expectedText) = (scenario.topic, scenario.schema, scenario.group, scenario.end, scenario.expectedText)
         let configuration = try World.configuration(name: group, topics: [topic], schema: schema, batchSize: 10)
 
         try await World.withPostgres { client in
@@ -72,16 +65,9 @@ struct PostgresSinkResumeTests {
 
     @Test("crash simulation: batches applied, process state dropped, the restart continues from what Postgres stored")
     func crashThenRestartFromStoredOffsets() async throws {
-        let topic = try await KafkaTestWorld.makeTopic("pgsink-crash")
-        let schema = World.uniqueSchema()
-        let group = KafkaTestWorld.uniqueName("pgsink-crash")
-        var source = AccountsSource()
-        try source.randomChanges(300, ids: 1...30)
-        let producer = try KafkaTestWorld.makeProducer()
-        try await source.publish(producer, topic: topic)
-        await producer.shutdown()
-        let end = Int64(source.messages.count)
-        let expectedText = source.expectedText
+        let scenario = try await World.Scenario("pgsink-crash", changes: 300, ids: 1...30)
+        try await scenario.publishAll()
+        let (topic, schema, group, end, expectedText) = (scenario.topic, scenario.schema, scenario.group, scenario.end, scenario.expectedText)
         let configuration = try World.configuration(name: group, topics: [topic], schema: schema)
 
         try await World.withPostgres { client in

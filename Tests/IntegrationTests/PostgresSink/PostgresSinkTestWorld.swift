@@ -114,6 +114,21 @@ enum PostgresSinkTestWorld {
             messages = source.messages
             expectedText = source.expectedText
         }
+
+        /// Publishes every message to partition 0 and waits for the broker's acknowledgements.
+        func publishAll() async throws {
+            let producer = try KafkaTestWorld.makeProducer()
+            do {
+                for message in messages {
+                    try await producer.enqueue(topic: topic, key: message.key, value: message.value, partition: 0)
+                }
+                try await producer.waitForAllDeliveries()
+            } catch {
+                await producer.shutdown()
+                throw error
+            }
+            await producer.shutdown()
+        }
     }
 
     static func uniqueSchema() -> String { "t_" + UUID().uuidString.prefix(8).lowercased() }

@@ -28,15 +28,7 @@ enum SQLServerTestWorld {
         isolation: isolated (any Actor)? = #isolation,
         _ body: (SQLServerConnection) async throws -> T
     ) async throws -> T {
-        let connection = try await connect()
-        do {
-            let value = try await body(connection)
-            await connection.close()
-            return value
-        } catch {
-            await connection.close()
-            throw error
-        }
+        try await SQLServerConnection.withConnection(configuration: configuration(), logger: logger, body)
     }
 
     /// Whether the server is the project's SQL Server emulator (a test fixture whose documented

@@ -50,15 +50,7 @@ struct SourceTestWorld {
     func withConnection<T>(isolation: isolated (any Actor)? = #isolation, _ body: (SQLServerConnection) async throws -> T) async throws -> T {
         var configuration = staging
         configuration.database = database
-        let conn = try await SQLServerConnection.connect(configuration: configuration, logger: Self.logger)
-        do {
-            let value = try await body(conn)
-            await conn.close()
-            return value
-        } catch {
-            await conn.close()
-            throw error
-        }
+        return try await SQLServerConnection.withConnection(configuration: configuration, logger: Self.logger, body)
     }
 
     /// The connector file's keys for this world; `extra` overrides or adds.

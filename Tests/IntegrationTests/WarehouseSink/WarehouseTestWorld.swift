@@ -33,15 +33,7 @@ enum WarehouseTestWorld {
         isolation: isolated (any Actor)? = #isolation,
         _ body: (SQLServerConnection) async throws -> T
     ) async throws -> T {
-        let connection = try await connect()
-        do {
-            let value = try await body(connection)
-            await connection.close()
-            return value
-        } catch {
-            await connection.close()
-            throw error
-        }
+        try await SQLServerConnection.withConnection(configuration: configuration(), logger: logger, body)
     }
 
     static let model = WarehouseModel(

@@ -71,6 +71,24 @@ public final class SQLServerConnection: Sendable {
         return connection
     }
 
+    /// Opens a connection, runs `body` with it and closes it, whether `body` returns or throws.
+    public static func withConnection<T>(
+        configuration: SQLServerConfiguration,
+        logger: Logger = Logger(label: "sluice.sqlserver"),
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (SQLServerConnection) async throws -> T
+    ) async throws -> T {
+        let connection = try await connect(configuration: configuration, logger: logger)
+        do {
+            let value = try await body(connection)
+            await connection.close()
+            return value
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+
     /// Whether `withTransaction` has a transaction open.
     public var isInTransaction: Bool { state.withLockedValue { $0.isInTransaction } }
 

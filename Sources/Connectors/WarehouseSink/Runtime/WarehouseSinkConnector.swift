@@ -15,11 +15,9 @@ public enum WarehouseSinkConnector {
 
     /// How the runtime consumes, from the connector's keys (`kafka.*` keys pass through to librdkafka).
     public static func runtimeConfiguration(_ configuration: WarehouseSinkConfiguration) -> SinkRuntimeConfiguration {
-        let connection = KafkaConnectionConfiguration(
-            bootstrapServers: configuration.kafkaBootstrapServers.split(separator: ",").map { String($0.filter { !$0.isWhitespace }) },
-            clientID: "sluice-\(configuration.name)",
-            additionalProperties: Dictionary(configuration.kafkaProperties, uniquingKeysWith: { _, last in last }))
-        let consumer = KafkaConsumerConfiguration(connection: connection.forConsumer, groupID: configuration.groupID, offsetReset: .earliest)
+        let consumer = SinkRuntimeConfiguration.consumer(
+            connectorName: configuration.name, bootstrapServers: configuration.kafkaBootstrapServers,
+            kafkaProperties: configuration.kafkaProperties, groupID: configuration.groupID)
         return SinkRuntimeConfiguration(
             connectorName: configuration.name, consumer: consumer, subscription: .topics(configuration.topics),
             batchSize: configuration.batchSize, pollTimeout: .milliseconds(configuration.pollTimeoutMs),

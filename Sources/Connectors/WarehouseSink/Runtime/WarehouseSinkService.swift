@@ -13,12 +13,6 @@ public final class WarehouseSinkService: Service, Sendable {
     }
 
     public func run() async throws {
-        do {
-            try await runtime.run()
-        } catch {
-            await target.close()
-            throw error
-        }
-        await target.close()
+        try await runtime.run(thenClose: target.close)
     }
 }
