@@ -11,18 +11,26 @@ extension PostgresSinkTarget {
         guard !changes.isEmpty else { return nil }
         var binds = PostgresBindings(capacity: layout.columns.count + 3)
         var arrays: [String] = []
-        for column in layout.columns {
-            var values: [String?] = []
-            values.reserveCapacity(changes.count)
-            for change in changes {
-                values.append(try PostgresValueText.make(change.record.event.after?[column.name], form: column.type.form, column: column.name))
+        // Row by row, each value written straight into its column's array; a row's fields are usually in
+        // the layout's column order, so the field at the column's index is tried first.
+        var columns = layout.columns.map { _ in PostgresTextArrayBuilder(capacity: changes.count) }
+        var positionsArray = PostgresTextArrayBuilder(capacity: changes.count, bytesPerElement: 58)
+        var keysArray = PostgresTextArrayBuilder(capacity: changes.count)
+        for change in changes {
+            let after = change.record.event.after
+            for (index, column) in layout.columns.enumerated() {
+                try columns[index].append(Self.field(after, column.name, hint: index), form: column.type.form, column: column.name)
             }
-            binds.append(PostgresTextArray(values))
+            positionsArray.append(change.record.event.position.sortKey)
+            keysArray.append(change.keyText)
+        }
+        for column in columns {
+            binds.append(column)
             arrays.append("$\(binds.count)::text[]")
         }
-        binds.append(PostgresTextArray(changes.map { $0.record.event.position.sortKey }))
+        binds.append(positionsArray)
         let positions = binds.count
-        binds.append(PostgresTextArray(changes.map(\.keyText)))
+        binds.append(keysArray)
         let keys = binds.count
         binds.append(layout.qualifiedName)
         let tableName = binds.count
@@ -62,18 +70,24 @@ extension PostgresSinkTarget {
             guard let column = layout.column(key) else {
                 throw PostgresValueText.Invalid(column: key, detail: "the key column is not among the table's columns")
             }
-            var values: [String?] = []
+            var values = PostgresTextArrayBuilder(capacity: changes.count)
             for change in changes {
                 let value = change.record.event.key[key] ?? change.record.event.before?[key]
-                values.append(try PostgresValueText.make(value, form: column.type.form, column: key))
+                try values.append(value, form: column.type.form, column: key)
             }
-            binds.append(PostgresTextArray(values))
+            binds.append(values)
             arrays.append("$\(binds.count)::text[]")
             conditions.append("t.\(quoteIdentifier(key)) = src.\(quoteIdentifier(key))::\(column.type.castSQL)")
         }
-        binds.append(PostgresTextArray(changes.map { $0.record.event.position.sortKey }))
+        var positionsArray = PostgresTextArrayBuilder(capacity: changes.count, bytesPerElement: 58)
+        var keysArray = PostgresTextArrayBuilder(capacity: changes.count)
+        for change in changes {
+            positionsArray.append(change.record.event.position.sortKey)
+            keysArray.append(change.keyText)
+        }
+        binds.append(positionsArray)
         let positions = binds.count
-        binds.append(PostgresTextArray(changes.map(\.keyText)))
+        binds.append(keysArray)
         let keys = binds.count
         binds.append(layout.qualifiedName)
         let tableName = binds.count
@@ -96,6 +110,15 @@ extension PostgresSinkTarget {
             SELECT count(*) FROM removed
             """
         return PostgresQuery(unsafeSQL: sql, binds: binds)
+    }
+
+    /// The value of field `name` of `object`, trying the field at `hint` first.
+    @inline(__always)
+    static func field(_ object: JSONObject?, _ name: String, hint: Int) -> JSONValue? {
+        guard let object else { return nil }
+        let fields = object.fields
+        if hint < fields.count, fields[hint].key == name { return fields[hint].value }
+        return object[name]
     }
 
     /// Upserts the batch's next offsets for this group.

@@ -26,6 +26,33 @@ public final class PostgresSinkTarget: SinkTarget {
     /// When `sluice_deleted` was last pruned (nil: not yet in this process).
     let lastPrune = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
     static let pruneInterval: Duration = .seconds(600)
+    /// `table.name.format` applied, per topic and source table (it was a quarter of the sink's CPU when
+    /// computed for every record).
+    let targetNames = NIOLockedValueBox<[TargetKey: TargetName]>([:])
+
+    struct TargetKey: Hashable {
+        var topic: String
+        var table: TableID
+    }
+
+    struct TargetName {
+        var schema: String
+        var table: String
+        /// `schema.table`.
+        var name: String
+    }
+
+    func targetName(for table: TableID, topic: String) -> TargetName {
+        let key = TargetKey(topic: topic, table: table)
+        if let known = targetNames.withLockedValue({ $0[key] }) { return known }
+        let target = configuration.targetTable(for: table, topic: topic)
+        let name = TargetName(schema: target.schema, table: target.table, name: "\(target.schema).\(target.table)")
+        targetNames.withLockedValue { names in
+            if names.count >= 10_000 { names.removeAll() }
+            names[key] = name
+        }
+        return name
+    }
 
     public init(configuration: PostgresSinkConfiguration, session: PostgresSession, logger: Logger) {
         self.configuration = configuration
@@ -74,22 +101,32 @@ public final class PostgresSinkTarget: SinkTarget {
     public func apply(_ batch: SinkBatch) async throws -> SinkApplyOutcome {
         try await ensureBookkeeping()
         // Group by target table, keeping event order.
-        var order: [String] = []
-        var byTable: [String: (schema: String, table: String, records: [SinkRecord], topics: Set<String>)] = [:]
+        var groups: [(schema: String, table: String, name: String, records: [SinkRecord], topics: Set<String>)] = []
+        var groupIndex: [String: Int] = [:]
+        // Consecutive records nearly always share topic and table: resolve the group once per run of them.
+        var run: (topic: String, table: TableID, group: Int)?
         for record in batch.records {
-            let target = configuration.targetTable(for: record.event.table, topic: record.message.topic)
-            let name = "\(target.schema).\(target.table)"
-            if byTable[name] == nil {
-                order.append(name)
-                byTable[name] = (target.schema, target.table, [], [])
+            if let run, run.topic == record.message.topic, run.table == record.event.table {
+                groups[run.group].records.append(record)
+                continue
             }
-            byTable[name]!.records.append(record)
-            byTable[name]!.topics.insert(record.message.topic)
+            let target = targetName(for: record.event.table, topic: record.message.topic)
+            let group: Int
+            if let known = groupIndex[target.name] {
+                group = known
+            } else {
+                group = groups.count
+                groupIndex[target.name] = group
+                groups.append((target.schema, target.table, target.name, [], []))
+            }
+            groups[group].records.append(record)
+            groups[group].topics.insert(record.message.topic)
+            run = (record.message.topic, record.event.table, group)
         }
         // Schema first (its own committed DDL), then every statement of the batch in one transaction.
         var statements: [(table: String, topics: [String], upsert: PostgresQuery?, delete: PostgresQuery?, upserts: Int)] = []
-        for name in order {
-            let entry = byTable[name]!
+        for entry in groups {
+            let name = entry.name
             let topics = entry.topics.sorted()
             let layout = try await ensureTable(schema: entry.schema, table: entry.table, records: entry.records, topics: topics)
             let effect = NetEffect(entry.records)

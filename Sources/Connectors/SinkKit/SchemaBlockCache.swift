@@ -23,6 +23,53 @@ public final class SchemaBlockCache: Sendable {
 
     public init(capacity: Int = 512) { self.capacity = capacity }
 
+    /// The schemas decoded last, with their value and key schema blocks: a message whose blocks equal
+    /// one of them byte for byte gets its schema by two `memcmp`, without building and hashing a key.
+    private struct Recent {
+        let value: [UInt8]
+        /// nil: the key had no schema block.
+        let key: [UInt8]?
+        let schema: TableSchema
+    }
+    private let recent = NIOLockedValueBox<[Recent]>([])
+    private static let recentCapacity = 16
+
+    /// The schema of a message whose value has its schema block at `valueBlock` and whose key has its
+    /// own at `keyBlock` (nil: the key has none, or there is no key); `decode` runs when it is not known.
+    func schema(value: [UInt8], valueBlock: Range<Int>, key: [UInt8]?, keyBlock: Range<Int>?,
+                orDecode decode: () throws -> TableSchema?) rethrows -> TableSchema? {
+        let candidates = recent.withLockedValue { $0 }
+        for candidate in candidates where Self.equal(candidate.value, value, valueBlock) {
+            switch (candidate.key, keyBlock) {
+            case (nil, nil): return candidate.schema
+            case (let known?, let range?) where Self.equal(known, key!, range): return candidate.schema
+            default: continue
+            }
+        }
+        var cacheKey = Array(value[valueBlock])
+        if let key, let keyBlock {
+            cacheKey.append(0)
+            cacheKey += key[keyBlock]
+        } else {
+            cacheKey.append(1)  // schemaless key: the table's key columns are the same for every message
+        }
+        guard let schema = try schema(for: cacheKey, orDecode: decode) else { return nil }
+        let entry = Recent(value: Array(value[valueBlock]), key: keyBlock.map { Array(key![$0]) }, schema: schema)
+        recent.withLockedValue { recent in
+            recent.insert(entry, at: 0)
+            if recent.count > Self.recentCapacity { recent.removeLast() }
+        }
+        return schema
+    }
+
+    private static func equal(_ known: [UInt8], _ bytes: [UInt8], _ range: Range<Int>) -> Bool {
+        guard known.count == range.count else { return false }
+        if range.isEmpty { return true }
+        return known.withUnsafeBufferPointer { k in
+            bytes.withUnsafeBufferPointer { b in memcmp(k.baseAddress!, b.baseAddress! + range.lowerBound, range.count) == 0 }
+        }
+    }
+
     func schema(for bytes: [UInt8], orDecode decode: () throws -> TableSchema?) rethrows -> TableSchema? {
         let key = Key(bytes: bytes)
         if let cached = entries.withLockedValue({ $0[key] }) { return cached }

@@ -38,18 +38,14 @@ public enum SinkBatchBuilder {
         let event: ChangeEvent
         let schema: TableSchema?
         if let split = SchemaBlockCache.split(value) {
-            // Only the payload is parsed per message; the schema blocks (value and key) are parsed once.
-            event = try DebeziumEnvelope.decode(key: message.key, value: Array(value[split.payload]))
-            var cacheKey = Array(value[split.schema])
-            if let key = message.key, let keySplit = SchemaBlockCache.split(key) {
-                cacheKey.append(0)
-                cacheKey += key[keySplit.schema]
-            } else {
-                cacheKey.append(1)  // schemaless key: the table's key columns are the same for every message
-            }
-            schema = try cache.schema(for: cacheKey) {
+            // Only the payloads are parsed per message; the schema blocks (value and key) are parsed once.
+            let keySplit = message.key.flatMap { SchemaBlockCache.split($0) }
+            event = try DebeziumEnvelope.decode(key: message.key.map { key in keySplit.map { key[$0.payload] } ?? key[...] },
+                                                value: value[split.payload])
+            schema = try cache.schema(value: value, valueBlock: split.schema, key: message.key, keyBlock: keySplit?.schema) {
                 try DebeziumEnvelope.decodeSchema(key: message.key, value: value, table: event.table)
             }.map { cached in
+                guard cached.table != event.table else { return cached }
                 var schema = cached
                 schema.table = event.table
                 return schema

@@ -138,10 +138,24 @@ public struct PostgresSinkConfiguration: Sendable {
     /// The target (schema, table) of `table` read from `topic`: the format with its placeholders filled,
     /// split at the first dot (no dot: the `public` schema).
     public func targetTable(for table: TableID, topic: String) -> (schema: String, table: String) {
-        let name = tableNameFormat.replacing("${source.db}", with: table.database)
-            .replacing("${source.schema}", with: table.schema)
-            .replacing("${source.table}", with: table.table)
-            .replacing("${topic}", with: topic)
+        // One pass over the format (the sink caches the result per topic and table).
+        var name = ""
+        var rest = Substring(tableNameFormat)
+        let values: [(placeholder: String, value: String)] = [
+            ("${source.db}", table.database), ("${source.schema}", table.schema), ("${source.table}", table.table), ("${topic}", topic),
+        ]
+        while let dollar = rest.firstIndex(of: "$") {
+            name += rest[..<dollar]
+            let tail = rest[dollar...]
+            if let match = values.first(where: { tail.hasPrefix($0.placeholder) }) {
+                name += match.value
+                rest = tail.dropFirst(match.placeholder.count)
+            } else {
+                name += "$"
+                rest = tail.dropFirst()
+            }
+        }
+        name += rest
         guard let dot = name.firstIndex(of: ".") else { return ("public", name) }
         return (String(name[..<dot]), String(name[name.index(after: dot)...]))
     }

@@ -21,14 +21,95 @@ public struct DebeziumEnvelope: Sendable {
     // MARK: Encoding
 
     public func encodeKey(_ event: ChangeEvent, schema: TableSchema?) -> [UInt8] {
-        let payload = JSONValue.object(event.key)
-        guard includeSchema, let schema else { return payload.serialized() }
-        let keySchema = structSchema(name: "\(serverName).\(event.table).Key", fields: schema.keyFields, optional: false)
-        return JSONValue.object(["schema": keySchema, "payload": payload]).serialized()
+        guard includeSchema, let schema else { return JSONValue.object(event.key).serialized() }
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        JSONByteWriter.raw(#"{"schema":"#, into: &out)
+        out += EncodedSchemaCache.shared.bytes(serverName: serverName, kind: .key, schema: schema) {
+            structSchema(name: "\(serverName).\(event.table).Key", fields: schema.keyFields, optional: false).serialized()
+        }
+        JSONByteWriter.raw(#","payload":"#, into: &out)
+        JSONValue.object(event.key).write(into: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
     /// The event's value; a delete's tombstone is not produced here (its value is `nil`).
+    ///
+    /// Written straight to bytes (fixed parts as static text, the schema block from
+    /// `EncodedSchemaCache`); the result is byte for byte `JSONValue.object(payloadObject(event))`,
+    /// wrapped as `{"schema":…,"payload":…}` with schemas.
     public func encodeValue(_ event: ChangeEvent, schema: TableSchema?) -> [UInt8] {
+        var out: [UInt8] = []
+        let wrap = includeSchema && schema != nil
+        if wrap, let schema {
+            let block = EncodedSchemaCache.shared.bytes(serverName: serverName, kind: .envelope, schema: schema) {
+                envelopeSchema(schema).serialized()
+            }
+            out.reserveCapacity(block.count + 768)
+            JSONByteWriter.raw(#"{"schema":"#, into: &out)
+            out += block
+            JSONByteWriter.raw(#","payload":"#, into: &out)
+        } else {
+            out.reserveCapacity(768)
+        }
+        writePayload(event, into: &out)
+        if wrap { out.append(UInt8(ascii: "}")) }
+        return out
+    }
+
+    func writePayload(_ event: ChangeEvent, into out: inout [UInt8]) {
+        func row(_ object: JSONObject?) {
+            if let object { JSONValue.object(object).write(into: &out) } else { JSONByteWriter.raw("null", into: &out) }
+        }
+        let p = event.position
+        JSONByteWriter.raw(#"{"before":"#, into: &out)
+        row(event.before)
+        JSONByteWriter.raw(#","after":"#, into: &out)
+        row(event.after)
+        JSONByteWriter.raw(#","source":{"version":"#, into: &out)
+        JSONByteWriter.string(SluiceVersion.current, into: &out)
+        JSONByteWriter.raw(#","connector":"sqlserver","name":"#, into: &out)
+        JSONByteWriter.string(serverName, into: &out)
+        JSONByteWriter.raw(#","ts_ms":"#, into: &out)
+        JSONByteWriter.int(event.commitTimeMs, into: &out)
+        JSONByteWriter.raw(#","snapshot":"#, into: &out)
+        JSONByteWriter.string(event.snapshot.rawValue, into: &out)
+        JSONByteWriter.raw(#","db":"#, into: &out)
+        JSONByteWriter.string(event.table.database, into: &out)
+        JSONByteWriter.raw(#","sequence":null,"schema":"#, into: &out)
+        JSONByteWriter.string(event.table.schema, into: &out)
+        JSONByteWriter.raw(#","table":"#, into: &out)
+        JSONByteWriter.string(event.table.table, into: &out)
+        JSONByteWriter.raw(#","change_lsn":"#, into: &out)
+        if let change = p.changeLSN { JSONByteWriter.lsn(change, into: &out) } else { JSONByteWriter.raw("null", into: &out) }
+        JSONByteWriter.raw(#","commit_lsn":"#, into: &out)
+        JSONByteWriter.lsn(p.commitLSN, into: &out)
+        JSONByteWriter.raw(#","event_serial_no":"#, into: &out)
+        if p.isSnapshot { JSONByteWriter.raw("null", into: &out) } else { JSONByteWriter.int(p.eventSerialNo, into: &out) }
+        JSONByteWriter.raw(#","command_id":"#, into: &out)
+        if let command = p.commandID { JSONByteWriter.int(command, into: &out) } else { JSONByteWriter.raw("null", into: &out) }
+        JSONByteWriter.raw(#"},"op":"#, into: &out)
+        JSONByteWriter.string(event.op.rawValue, into: &out)
+        JSONByteWriter.raw(#","ts_ms":"#, into: &out)
+        JSONByteWriter.int(event.processedAtMs, into: &out)
+        JSONByteWriter.raw(#","transaction":"#, into: &out)
+        if let t = event.transaction {
+            JSONByteWriter.raw(#"{"id":"#, into: &out)
+            JSONByteWriter.string(t.id, into: &out)
+            JSONByteWriter.raw(#","total_order":"#, into: &out)
+            JSONByteWriter.int(t.totalOrder, into: &out)
+            JSONByteWriter.raw(#","data_collection_order":"#, into: &out)
+            JSONByteWriter.int(t.dataCollectionOrder, into: &out)
+            out.append(UInt8(ascii: "}"))
+        } else {
+            JSONByteWriter.raw("null", into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// The payload as a `JSONValue` tree (what `encodeValue` writes directly).
+    func payloadObject(_ event: ChangeEvent) -> JSONObject {
         var payload: JSONObject = [
             "before": event.before.map(JSONValue.object) ?? .null,
             "after": event.after.map(JSONValue.object) ?? .null,
@@ -40,8 +121,7 @@ public struct DebeziumEnvelope: Sendable {
             .object(["id": .string(t.id), "total_order": .int(t.totalOrder),
                      "data_collection_order": .int(t.dataCollectionOrder)])
         } ?? .null
-        guard includeSchema, let schema else { return JSONValue.object(payload).serialized() }
-        return JSONValue.object(["schema": envelopeSchema(schema), "payload": .object(payload)]).serialized()
+        return payload
     }
 
     func sourceBlock(_ event: ChangeEvent) -> JSONObject {
@@ -118,6 +198,12 @@ public struct DebeziumEnvelope: Sendable {
     /// Reads a message produced by this codec or by Debezium's SQL Server connector (with or without the
     /// schema block). A tombstone (nil value) is not an event: callers skip it before decoding.
     public static func decode(key: [UInt8]?, value: [UInt8]) throws -> ChangeEvent {
+        try decode(key: key.map { $0[...] }, value: value[...])
+    }
+
+    /// `decode(key:value:)` on parts of messages (a sink passes just the payloads of messages with schema
+    /// blocks, which it has already split; the parts are read in place).
+    public static func decode(key: ArraySlice<UInt8>?, value: ArraySlice<UInt8>) throws -> ChangeEvent {
         let root = try JSONValue.parse(value)
         let payload = unwrap(root)
         guard case .object(let envelope) = payload else { throw EnvelopeError("the value is not a JSON object") }

@@ -8,12 +8,22 @@ public struct JSONParseError: Error, Hashable, Sendable, CustomStringConvertible
 extension JSONValue {
     /// Parses one JSON document (RFC 8259). Numbers keep their text; nesting deeper than 512 is refused.
     public static func parse(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
-        var parser = JSONParser(bytes: Array(bytes))
-        parser.skipWhitespace()
-        let value = try parser.parseValue(depth: 0)
-        parser.skipWhitespace()
-        guard parser.index == parser.bytes.count else { throw parser.error("trailing characters after the document") }
-        return value
+        // Contiguous input (arrays and their slices, what the sinks pass) is read in place, not copied.
+        if let result = bytes.withContiguousStorageIfAvailable({ parse(buffer: $0) }) { return try result.get() }
+        return try Array(bytes).withUnsafeBufferPointer { parse(buffer: $0) }.get()
+    }
+
+    private static func parse(buffer: UnsafeBufferPointer<UInt8>) -> Result<JSONValue, JSONParseError> {
+        var parser = JSONParser(bytes: buffer)
+        do throws(JSONParseError) {
+            parser.skipWhitespace()
+            let value = try parser.parseValue(depth: 0)
+            parser.skipWhitespace()
+            guard parser.index == parser.bytes.count else { throw parser.error("trailing characters after the document") }
+            return .success(value)
+        } catch {
+            return .failure(error)
+        }
     }
 
     public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
@@ -22,10 +32,11 @@ extension JSONValue {
 }
 
 private struct JSONParser {
-    let bytes: [UInt8]
+    /// Valid only during `JSONValue.parse(buffer:)`.
+    let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
 
-    init(bytes: [UInt8]) { self.bytes = bytes }
+    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     func error(_ reason: String) -> JSONParseError { JSONParseError(offset: index, reason: reason) }
 
@@ -129,7 +140,7 @@ private struct JSONParser {
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
             guard digits(&self) > 0 else { throw error("expected exponent digits") }
         }
-        return .number(String(decoding: bytes[start..<index], as: UTF8.self))
+        return .number(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self))
     }
 
     mutating func parseHex4() throws(JSONParseError) -> UInt32 {
@@ -147,7 +158,7 @@ private struct JSONParser {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 index += 1
-                return String(decoding: bytes[start..<index - 1], as: UTF8.self)
+                return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index - 1]), as: UTF8.self)
             }
             if byte == UInt8(ascii: "\\") || byte < 0x20 { break }
             index += 1

@@ -35,8 +35,12 @@ extension JSONValue {
     }
 
     static func writeString(_ s: String, into out: inout [UInt8]) {
+        JSONByteWriter.string(s, into: &out)
+    }
+
+    static func writeEscapedString(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for byte in s.utf8 {
+        for byte in bytes {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
             case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])

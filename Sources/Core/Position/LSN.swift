@@ -13,6 +13,28 @@ public struct LSN: Hashable, Comparable, Sendable, CustomStringConvertible {
         self.slot = slot
     }
 
+    /// `0000002a:00000d18:0003` read byte by byte; nil for anything else (the slow path then decides).
+    private static func parseTextForm(_ bytes: UnsafeBufferPointer<UInt8>) -> LSN? {
+        guard bytes.count == 22, bytes[8] == UInt8(ascii: ":"), bytes[17] == UInt8(ascii: ":") else { return nil }
+        func hex(_ range: Range<Int>) -> UInt32? {
+            var value: UInt32 = 0
+            for i in range {
+                let b = bytes[i]
+                let digit: UInt8
+                switch b {
+                case 48...57: digit = b - 48
+                case 97...102: digit = b - 87
+                case 65...70: digit = b - 55
+                default: return nil
+                }
+                value = value << 4 | UInt32(digit)
+            }
+            return value
+        }
+        guard let v = hex(0..<8), let b = hex(9..<17), let s = hex(18..<22) else { return nil }
+        return LSN(vlf: v, block: b, slot: UInt16(s))
+    }
+
     /// The smallest LSN; SQL Server's `0x00000000000000000000`.
     public static let zero = LSN(vlf: 0, block: 0, slot: 0)
 
@@ -27,6 +49,12 @@ public struct LSN: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// Parses Debezium's text form `0000002a:00000d18:0003` or a 20-digit hex string (optionally `0x`-prefixed).
     public init?(_ text: String) {
+        // Fast path for the text form (every event carries two): hex digits read straight from the bytes.
+        var utf8 = text
+        if let lsn = utf8.withUTF8({ Self.parseTextForm($0) }) {
+            self = lsn
+            return
+        }
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         if parts.count == 3, parts[0].count == 8, parts[1].count == 8, parts[2].count == 4,
            let v = UInt32(parts[0], radix: 16), let b = UInt32(parts[1], radix: 16), let s = UInt16(parts[2], radix: 16) {

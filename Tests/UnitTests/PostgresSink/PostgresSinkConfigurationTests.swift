@@ -63,3 +63,20 @@ import Testing
         }
     }
 }
+
+@Suite struct PostgresTargetTableTests {
+    func configuration(_ format: String) throws -> PostgresSinkConfiguration {
+        let json = #"{"name":"r","config":{"connector.class":"postgres-sink","topics":"a","connection.url":"postgres://u@db/app","kafka.bootstrap.servers":"k:9092","table.name.format":"\#(format)"}}"#
+        return try PostgresSinkConfiguration(ConnectorProperties.parse(Array(json.utf8), origin: "test", environment: [:]))
+    }
+
+    @Test func everyPlaceholderIsFilledOnce() throws {
+        let table = TableID(database: "Db", schema: "dbo", table: "t")
+        #expect(try configuration("${source.db}_${source.schema}.${source.table}_x").targetTable(for: table, topic: "p.Db.dbo.t") == ("Db_dbo", "t_x"))
+        #expect(try configuration("raw.$${topic}").targetTable(for: table, topic: "p.Db.dbo.t") == ("raw", "p.Db.dbo.t"))
+        #expect(try configuration("${source.table}").targetTable(for: table, topic: "x") == ("public", "t"))
+        // A placeholder's value is not itself expanded.
+        let odd = TableID(database: "Db", schema: "${topic}", table: "t")
+        #expect(try configuration("${source.schema}.${source.table}").targetTable(for: odd, topic: "x") == ("${topic}", "t"))
+    }
+}

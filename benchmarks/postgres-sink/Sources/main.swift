@@ -160,6 +160,9 @@ struct PostgresSinkBenchmark {
             print(String(format: "    of which decoding alone (JSON → events, schemas)  %6.2f s  %9.0f events/s", decodeTime.seconds, rate(decoded, decodeTime)))
             print(String(format: "  sink end to end from Kafka (steady)  %8.2f s  %9.0f events/s  = %.2f × COPY", steady.seconds, steadyRate, steadyRate / copyRate))
             print(String(format: "  sink end to end incl. group join     %8.2f s  %9.0f events/s", total.seconds, rate(count, total)))
+            // One machine-readable line for `make bench` (benchmarks/bench.py).
+            print(String(format: "result events=%d batch=%d apply_per_s=%.0f copy_per_s=%.0f decode_per_s=%.0f steady_per_s=%.0f",
+                         count, batchSize, applyRate, copyRate, rate(decoded, decodeTime), steadyRate))
             try await client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(quoteIdentifier(schema)) CASCADE"))
             try await client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(quoteIdentifier(applySchema)) CASCADE"))
             try await client.query("DELETE FROM sluice.sluice_offsets WHERE group_id = \(configuration.groupID)")

@@ -1,0 +1,557 @@
+#!/usr/bin/env python3
+"""`make bench`: every benchmark in one run on the local world, one table, one name=value line.
+
+    make bench                                   # release build, local world, this script
+    .venv/bin/python benchmarks/bench.py --binary .build/release/sluice [--customers 10000] [--no-warehouse]
+
+The workload is the credit tables (customers, credit_applications, repayments: the columns and keys of
+db-init/staging, without IDENTITY and foreign keys so keys can change) in a fresh database on the
+"staging" SQL Server (the emulator, a test fixture), published by the real source with schemas enabled,
+as the shipped connector does:
+  snapshot  the initial rows, read by the source's snapshot (`r` events);
+  backlog   with the source stopped: inserts, updates (every key of some tables touched two or three
+            times), primary-key changes (a `d` and a `c` each) and deletes, in transactions of at most
+            2,000 rows; then the source started and timed until it has published all of them.
+Then, from the same topics, in the same run:
+  Sluice's replica sink (`sluice run`, its own schema), the Python peer (benchmarks/peer, its own
+  schema), COPY of the final rows into an empty table of the same shape, and the warehouse sink (SCD2,
+  a fresh warehouse database). Before any figure is printed, the source tables, Sluice's replica and the
+  peer's are compared by checksum; a difference stops the run with exit status 1.
+Sluice's CPU is read from /proc/<pid>/stat (utime+stime) of its process, its peak RSS from VmHWM.
+The Postgres sink's apply path alone (decode + SQL, batches already read) runs as `sluice-bench-pgsink`.
+
+The machine is shared (2 cores, other builds may run): the ratios of one run are the figures to read.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse, unquote
+
+import psycopg
+import pytds
+from confluent_kafka import Consumer, TopicPartition
+
+ROOT = Path(__file__).resolve().parent.parent
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+TABLES = {
+    "customers": ("customer_id", """
+        customer_id int NOT NULL CONSTRAINT pk_customers PRIMARY KEY, full_name nvarchar(200) NOT NULL,
+        national_id nvarchar(20) NOT NULL, date_of_birth date NOT NULL, email nvarchar(200) NULL,
+        phone nvarchar(30) NULL, address nvarchar(400) NULL, monthly_income decimal(18,2) NULL,
+        employment_status nvarchar(30) NULL, created_at datetime2(3) NOT NULL, updated_at datetime2(3) NOT NULL"""),
+    "credit_applications": ("application_id", """
+        application_id int NOT NULL CONSTRAINT pk_credit_applications PRIMARY KEY, customer_id int NOT NULL,
+        product nvarchar(30) NOT NULL, requested_amount decimal(18,2) NOT NULL, term_months int NOT NULL,
+        interest_rate decimal(5,2) NULL, status nvarchar(20) NOT NULL, submitted_by nvarchar(100) NOT NULL,
+        submitted_at datetime2(3) NOT NULL, decided_by nvarchar(100) NULL, decided_at datetime2(3) NULL,
+        decision_note nvarchar(400) NULL"""),
+    "repayments": ("repayment_id", """
+        repayment_id int NOT NULL CONSTRAINT pk_repayments PRIMARY KEY, application_id int NOT NULL,
+        amount decimal(18,2) NOT NULL, paid_at datetime2(3) NOT NULL"""),
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- servers
+
+def mssql(url_variable: str) -> dict:
+    u = urlparse(os.environ[url_variable])
+    return dict(server=u.hostname, port=u.port, user=unquote(u.username), password=unquote(u.password))
+
+
+def tsql(database: str, statements, url_variable="SLUICE_STAGING_URL") -> list[int]:
+    """Runs each statement in its own transaction; returns the row counts."""
+    counts = []
+    with pytds.connect(database=database, autocommit=True, timeout=900, **mssql(url_variable)) as conn, conn.cursor() as cur:
+        for s in statements:
+            cur.execute(s)
+            counts.append(cur.rowcount)
+    return counts
+
+
+def tsql_rows(database: str, query: str, url_variable="SLUICE_STAGING_URL") -> list[tuple]:
+    with pytds.connect(database=database, autocommit=True, timeout=900, **mssql(url_variable)) as conn, conn.cursor() as cur:
+        cur.execute(query)
+        return [tuple(r) for r in cur.fetchall()]
+
+
+def pg():
+    u = urlparse(os.environ["SLUICE_PG_URL"])
+    return psycopg.connect(host=u.hostname, port=u.port, user=unquote(u.username), password=unquote(u.password or ""),
+                           dbname=u.path.lstrip("/"), autocommit=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------------------------- processes
+
+def proc_cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_hwm_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Sluice:
+    """`sluice run <file>` with its own HTTP port, stopped with SIGTERM."""
+
+    def __init__(self, binary: str, config: dict, name: str, workdir: Path):
+        self.port = free_port()
+        self.path = workdir / f"{name}.json"
+        self.path.write_text(json.dumps(config))
+        self.log = workdir / f"{name}.log"
+        self.proc = subprocess.Popen([binary, "run", "--http-port", str(self.port), str(self.path)],
+                                     stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
+        self.started = time.monotonic()
+
+    def metric_lines(self, prefix: str, containing: str = "") -> float:
+        """The sum of the metric lines that start with `prefix` and contain `containing`."""
+        try:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2).read().decode()
+        except OSError:
+            return 0.0
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix) and containing in line)
+
+    def check_alive(self) -> None:
+        if self.proc.poll() is not None:
+            raise SystemExit(f"sluice exited with {self.proc.returncode}; see {self.log}")
+
+    def cpu(self) -> float:
+        return proc_cpu(self.proc.pid)
+
+    def hwm(self) -> float:
+        return proc_hwm_mib(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def wait(condition, timeout: float, what: str, interval: float = 0.02, alive=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if alive:
+            alive()
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+# ---------------------------------------------------------------------------------------------- workload
+
+def customer_row(i: int, day: int) -> str:
+    return (f"({i}, N'Customer {i} Ørsted', N'N{i:09d}', '19{60 + i % 40:02d}-{1 + i % 12:02d}-{1 + i % 28:02d}', "
+            f"N'customer{i}@example.com', N'+49 151 {i:07d}', N'Main Street {i % 500}, Dublin {i % 24}', "
+            f"{1000 + i % 9000}.{i % 100:02d}, N'{['employed', 'retired', 'student', 'part_time'][i % 4]}', "
+            f"'2025-01-{day:02d}T09:{i % 60:02d}:00.{i % 1000:03d}', '2025-01-{day:02d}T09:{i % 60:02d}:00.{i % 1000:03d}')")
+
+
+def application_row(i: int, customers: int, day: int) -> str:
+    return (f"({i}, {1 + i % customers}, N'{['personal_loan', 'mortgage', 'credit_card'][i % 3]}', {1000 + i % 50000}.00, "
+            f"{12 * (1 + i % 5)}, {'NULL' if i % 4 == 0 else f'{3 + i % 9}.{i % 100:02d}'}, N'submitted', N'officer{i % 17}', "
+            f"'2025-01-{day:02d}T10:{i % 60:02d}:00.{i % 1000:03d}', NULL, NULL, NULL)")
+
+
+def repayment_row(i: int, applications: int, day: int) -> str:
+    return f"({i}, {1 + i % applications}, {10 + i % 990}.{i % 100:02d}, '2025-01-{day:02d}T11:{i % 60:02d}:00.{i % 1000:03d}')"
+
+
+def chunks(first: int, last: int, size: int):
+    start = first
+    while start <= last:
+        yield start, min(last, start + size - 1)
+        start += size
+
+
+def insert(db: str, table: str, make, first: int, last: int, size: int = 1000) -> int:
+    statements = [f"INSERT INTO dbo.{table} VALUES " + ",".join(make(i) for i in range(a, b + 1)) for a, b in chunks(first, last, size)]
+    return sum(tsql(db, statements))
+
+
+def backlog(db: str, c0: int, a0: int, r0: int) -> int:
+    """Writes the backlog; returns the number of events the source publishes for it."""
+    events = 0
+    c1, a1, r1 = 2 * c0, 2 * a0, 2 * r0
+    events += insert(db, "customers", lambda i: customer_row(i, 2), c0 + 1, c1)
+    events += insert(db, "credit_applications", lambda i: application_row(i, c1, 2), a0 + 1, a1)
+    events += insert(db, "repayments", lambda i: repayment_row(i, a1, 2), r0 + 1, r1)
+    updates = []
+    for a, b in chunks(1, c1, 4000):  # every other customer, then every third: keys touched repeatedly
+        updates.append(f"UPDATE dbo.customers SET monthly_income = monthly_income + 100, updated_at = '2025-02-01T00:00:00.000' "
+                       f"WHERE customer_id % 2 = 0 AND customer_id BETWEEN {a} AND {b}")
+    for a, b in chunks(1, c1, 6000):
+        updates.append(f"UPDATE dbo.customers SET email = N'moved' + CAST(customer_id AS nvarchar(20)) + N'@example.org', "
+                       f"address = NULL, updated_at = '2025-02-02T00:00:00.000' WHERE customer_id % 3 = 0 AND customer_id BETWEEN {a} AND {b}")
+    for a, b in chunks(1, a1, 4000):
+        updates.append(f"UPDATE dbo.credit_applications SET status = N'approved', decided_by = N'approver', "
+                       f"decided_at = '2025-02-03T00:00:00.000', decision_note = N'ok \"fine\" \\ tab\there' "
+                       f"WHERE application_id % 2 = 0 AND application_id BETWEEN {a} AND {b}")
+    events += sum(tsql(db, updates))
+    # Primary-key changes: each becomes a delete of the old key and a create of the new one.
+    pk = [f"UPDATE dbo.repayments SET repayment_id = repayment_id + 10000000 WHERE repayment_id % 10 = 0 AND repayment_id BETWEEN {a} AND {b}"
+          for a, b in chunks(1, r1, 10000)]
+    events += 2 * sum(tsql(db, pk))
+    deletes = [f"DELETE FROM dbo.repayments WHERE repayment_id % 7 = 0 AND repayment_id BETWEEN {a} AND {b}" for a, b in chunks(1, r1, 14000)]
+    deletes += [f"DELETE FROM dbo.credit_applications WHERE application_id % 13 = 0 AND application_id BETWEEN {a} AND {b}"
+                for a, b in chunks(1, a1, 26000)]
+    deletes += [f"UPDATE dbo.customers SET phone = NULL WHERE customer_id % 5 = 0 AND customer_id BETWEEN {a} AND {b}" for a, b in chunks(1, c1, 10000)]
+    events += sum(tsql(db, deletes))
+    return events
+
+
+# ---------------------------------------------------------------------------------------------- checks
+
+def canonical(value) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, datetime.datetime):
+        return value.replace(tzinfo=None).isoformat(timespec="microseconds")
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    return str(value)
+
+
+def checksum(rows) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    count = 0
+    for row in sorted(rows, key=lambda r: r[0]):
+        digest.update(("\t".join(canonical(v) for v in row) + "\n").encode())
+        count += 1
+    return count, digest.hexdigest()[:16]
+
+
+def source_checksums(db: str) -> dict:
+    out = {}
+    for table, (key, ddl) in TABLES.items():
+        columns = [part.split()[0] for part in re.split(r",\s*(?![^()]*\))", ddl.strip())]
+        out[table] = checksum(tsql_rows(db, f"SELECT {', '.join(columns)} FROM dbo.{table}"))
+    return out
+
+
+def pg_checksums(schema: str) -> dict:
+    out = {}
+    with pg() as conn:
+        for table, (key, ddl) in TABLES.items():
+            columns = [part.split()[0] for part in re.split(r",\s*(?![^()]*\))", ddl.strip())]
+            rows = conn.execute(f'SELECT {", ".join(columns)} FROM "{schema}"."{table}"').fetchall()
+            out[table] = checksum(rows)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- stages
+
+def end_offsets(bootstrap: str, topics: list[str]) -> dict:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-watermarks"})
+    try:
+        metadata = consumer.list_topics(timeout=10)
+        ends = {}
+        for topic in topics:
+            for partition in metadata.topics[topic].partitions:
+                ends[(topic, partition)] = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
+        return ends
+    finally:
+        consumer.close()
+
+
+def run_source(binary, config, expected, workdir, name, timeout, ops):
+    """Runs the source until it has published `expected` events of the operations `ops` (this process's count)."""
+    sluice = Sluice(binary, config, name, workdir)
+    def published():
+        total = sum(sluice.metric_lines("sluice_source_events_total{", f'op="{op}"') for op in ops)
+        return total if total >= expected else 0
+    try:
+        n = wait(published,
+                 timeout, f"{expected} source events", interval=0.05, alive=sluice.check_alive)
+        elapsed = time.monotonic() - sluice.started
+        return {"events": int(n), "seconds": elapsed, "cpu": sluice.cpu(), "rss_mib": sluice.hwm()}
+    finally:
+        sluice.stop()
+
+
+def run_replica_sink(binary, topics, schema, group, workdir, ends, timeout, batch_size=None):
+    config = {"name": f"bench-replica-{schema}", "config": {
+        "connector.class": "postgres-sink", "topics": ",".join(topics), "group.id": group,
+        "connection.url": os.environ["SLUICE_PG_URL"], "kafka.bootstrap.servers": os.environ["SLUICE_KAFKA_BOOTSTRAP"],
+        "table.name.format": schema + ".${source.table}", "offsets.schema": "sluice",
+        "kafka.session.timeout.ms": "6000", "kafka.heartbeat.interval.ms": "500"}}
+    if batch_size:
+        config["config"]["batch.size"] = batch_size
+    sluice = Sluice(binary, config, f"replica-{schema}", workdir)
+    total_end = sum(ends.values())
+    first = None
+    try:
+        with pg() as conn:
+            def stored():
+                rows = conn.execute("SELECT topic, \"partition\", next_offset FROM sluice.sluice_offsets WHERE group_id = %s", (group,)).fetchall()
+                return {(t, p): o for t, p, o in rows}
+            while True:
+                sluice.check_alive()
+                offsets = stored()
+                done = sum(offsets.values())
+                if offsets and first is None:
+                    first = (time.monotonic(), done, sluice.cpu())
+                if all(offsets.get(tp, 0) >= end for tp, end in ends.items()):
+                    break
+                if time.monotonic() - sluice.started > timeout:
+                    raise SystemExit(f"the replica sink did not finish in {timeout}s; see {sluice.log}")
+                time.sleep(0.02)
+        end_time, cpu = time.monotonic(), sluice.cpu()
+        return {"messages": total_end, "steady_messages": total_end - first[1], "steady_seconds": end_time - first[0],
+                "seconds": end_time - sluice.started, "cpu": cpu, "steady_cpu": cpu - first[2], "rss_mib": sluice.hwm()}
+    finally:
+        sluice.stop()
+
+
+def run_peer(topics, schema, group, timeout):
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks/peer/peer.py"), "--bootstrap", os.environ["SLUICE_KAFKA_BOOTSTRAP"],
+                           "--pg-url", os.environ["SLUICE_PG_URL"], "--schema", schema, "--group", group, "--until-end", *topics],
+                          capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise SystemExit(f"the peer failed:\n{proc.stderr[-3000:]}")
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {"messages": r["messages"], "steady_messages": r["messages"] - r["first_commit_messages"],
+            "steady_seconds": r["last_commit"] - r["first_commit"], "cpu": r["cpu_seconds"], "rss_mib": r["max_rss_kib"] / 1024}
+
+
+def copy_final_rows(schema: str) -> dict:
+    """COPY of the replica's final rows (rendered as text beforehand) into empty tables of the same shape."""
+    rows = seconds = 0.0
+    with pg() as conn:
+        for table in TABLES:
+            data = bytearray()
+            with conn.cursor().copy(f'COPY "{schema}"."{table}" TO STDOUT') as copy:
+                for chunk in copy:
+                    data += chunk
+            conn.execute(f'CREATE TABLE "{schema}"."copy_{table}" (LIKE "{schema}"."{table}" INCLUDING ALL)')
+            start = time.monotonic()
+            with conn.transaction():
+                with conn.cursor().copy(f'COPY "{schema}"."copy_{table}" FROM STDIN') as copy:
+                    copy.write(bytes(data))
+            seconds += time.monotonic() - start
+            rows += conn.execute(f'SELECT count(*) FROM "{schema}"."copy_{table}"').fetchone()[0]
+    return {"rows": int(rows), "seconds": seconds}
+
+
+def run_warehouse(binary, topics, db, workdir, ends, timeout):
+    wh = mssql("SLUICE_WAREHOUSE_URL")
+    tsql("master", [f"CREATE DATABASE [{db}]"], "SLUICE_WAREHOUSE_URL")
+    tsql(db, ["CREATE SCHEMA dw"], "SLUICE_WAREHOUSE_URL")
+    script = re.sub(r"^USE .*$", "", (ROOT / "db-init/warehouse/20-tables.sql").read_text(), flags=re.M)
+    batches = [b for b in re.split(r"^\s*GO\s*$", script, flags=re.M) if re.sub(r"--.*", "", b).strip()]
+    tsql(db, batches, "SLUICE_WAREHOUSE_URL")
+    config = json.loads((ROOT / "connectors/warehouse-scd2.json").read_text())
+    c = config["config"]
+    config["name"] = f"bench-warehouse-{db.lower()}"
+    c["connection.url"] = f"mssql://{wh['user']}:{wh['password']}@{wh['server']}:{wh['port']}/{db}"
+    c["kafka.bootstrap.servers"] = os.environ["SLUICE_KAFKA_BOOTSTRAP"]
+    c["topics"] = ",".join(topics)
+    c["group.id"] = config["name"]
+    c["kafka.session.timeout.ms"] = "6000"
+    c["kafka.heartbeat.interval.ms"] = "500"
+    sluice = Sluice(binary, config, "warehouse", workdir)
+    try:
+        def done():
+            rows = tsql_rows(db, f"SELECT topic, partition_id, next_offset FROM dw.sluice_offsets WHERE consumer_group = N'{c['group.id']}'",
+                             "SLUICE_WAREHOUSE_URL")
+            offsets = {(t, int(p)): int(o) for t, p, o in rows}
+            return all(offsets.get(tp, 0) >= end for tp, end in ends.items())
+        wait(done, timeout, "the warehouse sink", interval=0.5, alive=sluice.check_alive)
+        elapsed = time.monotonic() - sluice.started
+        versions = tsql_rows(db, "SELECT (SELECT count(*) FROM dw.dim_customer) + (SELECT count(*) FROM dw.dim_application)", "SLUICE_WAREHOUSE_URL")[0][0]
+        return {"messages": sum(ends.values()), "seconds": elapsed, "cpu": sluice.cpu(), "rss_mib": sluice.hwm(), "versions": versions}
+    finally:
+        sluice.stop()
+
+
+def run_apply_benchmark(binary_dir: Path, events: int, batch: int):
+    exe = binary_dir / "sluice-bench-pgsink"
+    if not exe.exists():
+        return None
+    proc = subprocess.run([str(exe), str(events), str(batch)], capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise SystemExit(f"sluice-bench-pgsink failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    line = [l for l in proc.stdout.splitlines() if l.startswith("result ")][-1]
+    return dict(kv.split("=", 1) for kv in line.split()[1:])
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", default=str(ROOT / ".build/release/sluice"))
+    ap.add_argument("--customers", type=int, default=10000, help="initial customers (applications and repayments: 1.5x each)")
+    ap.add_argument("--no-warehouse", action="store_true")
+    ap.add_argument("--apply-events", type=int, default=100000, help="events for the apply-only benchmark (0: skip)")
+    ap.add_argument("--timeout", type=float, default=1800)
+    ap.add_argument("--results", default=str(ROOT / "benchmarks/results"))
+    args = ap.parse_args()
+
+    run = uuid.uuid4().hex[:6]
+    db, prefix = f"Bench_{run}", f"bench{run}"
+    workdir = Path(tempfile.mkdtemp(prefix=f"sluice-bench-{run}-"))
+    c0, a0, r0 = args.customers, args.customers * 3 // 2, args.customers * 3 // 2
+    log(f"run {run}: database {db}, topic prefix {prefix}, logs in {workdir}")
+
+    tsql("master", [f"CREATE DATABASE [{db}]", f"ALTER DATABASE [{db}] SET ALLOW_SNAPSHOT_ISOLATION ON"])
+    tsql(db, [f"CREATE TABLE dbo.{t} ({ddl})" for t, (_, ddl) in TABLES.items()] + ["CREATE TABLE dbo.bench_marker (id int NOT NULL PRIMARY KEY)"])
+    log(f"loading {c0 + a0 + r0} initial rows")
+    snapshot_events = insert(db, "customers", lambda i: customer_row(i, 1), 1, c0)
+    snapshot_events += insert(db, "credit_applications", lambda i: application_row(i, c0, 1), 1, a0)
+    snapshot_events += insert(db, "repayments", lambda i: repayment_row(i, a0, 1), 1, r0)
+    tsql(db, ["EXEC sys.sp_cdc_enable_db"] + [
+        f"EXEC sys.sp_cdc_enable_table @source_schema = N'dbo', @source_name = N'{t}', @role_name = NULL, @supports_net_changes = 1"
+        for t in [*TABLES, "bench_marker"]])
+
+    source = json.loads((ROOT / "connectors/credit-source.json").read_text())
+    s = mssql("SLUICE_STAGING_URL")
+    source["name"] = f"bench-source-{run}"
+    source["config"].update({
+        "database.url": f"mssql://{s['user']}:{s['password']}@{s['server']}:{s['port']}/{db}", "database.names": db,
+        "topic.prefix": prefix, "kafka.bootstrap.servers": os.environ["SLUICE_KAFKA_BOOTSTRAP"],
+        "table.include.list": ",".join(f"dbo.{t}" for t in TABLES), "poll.interval.ms": 100})
+    log(f"snapshot: {snapshot_events} rows")
+    snap = run_source(args.binary, source, snapshot_events, workdir, "source-snapshot", args.timeout, ops="r")
+
+    log("writing the backlog with the source stopped")
+    backlog_events = backlog(db, c0, a0, r0)
+    tsql(db, ["INSERT INTO dbo.bench_marker VALUES (1)"])
+    wait(lambda: tsql_rows(db, "SELECT COUNT(*) FROM cdc.dbo_bench_marker_CT")[0][0] > 0, args.timeout,
+         "the capture job to harvest the backlog", interval=0.5)
+    log(f"backlog: {backlog_events} events; streaming it")
+    stream = run_source(args.binary, source, backlog_events, workdir, "source-stream", args.timeout, ops="cud")
+
+    topics = [f"{prefix}.{db}.dbo.{t}" for t in TABLES]
+    ends = end_offsets(os.environ["SLUICE_KAFKA_BOOTSTRAP"], topics)
+    total_events = snapshot_events + backlog_events
+    log(f"{total_events} events ({sum(ends.values())} messages with tombstones) in {len(topics)} topics; Sluice's replica sink")
+    sluice_schema, peer_schema = f"sluice_{run}", f"peer_{run}"
+    sink = run_replica_sink(args.binary, topics, sluice_schema, f"bench-sluice-{run}", workdir, ends, args.timeout)
+    log("the Python peer")
+    peer = run_peer(topics, peer_schema, f"bench-peer-{run}", args.timeout)
+
+    log("checksums: source, Sluice's replica, the peer's")
+    want, got, theirs = source_checksums(db), pg_checksums(sluice_schema), pg_checksums(peer_schema)
+    for table in TABLES:
+        line = f"{table}: source {want[table]}, sluice {got[table]}, peer {theirs[table]}"
+        if not (want[table] == got[table] == theirs[table]):
+            raise SystemExit(f"CHECKSUM MISMATCH, no figures printed: {line}")
+        log("equal " + line)
+
+    log("COPY of the final rows")
+    copy = copy_final_rows(sluice_schema)
+    warehouse = None
+    if not args.no_warehouse:
+        log("the warehouse sink")
+        warehouse = run_warehouse(args.binary, topics, f"BenchWh_{run}", workdir, ends, args.timeout)
+    apply = None
+    if args.apply_events:
+        log(f"the Postgres sink's apply path alone ({args.apply_events} events)")
+        apply = run_apply_benchmark(Path(args.binary).parent, args.apply_events, 5000)
+
+    # -------------------------------------------------------------------------------------- the table
+    def rate(n, s):
+        return n / s if s > 0 else 0.0
+    sink_events = sink["steady_messages"]
+    sink_rate = rate(sink_events, sink["steady_seconds"])
+    peer_rate = rate(peer["steady_messages"], peer["steady_seconds"])
+    copy_rate = rate(copy["rows"], copy["seconds"])
+    # Sink vs COPY: the time COPY needs to load the final rows against the time the sink needs to reach
+    # them from every event (whole topic, steady rate).
+    sink_all_seconds = sum(ends.values()) / sink_rate
+    rows = [
+        ("source snapshot", snap["events"], snap["seconds"], rate(snap["events"], snap["seconds"]),
+         f"{snap['cpu'] / snap['events'] * 1e6:.1f} µs CPU/event"),
+        ("source stream (backlog)", stream["events"], stream["seconds"], rate(stream["events"], stream["seconds"]),
+         f"{stream['cpu'] / stream['events'] * 1e6:.1f} µs CPU/event"),
+        ("replica sink: Sluice (steady)", sink_events, sink["steady_seconds"], sink_rate,
+         f"{sink_rate / peer_rate:.2f}x peer, {copy['seconds'] / sink_all_seconds:.2f}x COPY, "
+         f"{sink['steady_cpu'] / sink_events * 1e6:.1f} µs CPU/msg"),
+        ("replica sink: Python peer (steady)", peer["steady_messages"], peer["steady_seconds"], peer_rate,
+         f"{peer['cpu'] / peer['messages'] * 1e6:.1f} µs CPU/msg (whole run)"),
+        ("COPY of the final rows", copy["rows"], copy["seconds"], copy_rate, "reference"),
+    ]
+    values = {
+        "events": total_events, "messages": sum(ends.values()),
+        "source_snapshot_cpu_us_per_event": round(snap["cpu"] / snap["events"] * 1e6, 1),
+        "source_stream_cpu_us_per_event": round(stream["cpu"] / stream["events"] * 1e6, 1),
+        "source_stream_peak_rss_mib": round(stream["rss_mib"], 1),
+        "sink_events_per_s": round(sink_rate), "peer_events_per_s": round(peer_rate), "copy_rows_per_s": round(copy_rate),
+        "sink_vs_peer": round(sink_rate / peer_rate, 2), "sink_vs_copy": round(copy["seconds"] / sink_all_seconds, 2),
+        "sink_cpu_us_per_message": round(sink["steady_cpu"] / sink_events * 1e6, 1),
+        "sink_peak_rss_mib": round(sink["rss_mib"], 1), "checksums": "equal",
+    }
+    if warehouse:
+        rows.append(("warehouse sink (SCD2, whole run)", warehouse["messages"], warehouse["seconds"],
+                     rate(warehouse["messages"], warehouse["seconds"]),
+                     f"{warehouse['cpu'] / warehouse['messages'] * 1e6:.1f} µs CPU/msg in Sluice"))
+        values["warehouse_cpu_us_per_message"] = round(warehouse["cpu"] / warehouse["messages"] * 1e6, 1)
+        values["warehouse_peak_rss_mib"] = round(warehouse["rss_mib"], 1)
+    if apply:
+        n, apply_rate, apply_copy = int(apply["events"]), float(apply["apply_per_s"]), float(apply["copy_per_s"])
+        rows.append((f"apply path alone (inserts, batch {apply['batch']})", n, n / apply_rate, apply_rate, f"{apply_rate / apply_copy:.2f}x COPY"))
+        rows.append(("  COPY of the same rows", n, n / apply_copy, apply_copy, "reference"))
+        rows.append(("  decoding alone", n, n / float(apply["decode_per_s"]), float(apply["decode_per_s"]), ""))
+        values["apply_vs_copy"] = round(apply_rate / apply_copy, 2)
+        values["apply_events_per_s"] = round(apply_rate)
+
+    out = [f"Sluice benchmark {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, run {run}: {total_events} events "
+           f"({snapshot_events} snapshot + {backlog_events} backlog), {os.cpu_count()} cores (shared; ratios are same-run)",
+           f"{'stage':38} {'events/rows':>11} {'seconds':>8} {'rate/s':>9}  ratio",
+           "-" * 100]
+    for name, n, seconds, r, ratio in rows:
+        out.append(f"{name:38} {n:>11} {seconds:>8.2f} {r:>9.0f}  {ratio}")
+    out.append(" ".join(f"{k}={v}" for k, v in values.items()))
+    text = "\n".join(out)
+    print(text)
+    results = Path(args.results)
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "latest.txt").write_text(text + "\n")
+    (results / f"bench-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}.json").write_text(json.dumps(
+        {"snapshot": snap, "stream": stream, "sink": sink, "peer": peer, "copy": copy, "warehouse": warehouse, "apply": apply,
+         "values": values}, indent=2))
+    with pg() as conn:
+        for schema in (sluice_schema, peer_schema):
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    tsql("master", [f"DROP DATABASE [{db}]"])
+
+
+if __name__ == "__main__":
+    main()
