@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help bootstrap build test demo demo-down services-up services-down bench-source bench-pgsink
+.PHONY: help bootstrap build test demo demo-down services-up services-down bench-source bench-pgsink bench
 
 help:
 	@echo "make test       install what is missing, start the local world, run every test, stop the world"
@@ -38,3 +38,12 @@ bench-source: bootstrap
 bench-pgsink: bootstrap
 	scripts/services up
 	eval "$$(scripts/services env)" && swift run -c release sluice-bench-pgsink
+
+# Every benchmark in one run on the local world (release build): one table, one name=value line,
+# kept in benchmarks/results/latest.txt (benchmarks/README.md). Not part of `make test`.
+bench: bootstrap
+	swift build -c release --product sluice
+	swift build -c release --product sluice-bench-pgsink
+	.venv/bin/pip install -q -r benchmarks/peer/requirements.txt
+	scripts/services up
+	eval "$$(scripts/services env)" && .venv/bin/python benchmarks/bench.py --binary .build/release/sluice

@@ -27,7 +27,7 @@ from urllib.parse import urlparse, unquote
 
 import orjson
 import psycopg
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 # SQL Server type (as the source propagates it) → Postgres column type.
 def pg_type(field: dict) -> str:
@@ -212,7 +212,11 @@ def main():
         last_commit = time.monotonic()
         if first_commit is None:
             first_commit, first_commit_messages = last_commit, messages
-    consumer.commit(asynchronous=False)
+    try:
+        consumer.commit(asynchronous=False)
+    except KafkaException as error:
+        if error.args[0].code() != KafkaError._NO_OFFSET:  # nothing new since the last asynchronous commit
+            raise
     consumer.close()
     conn.close()
     usage = resource.getrusage(resource.RUSAGE_SELF)

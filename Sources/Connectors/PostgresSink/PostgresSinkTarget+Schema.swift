@@ -42,10 +42,15 @@ extension PostgresSinkTarget {
         let name = "\(schema).\(table)"
         var schemas: [TableSchema] = []
         var seen = Set<TableSchema>()
+        var last: TableSchema?
         for record in records {
             guard let s = record.schema else {
                 throw SinkError(code: .recordRejected, message: "the event has no schema block; the Postgres sink needs value.converter.schemas.enable=true and key.converter.schemas.enable=true at the source")
             }
+            // Records of a table share their decoded schema (equal at once: same column storage); only a
+            // different one is hashed.
+            if let last, last == s { continue }
+            last = s
             if seen.insert(s).inserted { schemas.append(s) }
         }
         var current = layouts.withLockedValue { $0[name] }

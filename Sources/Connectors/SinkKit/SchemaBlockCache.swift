@@ -83,6 +83,8 @@ public final class SchemaBlockCache: Sendable {
 
     /// The byte ranges of the `schema` and `payload` values of `{"schema":…,"payload":…}` (in that order,
     /// as Connect's JSON converter writes them); nil for any other shape (the caller then parses it all).
+    /// For a message that starts with a remembered schema block the payload range is the rest of the
+    /// message up to its closing brace, not checked: a payload that does not parse means "parse it all".
     static func split(_ message: [UInt8]) -> (schema: Range<Int>, payload: Range<Int>)? {
         let known = recentSchemaBlocks.withLockedValue { $0 }
         let result = message.withUnsafeBufferPointer { split($0, known: known) }
@@ -122,9 +124,13 @@ public final class SchemaBlockCache: Sendable {
         for (index, block) in known.enumerated() where start + block.count < bytes.count {
             let equal = block.withUnsafeBufferPointer { memcmp(bytes.baseAddress! + start, $0.baseAddress!, block.count) == 0 }
             guard equal, matches(payloadPrefix, at: start + block.count) else { continue }
-            // The payload is scanned as before (it differs per message).
-            guard let rest = scan(bytes, schemaRange: start..<start + block.count) else { return nil }
-            return (rest.schema, rest.payload, index)
+            // The payload is not scanned: it runs to the message's closing brace. (A message with more
+            // after its payload gets a range that does not parse; the caller then decodes it whole.)
+            var end = bytes.count
+            while end > 0, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x0A || bytes[end - 1] == 0x0D || bytes[end - 1] == 0x09 { end -= 1 }
+            let payloadStart = start + block.count + payloadPrefix.utf8CodeUnitCount
+            guard end > payloadStart + 1, bytes[end - 1] == UInt8(ascii: "}") else { return nil }
+            return (start..<start + block.count, payloadStart..<end - 1, index)
         }
         return nil
     }

@@ -21,8 +21,18 @@ public enum SinkBatchBuilder {
         records.reserveCapacity(messages.count)
         var next: [TopicPartition: Int64] = [:]
         var deadLetters: [DeadLetter] = []
-        for message in messages where !skipping.contains(message.topic) {
-            next[message.topicPartition] = max(next[message.topicPartition] ?? 0, message.offset + 1)
+        // Messages come in runs of one partition: its next offset is noted once per run.
+        var run: (partition: TopicPartition, next: Int64)?
+        func endRun() {
+            if let run { next[run.partition] = max(next[run.partition] ?? 0, run.next) }
+        }
+        for message in messages where skipping.isEmpty || !skipping.contains(message.topic) {
+            if let current = run, current.partition.partition == message.partition, current.partition.topic == message.topic {
+                run!.next = max(current.next, message.offset + 1)
+            } else {
+                endRun()
+                run = (message.topicPartition, message.offset + 1)
+            }
             guard let value = message.value else { continue }  // tombstone: only the offset advances
             do {
                 records.append(try decode(message, value: value))
@@ -30,6 +40,7 @@ public enum SinkBatchBuilder {
                 deadLetters.append(DeadLetter(message: message, error: "\(error)"))
             }
         }
+        endRun()
         return Result(batch: SinkBatch(records: records, nextOffsets: next), deadLetters: deadLetters)
     }
 
@@ -37,11 +48,13 @@ public enum SinkBatchBuilder {
         let cache = SchemaBlockCache.shared
         let event: ChangeEvent
         let schema: TableSchema?
-        if let split = SchemaBlockCache.split(value) {
-            // Only the payloads are parsed per message; the schema blocks (value and key) are parsed once.
-            let keySplit = message.key.flatMap { SchemaBlockCache.split($0) }
-            event = try DebeziumEnvelope.decode(key: message.key.map { key in keySplit.map { key[$0.payload] } ?? key[...] },
-                                                value: value[split.payload])
+        let split = SchemaBlockCache.split(value)
+        let keySplit = split == nil ? nil : message.key.flatMap { SchemaBlockCache.split($0) }
+        // Only the payloads are parsed per message; the schema blocks (value and key) are parsed once.
+        // A payload range that does not decode falls back to decoding the whole message.
+        if let split, let payloadEvent = try? DebeziumEnvelope.decode(
+            key: message.key.map { key in keySplit.map { key[$0.payload] } ?? key[...] }, value: value[split.payload]) {
+            event = payloadEvent
             schema = try cache.schema(value: value, valueBlock: split.schema, key: message.key, keyBlock: keySplit?.schema) {
                 try DebeziumEnvelope.decodeSchema(key: message.key, value: value, table: event.table)
             }.map { cached in

@@ -4,9 +4,15 @@ import SluiceKafka
 
 extension SinkRuntime {
     /// Dead-letters what cannot be decoded, applies the rest with its offsets, then commits the group offsets.
-    func process(_ messages: [KafkaMessage], consumer: KafkaConsumer, producer: KafkaProducer) async throws {
-        let built = SinkBatchBuilder.build(messages, skipping: Set(stoppedTopics.keys))
-        metrics.batchSize.record(messages.count)
+    /// `built` was decoded from `messageCount` polled messages; topics stopped since are left out.
+    func process(_ built: SinkBatchBuilder.Result, messageCount: Int, consumer: KafkaConsumer, producer: KafkaProducer) async throws {
+        var built = built
+        let stopped = Set(stoppedTopics.keys)
+        if !stopped.isEmpty {
+            built.batch = Self.removing(topics: stopped, from: built.batch)
+            built.deadLetters.removeAll { stopped.contains($0.message.topic) }
+        }
+        metrics.batchSize.record(messageCount)
         for deadLetter in built.deadLetters {
             try await send(toDeadLetterTopic: deadLetter.message, error: deadLetter.error, producer: producer)
         }
@@ -17,7 +23,7 @@ extension SinkRuntime {
         for (table, count) in outcome.applied where count > 0 { metrics.applied(table: table, count: count) }
         if outcome.stale > 0 { metrics.stale.increment(by: outcome.stale) }
         logger.debug("Batch applied", metadata: [
-            SinkLoggingKeys.batchSize: "\(messages.count)", "sluice.sink.applied": "\(outcome.applied)", "sluice.sink.stale": "\(outcome.stale)",
+            SinkLoggingKeys.batchSize: "\(messageCount)", "sluice.sink.applied": "\(outcome.applied)", "sluice.sink.stale": "\(outcome.stale)",
         ])
         do {
             try consumer.scheduleCommit(stored)

@@ -95,11 +95,16 @@ public final class SinkRuntime: Service, Sendable {
     func runSession() async throws {
         let target = self.target
         let logger = self.logger
+        // Counts rebalances, so `consume` knows when a batch it holds was read before one.
+        let rebalances = NIOLockedValueBox(0)
         let hooks = KafkaRebalanceHooks(onAssign: { partitions in
+            rebalances.withLockedValue { $0 += 1 }
             let stored = try await target.storedOffsets(for: partitions)
             logger.info("Partitions assigned; starting at the offsets stored in the target (others at the group's committed offset, else the earliest)",
                         metadata: ["sluice.sink.stored_offsets": "\(stored.sorted { $0.key < $1.key }.map { "\($0.key)@\($0.value)" })"])
             return stored
+        }, onRevoke: { _ in
+            rebalances.withLockedValue { $0 += 1 }
         })
         let consumer = try KafkaConsumer(configuration: configuration.consumer, hooks: hooks, logger: logger)
         let producer: KafkaProducer
@@ -112,7 +117,7 @@ public final class SinkRuntime: Service, Sendable {
         do {
             await ensureDeadLetterTopic()
             try consumer.subscribe(topics: configuration.subscription.subscribeList)
-            try await consume(consumer: consumer, producer: producer)
+            try await consume(consumer: consumer, producer: producer, rebalances: rebalances)
         } catch {
             await consumer.close()
             await producer.shutdown()
@@ -138,15 +143,23 @@ public final class SinkRuntime: Service, Sendable {
         }
     }
 
-    func consume(consumer: KafkaConsumer, producer: KafkaProducer) async throws {
+    /// Polls and applies batches until stopped. Decoding is pipelined with applying: the next batch is
+    /// decoded while the one before it is applied (a batch in hand, polled before a rebalance, is dropped:
+    /// its partitions may belong to another member now, and re-assigned ones restart at the offsets the
+    /// target stored, so its messages are read again).
+    func consume(consumer: KafkaConsumer, producer: KafkaProducer, rebalances: NIOLockedValueBox<Int>) async throws {
         let clock = ContinuousClock()
         var pollBackoff = RetryBackoff(initial: configuration.retryBackoffInitial, maximum: configuration.retryBackoffMax)
         var nextLagCheck = clock.now
+        /// Polled and decoded, not applied yet; `rebalances` as it was after its poll.
+        var held: (built: SinkBatchBuilder.Result, messages: Int, rebalances: Int)?
         while !isStopping {
             try Task.checkCancellation()
             let messages: [KafkaMessage]
             do {
-                messages = try await consumer.poll(maxMessages: configuration.batchSize, timeout: configuration.pollTimeout)
+                // With a batch in hand, take only what is already there: the batch is applied right after.
+                messages = try await consumer.poll(maxMessages: configuration.batchSize,
+                                                   timeout: held == nil ? configuration.pollTimeout : .zero)
                 pollBackoff.reset()
             } catch let error as KafkaError where !error.isFatal {
                 let delay = pollBackoff.next()
@@ -158,8 +171,23 @@ public final class SinkRuntime: Service, Sendable {
                 try await Task.sleep(for: delay)
                 continue
             }
-            if !messages.isEmpty {
-                try await process(messages, consumer: consumer, producer: producer)
+            let rebalanced = rebalances.withLockedValue { $0 }
+            if let current = held, current.rebalances != rebalanced {
+                logger.debug("A rebalance came between polling and applying a batch; it is read again from the stored offsets",
+                             metadata: [SinkLoggingKeys.batchSize: "\(current.messages)"])
+                held = nil
+            }
+            if let current = held {
+                held = nil
+                if messages.isEmpty {
+                    try await process(current.built, messageCount: current.messages, consumer: consumer, producer: producer)
+                } else {
+                    async let next = SinkBatchBuilder.build(messages, skipping: Set(stoppedTopics.keys))
+                    try await process(current.built, messageCount: current.messages, consumer: consumer, producer: producer)
+                    held = (await next, messages.count, rebalanced)
+                }
+            } else if !messages.isEmpty {
+                held = (SinkBatchBuilder.build(messages, skipping: Set(stoppedTopics.keys)), messages.count, rebalanced)
             }
             markHealthy()
             if clock.now >= nextLagCheck {
@@ -168,6 +196,10 @@ public final class SinkRuntime: Service, Sendable {
                     for (partition, lag) in lags { metrics.lag(topic: partition.topic, partition: partition.partition, value: lag) }
                 }
             }
+        }
+        // A graceful stop finishes the batch in hand too.
+        if let current = held, !Task.isCancelled {
+            try await process(current.built, messageCount: current.messages, consumer: consumer, producer: producer)
         }
     }
 

@@ -13,7 +13,8 @@
 ///   file: `topic` would otherwise name an environment variable)
 /// - `offsets.schema` — where `sluice_offsets` and `sluice_deleted` live [sluice]
 /// - `schema.evolution` — basic (create missing tables, add new columns) | none [basic]
-/// - `batch.size` [500] — messages per target transaction
+/// - `batch.size` [2000] — at most this many messages per target transaction (a poll takes only what has
+///   arrived, so a quiet topic gets small batches at once; a backlog gets full ones)
 /// - `poll.timeout.ms` [250]
 /// - `errors.deadletterqueue.topic.name` [`<name>.dlq`]
 /// - `statement.timeout.ms` [60000] — a Postgres call (one batch's transaction) taking longer is abandoned:
@@ -113,7 +114,7 @@ public struct PostgresSinkConfiguration: Sendable {
         if let problem = Self.checkTableNameFormat(tableNameFormat) { p.addProblem(key: "table.name.format", problem) }
         offsetsSchema = p.string("offsets.schema", default: "sluice") ?? "sluice"
         schemaEvolution = p.choice("schema.evolution", default: SchemaEvolution.basic)
-        batchSize = p.int("batch.size", default: 500, range: 1...100_000)
+        batchSize = p.int("batch.size", default: 2000, range: 1...100_000)
         pollTimeoutMs = p.int("poll.timeout.ms", default: 250, range: 1...60_000)
         deadLetterTopic = p.string("errors.deadletterqueue.topic.name", default: "\(p.name).dlq") ?? "\(p.name).dlq"
         statementTimeoutMs = p.int("statement.timeout.ms", default: 60_000, range: 100...3_600_000)

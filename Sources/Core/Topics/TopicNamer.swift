@@ -28,7 +28,11 @@ public struct TopicNamer: Hashable, Sendable {
     public static let maximumLength = 249
 
     public static func sanitize(_ name: String) -> String {
-        String(String.UnicodeScalarView(name.unicodeScalars.map { scalar in
+        // Nearly every name is already valid (the source names a topic for every event).
+        if name.utf8.allSatisfy({ b in
+            (b >= 97 && b <= 122) || (b >= 65 && b <= 90) || (b >= 48 && b <= 57) || b == 46 || b == 95 || b == 45
+        }) { return name }
+        return String(String.UnicodeScalarView(name.unicodeScalars.map { scalar in
             switch scalar {
             case "a"..."z", "A"..."Z", "0"..."9", ".", "_", "-": scalar
             default: "_"

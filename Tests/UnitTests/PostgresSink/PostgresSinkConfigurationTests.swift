@@ -15,7 +15,7 @@ import Testing
         #expect(c.groupID == "sluice-replica-postgres")
         #expect(c.host == "127.0.0.1" && c.port == 55432 && c.user == "sluice" && c.password?.value == "s@cret" && c.database == "credit_app")
         #expect(c.kafkaBootstrapServers == "127.0.0.1:59092")
-        #expect(c.batchSize == 500 && c.deadLetterTopic == "replica-postgres.dlq" && c.offsetsSchema == "sluice")
+        #expect(c.batchSize == 2000 && c.deadLetterTopic == "replica-postgres.dlq" && c.offsetsSchema == "sluice")
         let table = TableID(database: "CreditStaging", schema: "dbo", table: "customers")
         #expect(c.targetTable(for: table, topic: "credit.CreditStaging.dbo.customers") == ("dbo", "customers"))
     }

@@ -100,4 +100,18 @@ import Testing
         #expect(viaCache.event == full)
         #expect(viaCache.schema == (try DebeziumEnvelope.decodeSchema(key: message.key, value: message.value!, table: full.table)))
     }
+
+    @Test func aRememberedSchemaFollowedByMoreThanThePayloadIsDecodedWhole() throws {
+        let events = SinkTestEvents()
+        let good = try events.message(events.event(.create, id: 5, at: 1), offset: 0)
+        let value = good.value!
+        // The same message with a field after its payload: the unchecked payload range does not parse, the
+        // whole message is decoded, and (not being an envelope) it is a dead letter, not a record.
+        let extra = Array(value.dropLast()) + Array(#","extra":1}"#.utf8)
+        let odd = KafkaMessage(topic: good.topic, partition: 0, offset: 1, key: good.key, value: extra)
+        let result = SinkBatchBuilder.build([good, odd, good])
+        #expect(result.batch.records.map(\.event) == [try DebeziumEnvelope.decode(key: good.key, value: value)] + [try DebeziumEnvelope.decode(key: good.key, value: value)])
+        #expect(result.deadLetters.map(\.message.offset) == [1])
+        #expect(result.batch.nextOffsets == [TopicPartition(topic: events.topic, partition: 0): 2])
+    }
 }

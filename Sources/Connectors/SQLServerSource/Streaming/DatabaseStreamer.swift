@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import NIOPosix
 import ServiceLifecycle
 import SluiceCore
@@ -406,6 +407,9 @@ struct DatabaseStreamer: Sendable {
         var transactions = 0
         let mapper = self.mapper
 
+        // Metric handles made once per window, not per event (making one looks it up in the registry).
+        var eventCounters: [EventCounterKey: Counter] = [:]
+        let behindSource = metrics.millisecondsBehindSource, lastEventTimestamp = metrics.lastEventTimestamp
         func publish(_ outputs: [ChangeEventAssembler.Output], instance: String?) async throws {
             for output in outputs {
                 switch output {
@@ -413,9 +417,17 @@ struct DatabaseStreamer: Sendable {
                     guard let instance, let schema = schemas[instance] else { continue }
                     lastTicket = try await publisher.publish(event, schema: schema)
                     lastPosition = event.position
-                    metrics.events(table: event.table, op: event.op).increment()
-                    metrics.millisecondsBehindSource.record(max(0, Int64(Date().timeIntervalSince1970 * 1000) - event.commitTimeMs))
-                    metrics.lastEventTimestamp.record(Int64(Date().timeIntervalSince1970 * 1000))
+                    let counterKey = EventCounterKey(instance: instance, op: event.op)
+                    if let counter = eventCounters[counterKey] {
+                        counter.increment()
+                    } else {
+                        let counter = metrics.events(table: event.table, op: event.op)
+                        eventCounters[counterKey] = counter
+                        counter.increment()
+                    }
+                    let now = Int64(Date().timeIntervalSince1970 * 1000)
+                    behindSource.record(max(0, now - event.commitTimeMs))
+                    lastEventTimestamp.record(now)
                     sinceStore += 1
                 case .begin, .end:
                     if case .end = output { transactions += 1; metrics.committedTransactions.increment() }
@@ -527,4 +539,10 @@ struct StallDetector {
 /// A problem retrying cannot fix; the database stops with this reason.
 struct SourceFatalError: Error, CustomStringConvertible {
     let description: String
+}
+
+/// A source metric counter's identity inside one window: capture instance (one table) and operation.
+private struct EventCounterKey: Hashable {
+    var instance: String
+    var op: ChangeEvent.Operation
 }
