@@ -8,8 +8,8 @@ locals {
 
   # Container names double as host names on the network.
   hosts = {
-    staging      = "${var.name_prefix}-staging"
-    warehouse    = "${var.name_prefix}-warehouse"
+    staging      = "${var.name_prefix}-mssql-staging"
+    warehouse    = "${var.name_prefix}-mssql-warehouse"
     postgres     = "${var.name_prefix}-postgres"
     db_init      = "${var.name_prefix}-db-init"
     prometheus   = "${var.name_prefix}-prometheus"
@@ -254,6 +254,16 @@ resource "docker_container" "kafka" {
     retries      = 12
     start_period = "20s"
   }
+  lifecycle {
+    precondition {
+      condition = length(setintersection(
+        toset(range(var.host_ports.kafka, var.host_ports.kafka + var.kafka_brokers)),
+        toset([for name, port in var.host_ports : port if name != "kafka"]),
+      )) == 0
+      error_message = "The brokers' host ports (host_ports.kafka and the next ones, one per broker) overlap another host port: move host_ports.kafka."
+    }
+  }
+
   # A broker of three is healthy only with a quorum: wait for all of them after creation, not one by one.
   wait         = var.kafka_brokers == 1
   wait_timeout = 180
@@ -338,8 +348,7 @@ resource "docker_container" "sluice" {
   env     = concat(each.value.env, ["SLUICE_LOG_LEVEL=${var.sluice_log_level}"])
 
   networks_advanced {
-    name    = docker_network.sluice.id
-    aliases = [each.key]
+    name = docker_network.sluice.id
   }
 
   ports {

@@ -143,7 +143,7 @@ variable "host_ports" {
     staging        = 1433
     warehouse      = 1434
     postgres       = 5432
-    kafka          = 9092
+    kafka          = 19092
     prometheus     = 9090
     alertmanager   = 9093
   }

@@ -226,3 +226,41 @@ def test_outputs_give_the_urls_and_no_secret(tf):
     for name, body in tf.outputs.items():
         assert body.get("description"), name
         assert not re.search(r"password\}|webhook_url\}", json.dumps(body["value"])), f"output {name} exposes a secret"
+
+
+def test_container_names_and_network_aliases_are_unique(tf):
+    """Names resolved for name_prefix = "sluice" and each for_each key / broker: no two containers (or
+    network aliases) may collide, e.g. the warehouse SQL Server and the warehouse sink."""
+    hosts = {k: v.replace("${var.name_prefix}", "sluice") for k, v in tf.locals["hosts"].items()}
+
+    def resolve(template: str, key: str | None = None, value: dict | None = None, index: int | None = None) -> str:
+        out = template.replace("${var.name_prefix}", "sluice")
+        out = re.sub(r"\$\{local\.hosts\.(\w+)\}", lambda m: hosts[m.group(1)], out)
+        if key is not None:
+            out = out.replace("${each.key}", key)
+        if value is not None:
+            out = re.sub(r"\$\{each\.value\.(\w+)\}", lambda m: resolve(value[m.group(1)]), out)
+        if index is not None:
+            out = out.replace("${local.kafka_hosts[count.index]}", f"sluice-kafka-{index + 1}")
+            out = out.replace("${count.index + 1}", str(index + 1))
+        assert "${" not in out, out
+        return out
+
+    names, aliases = [], []
+    for name, body in tf.containers().items():
+        collection = body.get("for_each", "").removeprefix("${local.").removesuffix("}")
+        if collection:
+            instances = [dict(key=k, value=v) for k, v in tf.locals[collection].items()]
+        elif body.get("count") == "${var.kafka_brokers}":
+            instances = [dict(index=i) for i in range(3)]
+        elif body.get("count"):
+            instances = [{}]
+        else:
+            instances = [{}]
+        for instance in instances:
+            names.append(resolve(body["name"], **instance))
+            for network in body.get("networks_advanced", []):
+                aliases += [resolve(a, **instance) for a in network.get("aliases", [])]
+    assert len(names) == len(set(names)), sorted(names)
+    assert len(set(names + aliases)) == len(names) + len(aliases), sorted(names + aliases)
+    assert "sluice-warehouse" in names and "sluice-mssql-warehouse" in names
