@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import ROOT, TERRAFORM
+from terraform_support import ROOT, TERRAFORM
 
 SLUICE_PORTS = {"source": 8083, "replica": 8084, "warehouse": 8085, "app": 8080}
 

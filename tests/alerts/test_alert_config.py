@@ -9,7 +9,7 @@ import subprocess
 
 import yaml
 
-from conftest import DEPLOY
+from alerting_support import DEPLOY
 
 PROMETHEUS = DEPLOY / "prometheus"
 RULES = sorted((PROMETHEUS / "rules").glob("*.yml"))

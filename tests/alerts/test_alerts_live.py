@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Daemon, Prometheus, free_port, http_json, wait_until
+from alerting_support import ROOT, Daemon, Prometheus, free_port, http_json, wait_until
 
 SLUICE = Path(os.environ.get("SLUICE_BINARY", ROOT / ".build" / "debug" / "sluice"))
 STAGING_PID = ROOT / ".run" / "staging.pid"
