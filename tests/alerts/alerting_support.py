@@ -38,7 +38,7 @@ def wait_until(condition, timeout: float, what: str, interval: float = 0.25):
             value = condition()
             if value:
                 return value
-        except Exception as error:  # a server still starting refuses connections
+        except (OSError, ValueError, KeyError, IndexError) as error:  # a server still starting refuses or answers half
             last_error = error
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}" + (f" (last error: {last_error})" if last_error else ""))
