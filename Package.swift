@@ -130,6 +130,7 @@ let package = Package(
             name: "SluiceOperations",
             dependencies: [
                 "SluiceCore",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
