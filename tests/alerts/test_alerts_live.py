@@ -1,5 +1,5 @@
 """Live alerting: Debian's Prometheus scrapes a running `sluice run` (connectors/credit-source.json against the
-local world) with the shipped rules (their `for:` shortened), the test stops the source's SQL Server
+local world) with the shipped rules (SluiceComponentNotReady's `for:` shortened), the test stops the source's SQL Server
 (the staging emulator of the local world), SluiceComponentNotReady fires, Alertmanager (the shipped routing and
 inhibition) delivers a Slack-shaped message to a stub webhook, the resolved
 message arrives once the server is started again. A second test drives Alertmanager's grouping and inhibition directly."""
@@ -117,14 +117,15 @@ def test_source_not_ready_alert_reaches_slack_and_resolves(tmp_path, slack, aler
     # covers a start, here the shortened `for:` would not.
     wait_until(source_ready, 120, f"sluice run to be ready\n{daemon.tail()}")
     prometheus = Prometheus(tmp_path / "prometheus", [{"targets": [f"127.0.0.1:{port}"], "labels": {"process": "source"}}],
-                            f"127.0.0.1:{alertmanager.port}")
+                            f"127.0.0.1:{alertmanager.port}", shortened={"SluiceComponentNotReady": "3s"})
     try:
         def component_up():
             daemon.check_running()
             result = prometheus.query(f'sluice_component_up{{component="{COMPONENT}"}}')
             return result and result[0]["value"][1]
 
-        # Healthy: scraped, ready, and after several evaluations past the shortened `for:` nothing fires.
+        # Healthy: scraped, ready, and after several evaluations past the shortened `for:` nothing fires
+        # (the other rules keep their shipped `for:` and cannot fire within this test).
         wait_until(lambda: component_up() == "1", 30, f"{COMPONENT} to be scraped as ready\n{daemon.tail()}")
         assert prometheus.query('up{job="sluice"}')[0]["value"][1] == "1"
         healthy_since = datetime.now(timezone.utc)
