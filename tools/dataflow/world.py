@@ -182,9 +182,10 @@ def wait_warehouse_customers_caught_up(timeout: float = 120) -> None:
     while True:
         replica = {r["customer_id"]: r["__sluice_position"] for r in
                    pg_fetch('SELECT customer_id, "__sluice_position" FROM dbo.customers')}
-        rows = warehouse_fetch("SELECT customer_id, CAST(last_position AS varchar(58)), is_deleted "
-                               "FROM dw.dim_customer WHERE is_current = 1")
-        warehouse = {cid: pos for cid, pos, deleted in rows if not deleted}
+        # last_position is binary(58) holding the sortKey's ASCII bytes (decoded here: the emulator's
+        # CAST(binary AS varchar) returns Postgres's hex text, not the bytes).
+        rows = warehouse_fetch("SELECT customer_id, last_position, is_deleted FROM dw.dim_customer WHERE is_current = 1")
+        warehouse = {cid: bytes(pos).decode("ascii") for cid, pos, deleted in rows if not deleted}
         if warehouse == replica:
             return
         if time.monotonic() > deadline:

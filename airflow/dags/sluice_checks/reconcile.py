@@ -120,11 +120,13 @@ def read_replica(pg, spec: TableSpec) -> Side:
 def read_warehouse(wh, spec: TableSpec) -> Side:
     cols = ", ".join((spec.key, *spec.columns))
     with wh.cursor() as cur:
-        cur.execute(f"SELECT {cols}, is_deleted, CAST(last_position AS varchar(58)) FROM {spec.warehouse_table} "
+        # last_position: binary(58) holding the sortKey's ASCII bytes, decoded here (CAST to varchar is
+        # not portable: the SQL Server emulator returns hex text).
+        cur.execute(f"SELECT {cols}, is_deleted, last_position FROM {spec.warehouse_table} "
                     f"WHERE {spec.warehouse_current}")
         fetched = cur.fetchall()
     rows = {r[0]: row_text(r[1:-2]) for r in fetched if not r[-2]}
-    positions = [r[-1] for r in fetched]
+    positions = [bytes(r[-1]).decode("ascii") for r in fetched]
     return Side("warehouse", rows, max(positions) if positions else None)
 
 
