@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable
 
+import pytds
+
 
 @dataclass(frozen=True)
 class TableSpec:
@@ -161,8 +163,9 @@ def keys_changed_since(src, spec: TableSpec, lsn: bytes) -> set:
             start = max(lsn, min_lsn)
             if start > bytes(max_lsn):
                 continue
+            # binary(10) LSNs as pytds.Binary: plain bytes would be sent as text
             cur.execute(f"SELECT DISTINCT {spec.key} FROM cdc.fn_cdc_get_all_changes_{ci}(%s, %s, N'all')",
-                        (start, bytes(max_lsn)))
+                        (pytds.Binary(start), pytds.Binary(bytes(max_lsn))))
             keys.update(r[0] for r in cur.fetchall())
     return keys
 
