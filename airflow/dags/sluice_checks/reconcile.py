@@ -6,8 +6,8 @@ flight are not differences:
 1. the replica's applied position P is the newest source position it holds for the table (rows'
    `__sluice_position` and deleted keys in `sluice.sluice_deleted`), read in one snapshot with its rows;
    the warehouse's W is the newest `last_position` of its rows, read in the same statement as them;
-2. every key the source changed in a transaction at or after min(P, W) is left out on all three sides
-   (the keys come from the table's CDC capture instances, `cdc.fn_cdc_get_all_changes_<ci>`);
+2. every key the source changed at a position after min(P, W) is left out on all three sides (the
+   keys come from the change tables of the table's CDC capture instances, `cdc.<ci>_CT`);
 3. the remaining keys must be the same rows with the same values everywhere. A change the capture job
    has not harvested yet can look like a difference, so a difference must persist over several attempts
    (and for the same keys) before it counts; then `ReconciliationError` names the keys.
@@ -144,29 +144,33 @@ def commit_lsn(position: str) -> bytes:
     return bytes.fromhex(position.split(".", 1)[0])
 
 
-def keys_changed_since(src, spec: TableSpec, lsn: bytes) -> set:
-    """Keys of every change the source's CDC holds for the table in transactions at or after `lsn`."""
+def change_prefix(start_lsn: bytes, command_id: int, seqval: bytes) -> str:
+    """A change's position without the event serial, in SourcePosition.sortKey form."""
+    return f"{bytes(start_lsn).hex()}.{command_id:010d}.{bytes(seqval).hex()}"
+
+
+def keys_changed_since(src, spec: TableSpec, cutoff: str) -> set:
+    """Keys of every change in the source's CDC change tables for the table that may sort after
+    `cutoff` (a SourcePosition.sortKey): what a sink at that position may not have applied yet."""
+    lsn = commit_lsn(cutoff)
     with src.cursor() as cur:
         cur.execute("SELECT ct.capture_instance FROM cdc.change_tables AS ct "
                     "WHERE ct.source_object_id = OBJECT_ID(%s)", (f"dbo.{spec.table}",))
         instances = [r[0] for r in cur.fetchall()]
         if not instances:
             raise ReconciliationError(f"dbo.{spec.table} has no CDC capture instance: the source cannot stream it")
-        cur.execute("SELECT sys.fn_cdc_get_max_lsn()")
-        max_lsn = cur.fetchone()[0]
         keys: set = set()
-        if max_lsn is None or bytes(max_lsn) < lsn:
-            return keys
         for ci in instances:
-            cur.execute("SELECT sys.fn_cdc_get_min_lsn(%s)", (ci,))
-            min_lsn = bytes(cur.fetchone()[0])
-            start = max(lsn, min_lsn)
-            if start > bytes(max_lsn):
-                continue
-            # binary(10) LSNs as pytds.Binary: plain bytes would be sent as text
-            cur.execute(f"SELECT DISTINCT {spec.key} FROM cdc.fn_cdc_get_all_changes_{ci}(%s, %s, N'all')",
-                        (pytds.Binary(start), pytds.Binary(bytes(max_lsn))))
-            keys.update(r[0] for r in cur.fetchall())
+            # binary(10) LSNs travel as pytds.Binary: plain bytes would be sent as text.
+            cur.execute(f"SELECT __$start_lsn, __$command_id, __$seqval, __$operation, {spec.key} FROM cdc.{ci}_CT "
+                        "WHERE __$start_lsn >= %s", (pytds.Binary(lsn),))
+            cut_prefix, cut_serial = cutoff.rsplit(".", 1)
+            for start_lsn, command_id, seqval, operation, key in cur.fetchall():
+                prefix = change_prefix(start_lsn, command_id or 0, seqval)
+                # The change at the cutoff itself is applied, except the second event (serial 2, the
+                # create) of a primary-key update whose delete (serial 1) is the cutoff.
+                if prefix > cut_prefix or (prefix == cut_prefix and operation == 2 and int(cut_serial) < 2):
+                    keys.add(key)
     return keys
 
 
@@ -199,7 +203,7 @@ def compare_once(src, pg, wh, spec: TableSpec) -> Report:
     source = read_source(src, spec)
     applied = [p for p in (replica.applied, warehouse.applied) if p]
     cutoff = min(applied) if applied else None
-    excluded = keys_changed_since(src, spec, commit_lsn(cutoff)) if cutoff else set()
+    excluded = keys_changed_since(src, spec, cutoff) if cutoff else set()
     sides = {s.name: s.restricted(excluded) for s in (source, replica, warehouse)}
     report = Report(spec.table, cutoff, len(excluded), {n: len(r) for n, r in sides.items()},
                     {n: checksum(r) for n, r in sides.items()})
@@ -249,3 +253,49 @@ def reconcile(connect: Callable[[], tuple], spec: TableSpec, attempts: int = 4, 
                                   f"{report.summary()}")
     log(f"dbo.{spec.table}: differences moved between attempts (changes in flight), none persisted")
     return report
+
+
+def connect_from_environment() -> tuple:
+    """(staging, replica, warehouse) connections from SLUICE_STAGING_URL, SLUICE_PG_URL and
+    SLUICE_WAREHOUSE_URL (the local world's `scripts/services env`)."""
+    import os
+    from urllib.parse import unquote, urlparse
+
+    import psycopg2
+
+    def mssql(env: str):
+        u = urlparse(os.environ[env])
+        return pytds.connect(server=u.hostname, port=u.port or 1433, user=unquote(u.username),
+                             password=unquote(u.password), database=u.path.lstrip("/"), autocommit=True,
+                             login_timeout=15)
+
+    pg = psycopg2.connect(os.environ["SLUICE_PG_URL"].replace("postgres://", "postgresql://", 1))
+    pg.autocommit = True
+    return mssql("SLUICE_STAGING_URL"), pg, mssql("SLUICE_WAREHOUSE_URL")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """By hand, without Airflow: `.venv-airflow/bin/python airflow/dags/sluice_checks/reconcile.py [table…]`
+    after eval "$(scripts/services env)". Exit 1 on a real difference."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Reconcile staging, the replica and the warehouse.")
+    ap.add_argument("tables", nargs="*", help=f"of {', '.join(TABLES)} (default: all)")
+    ap.add_argument("--attempts", type=int, default=4)
+    ap.add_argument("--wait", type=float, default=5.0)
+    args = ap.parse_args(argv)
+    unknown = [t for t in args.tables if t not in TABLES]
+    if unknown:
+        ap.error(f"unknown table {', '.join(unknown)}: choose from {', '.join(TABLES)}")
+    failed = False
+    for table in args.tables or list(TABLES):
+        try:
+            reconcile(connect_from_environment, TABLES[table], attempts=args.attempts, wait_seconds=args.wait)
+        except ReconciliationError as e:
+            print(f"RECONCILIATION FAILED: {e}", flush=True)
+            failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
