@@ -38,9 +38,12 @@ def browser():
 
 
 def shot(driver, name: str):
-    height = driver.execute_script("return document.body.scrollHeight")
-    driver.set_window_size(1280, max(700, min(height + 40, 2400)))
+    """The whole page (not just the window), 1280 px wide."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 1280, "height": max(700, min(height, 3000)), "deviceScaleFactor": 1, "mobile": False})
     driver.save_screenshot(str(SHOTS / f"{name}.png"))
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 def by(driver, css: str):
@@ -75,6 +78,7 @@ def test_submit_approve_search_and_dashboard_in_a_browser(world, browser):
     nid = "B" + str(time.time_ns())[-9:]
     by(d, "#find_national_id").send_keys(nid)
     by(d, "#find").click()
+    wait_for(lambda: "national_id=" in d.current_url, 20, "the customer lookup")
     assert "a new customer is created" in by(d, "#found").text
     by(d, "#full_name").send_keys("Zoë Browserová")
     by(d, "#date_of_birth").send_keys("2012-02-30")
@@ -84,6 +88,7 @@ def test_submit_approve_search_and_dashboard_in_a_browser(world, browser):
     by(d, "#term_months").clear()
     by(d, "#term_months").send_keys("48")
     by(d, "#submit").click()
+    wait_for(lambda: d.current_url.endswith("/applications"), 20, "the form with its errors")
     assert "YYYY-MM-DD" in by(d, "#error-date_of_birth").text
     assert "email address" in by(d, "#error-email").text
     shot(d, "new-application-errors")
@@ -123,8 +128,9 @@ def test_submit_approve_search_and_dashboard_in_a_browser(world, browser):
     d.get(base + "/search")
     by(d, "#q").send_keys("zoe browserova")
     by(d, "#search").click()
+    wait_for(lambda: "q=zoe" in d.current_url, 20, "the search results page")
     results = by(d, "#results").text
-    assert str(app_id) in results and "approved" in results
+    assert str(app_id) in results and "approved" in results, results
     shot(d, "search")
 
     # The dashboard draws its charts as inline SVG.
@@ -134,5 +140,7 @@ def test_submit_approve_search_and_dashboard_in_a_browser(world, browser):
     assert len(d.find_elements("css selector", "#chart-status svg rect")) >= 2
     wait_for(lambda: (d.refresh() or True) and d.find_elements("css selector", "#components"), 30, "the pipeline's health on the dashboard")
     assert "sink.replica-postgres" in by(d, "#components").text
+    tables = by(d, "#tables").text
+    assert "credit_applications" in tables and "?" not in tables, tables  # staging and replica counts both read
     shot(d, "dashboard")
     logout(d)

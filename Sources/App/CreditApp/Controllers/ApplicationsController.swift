@@ -129,9 +129,8 @@ public struct ApplicationsController: Sendable {
         return JSONResponse.make(.ok, .object(object))
     }
 
+    /// The query string decoded as HTML forms encode it (`+` is a space, as GET forms send it).
     static func queryParameters(_ request: Request) -> [String: String] {
-        var out: [String: String] = [:]
-        for (k, v) in request.uri.queryParameters { out[String(k)] = String(v) }
-        return out
+        RequestBody.parseForm(request.uri.query ?? "")
     }
 }

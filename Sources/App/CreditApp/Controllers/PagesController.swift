@@ -169,7 +169,7 @@ public struct PagesController: Sendable {
         var historyError: String?
         do {
             history = try await d.warehouse.applicationHistory(id: id).map {
-                ["status": $0["status"] ?? "", "decided_by": $0["decided_by"] ?? "", "valid_from": $0.validFrom, "valid_to": $0.validTo ?? "current"]
+                ["status": $0["status"] ?? "", "valid_from": Self.time($0.validFrom), "valid_to": $0.validTo.map(Self.time) ?? "current"]
             }
         } catch {
             historyError = "The warehouse is unreachable; the history is missing."
@@ -191,12 +191,17 @@ public struct PagesController: Sendable {
                             notice: noticeText, refresh: pending ? 2 : nil)
     }
 
+    /// `2026-12-01T09:54:12.036Z` as `2026-12-01 09:54:12 UTC`.
+    static func time(_ iso: String) -> String {
+        guard iso.count >= 19 else { return iso }
+        return iso.prefix(19).replacingOccurrences(of: "T", with: " ") + " UTC"
+    }
+
     static func applicationValues(_ a: ApplicationRow) -> [String: Any] {
         ["application_id": a.applicationID, "customer_id": a.customerID, "customer_name": a.customerName ?? "", "national_id": a.nationalID ?? "",
          "product": a.product, "requested_amount": a.requestedAmount, "term_months": a.termMonths, "interest_rate": a.interestRate ?? "",
          "status": a.status, "status_class": "status-" + a.status, "submitted_by": a.submittedBy,
-         "submitted_at": a.submittedAt.replacingOccurrences(of: "T", with: " ").replacingOccurrences(of: ".000Z", with: "").replacingOccurrences(of: "Z", with: ""),
-         "decided_by": a.decidedBy ?? "", "decided_at": a.decidedAt?.replacingOccurrences(of: "T", with: " ") ?? "",
+         "submitted_at": time(a.submittedAt), "decided_by": a.decidedBy ?? "", "decided_at": a.decidedAt.map(time) ?? "",
          "decision_note": a.decisionNote ?? ""]
     }
 
@@ -316,7 +321,7 @@ public struct PagesController: Sendable {
                     "match": s != nil && s == r, "behind": (s != nil && r != nil) ? String(max(0, s! - r!)) : "?"]
         }
         values["chart_tables"] = SVGChart.bars(tables.flatMap { t in [("\(t) (staging)", Double(stagingCounts[t] ?? 0)), ("\(t) (replica)", Double(replicaCounts[t] ?? 0))] },
-                                               title: "Rows: staging vs replica", width: 520)
+                                               title: "Rows: staging vs replica", width: 520, labelWidth: 200)
         values["lag"] = ReplicaFreshness.describe(lag)
         let p = d.monitor.pipeline
         if d.configuration.pipelineURL == nil {

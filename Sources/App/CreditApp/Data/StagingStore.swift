@@ -117,10 +117,11 @@ public struct StagingStore: Sendable {
     /// Row counts of the replicated tables in staging (the dashboard's "source" column).
     public func rowCounts() async throws -> [String: Int] {
         try await pool.withConnection { connection in
+            // The names are cast to one type: the emulator types a UNION's column from its first row.
             let result = try await connection.execute("""
-                SELECT N'customers', COUNT(*) FROM dbo.customers
-                UNION ALL SELECT N'credit_applications', COUNT(*) FROM dbo.credit_applications
-                UNION ALL SELECT N'repayments', COUNT(*) FROM dbo.repayments
+                SELECT CAST(N'customers' AS nvarchar(30)), COUNT(*) FROM dbo.customers
+                UNION ALL SELECT CAST(N'credit_applications' AS nvarchar(30)), COUNT(*) FROM dbo.credit_applications
+                UNION ALL SELECT CAST(N'repayments' AS nvarchar(30)), COUNT(*) FROM dbo.repayments
                 """)
             var counts: [String: Int] = [:]
             for row in result.rows { if let name = row[0].string, let n = row[1].int { counts[name] = n } }

@@ -24,16 +24,17 @@ public struct WarehouseStore: Sendable {
         return "\(parts[0])T\(time)Z"
     }
 
-    /// The status versions of an application, oldest first.
+    /// The status versions of an application, oldest first (status is its tracked column; the type-1
+    /// columns such as decided_by are overwritten on every version, so they say nothing per version).
     public func applicationHistory(id: Int) async throws -> [HistoryVersion] {
         try await pool.withConnection { connection in
             let result = try await connection.execute("""
-                SELECT status, decided_by, valid_from, valid_to, is_current FROM dw.dim_application
+                SELECT status, valid_from, valid_to, is_current FROM dw.dim_application
                 WHERE application_id = \(Int32(clamping: id)) ORDER BY valid_from, application_version_key
                 """)
             return result.rows.map { r in
-                HistoryVersion(attributes: [("status", WarehouseStore.text(r[0])), ("decided_by", WarehouseStore.text(r[1]))],
-                               validFrom: WarehouseStore.text(r[2]) ?? "", validTo: WarehouseStore.text(r[3]), isCurrent: r[4].bool ?? false)
+                HistoryVersion(attributes: [("status", WarehouseStore.text(r[0]))],
+                               validFrom: WarehouseStore.text(r[1]) ?? "", validTo: WarehouseStore.text(r[2]), isCurrent: r[3].bool ?? false)
             }
         }
     }

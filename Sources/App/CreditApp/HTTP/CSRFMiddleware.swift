@@ -3,7 +3,7 @@ import Hummingbird
 
 /// CSRF defence on every unsafe request (POST, PUT, PATCH, DELETE), after OWASP's cheat sheet:
 /// 1. `Sec-Fetch-Site`, when the browser sends it, must be `same-origin` or `none` (403 otherwise);
-/// 2. with a session, the session's token must come back: `X-CSRF-Token` header (JSON API) or the
+/// 2. except on the login routes, the session's token must come back: `X-CSRF-Token` header (JSON API) or the
 ///    `csrf_token` field of a form (pages); 403 when missing or wrong, compared in constant time.
 /// The session cookie is also `SameSite=Strict`.
 public struct CSRFMiddleware: RouterMiddleware {
@@ -28,8 +28,12 @@ public struct CSRFMiddleware: RouterMiddleware {
         if !Self.fetchSiteAllowed(request.headers[HTTPField.Name("Sec-Fetch-Site")!]) {
             throw APIError(.forbidden, "cross-site request refused (Sec-Fetch-Site)")
         }
-        guard context.identity != nil, let session = context.sessions.session else {
-            return try await next(request, context)  // only public routes get here without a session
+        // Logging in acts on no session's authority (it makes a new one): only the Sec-Fetch-Site check
+        // and SameSite apply. Every other unsafe route has a session here (the authentication
+        // middleware refused it otherwise).
+        guard !AuthenticationMiddleware.isPublic(method: request.method, path: request.uri.path),
+              context.identity != nil, let session = context.sessions.session else {
+            return try await next(request, context)
         }
         var request = request
         var presented = request.headers[Self.headerName]

@@ -28,8 +28,8 @@ public enum SVGChart {
     }
 
     /// Horizontal bars, one per (label, value).
-    public static func bars(_ data: [(String, Double)], title: String, width: Int = 420) -> String {
-        let rowHeight = 26, top = 28, labelWidth = 130
+    public static func bars(_ data: [(String, Double)], title: String, width: Int = 420, labelWidth: Int = 130) -> String {
+        let rowHeight = 26, top = 28
         let height = top + rowHeight * max(1, data.count) + 8
         let maxValue = max(1, data.map(\.1).max() ?? 1)
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"\(escape(title))\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\">"
