@@ -155,3 +155,21 @@ def test_idle_sessions_expire(world):
         assert c.get("/api/v1/applications?page_size=1").status_code == 401
     finally:
         app.stop()
+
+
+def test_health_and_metrics_like_sluice_run(world):
+    import requests
+    live = requests.get(world.base + "/health/live", timeout=5)
+    assert live.status_code == 200 and live.json() == {"status": "up"}
+    ready = requests.get(world.base + "/health/ready", timeout=5)
+    assert ready.status_code == 200
+    assert set(ready.json()["components"]) == {"staging", "replica", "warehouse"}
+    assert all(c["status"] == "up" for c in ready.json()["components"].values())
+    world.client("alice.kern")
+    AppClient(world.base).login("alice.kern", "wrong")
+    pg_query(world.pg_url, "DELETE FROM app.login_failures WHERE username = 'alice.kern'")
+    metrics = requests.get(world.base + "/metrics", timeout=5)
+    assert metrics.status_code == 200 and metrics.headers["Content-Type"].startswith("text/plain")
+    assert 'sluice_app_logins_total{outcome="success"}' in metrics.text
+    assert 'sluice_app_logins_total{outcome="invalid"}' in metrics.text
+    assert "hb_requests" in metrics.text  # Hummingbird's request metrics

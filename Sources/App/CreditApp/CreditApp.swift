@@ -61,13 +61,7 @@ public enum CreditApp {
         router.add(middleware: CSRFMiddleware())
 
         // Operations endpoints, as every long-running Sluice process serves them.
-        router.get("/metrics") { _, _ -> Response in
-            var headers = HTTPFields()
-            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: d.registry.emitToBuffer())))
-        }
-        router.get("/health/live") { _, _ in JSONResponse.make(.ok, .object(["status": .string("up")])) }
-        router.get("/health/ready") { _, _ in JSONResponse.make(d.health.isReady ? .ok : .serviceUnavailable, d.health.readinessJSON) }
+        OperationsServer.addRoutes(to: router, registry: d.registry, health: d.health)
 
         let api = router.group("api/v1")
         SessionController(login: d.login, idleTimeout: d.configuration.idleTimeout).addRoutes(to: api)

@@ -14,21 +14,21 @@ struct AppCommand: AsyncParsableCommand {
         commandName: "app",
         abstract: "Run the credit back-office app (web pages + /api/v1); manage its users.",
         discussion: """
-            The app writes applications and decisions to staging (SQL Server, the source of truth), reads
-            the Postgres replica (schema dbo of credit_app) and shows history from the warehouse; its own
-            users, sessions and login failures live in schema app of credit_app.
+            `sluice app [serve] --http-host HOST --http-port PORT` (defaults 127.0.0.1 and 8080) runs the app; `sluice app serve --help` lists every flag.
 
-            Configuration: flags, else a configuration file (--config, JSON object of the keys below),
-            else the environment:
-              staging.url                   SLUICE_STAGING_URL     mssql://user:password@host:port/CreditStaging (required)
-              replica.url                   SLUICE_PG_URL          postgres://user:password@host:port/credit_app (required)
-              warehouse.url                 SLUICE_WAREHOUSE_URL   mssql://user:password@host:port/CreditWarehouse (required)
-              pipeline.url                  SLUICE_PIPELINE_URL    operations address of `sluice run`, e.g. http://127.0.0.1:8083 (dashboard)
-              session.idle.timeout.seconds  SLUICE_APP_IDLE_TIMEOUT  idle timeout of a session [1800]
-              session.secure.cookie         SLUICE_APP_SECURE_COOKIE true when served over TLS (behind a TLS proxy) [false]
-              bcrypt.cost                   SLUICE_APP_BCRYPT_COST   cost of new password hashes [12]
-            Also SLUICE_LOG_LEVEL. Serves /health/live, /health/ready (staging, replica and warehouse
-            reachable) and /metrics like `sluice run`. Runs until SIGTERM/SIGINT, draining in-flight requests.
+            The app writes applications and decisions to staging (SQL Server, the source of truth), reads the Postgres replica (schema dbo of credit_app) and shows history from the warehouse. Its users, sessions and login failures live in schema app of credit_app.
+
+            Configuration comes from flags, else --config FILE (a JSON object with these keys), else the environment:
+              staging.url                   $SLUICE_STAGING_URL (required)
+              replica.url                   $SLUICE_PG_URL (required)
+              warehouse.url                 $SLUICE_WAREHOUSE_URL (required)
+              pipeline.url                  $SLUICE_PIPELINE_URL (for the dashboard)
+              session.idle.timeout.seconds  $SLUICE_APP_IDLE_TIMEOUT [1800]
+              session.secure.cookie         $SLUICE_APP_SECURE_COOKIE [false]
+              bcrypt.cost                   $SLUICE_APP_BCRYPT_COST [12]
+            URLs are mssql://user:password@host:port/Database and postgres://user:password@host:port/credit_app; pipeline.url is the operations address of `sluice run` (http://127.0.0.1:8083). Set session.secure.cookie when a TLS proxy serves the app, so the session cookie is Secure. SLUICE_LOG_LEVEL sets the log level.
+
+            Serves /health/live, /health/ready (staging, replica and warehouse reachable) and /metrics like `sluice run`; runs until SIGTERM/SIGINT, draining in-flight requests.
             """,
         subcommands: [AppServeCommand.self, AppUsersCommand.self],
         defaultSubcommand: AppServeCommand.self

@@ -73,7 +73,7 @@ import Testing
     }
 
     @Test func formBodiesDecode() {
-        let f = RequestBody.parseForm("csrf_token=a%2Bb&note=Income+verified&empty=&x=%C3%A9")
+        let f = RequestBodyReader.parseForm("csrf_token=a%2Bb&note=Income+verified&empty=&x=%C3%A9")
         #expect(f["csrf_token"] == "a+b" && f["note"] == "Income verified" && f["empty"] == "" && f["x"] == "é")
     }
 

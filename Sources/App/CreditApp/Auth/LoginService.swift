@@ -31,6 +31,7 @@ public struct LoginService: Sendable {
         let failures = try await users.recentFailures(username: username, window: window)
         if failures.count >= threshold {
             logger.notice("login refused: locked out", metadata: ["user": "\(username)"])
+            AppMetrics.login("locked_out")
             return .lockedOut(retryAfterSeconds: failures.retryAfterSeconds)
         }
         let stored = try await users.find(username: username)
@@ -38,10 +39,12 @@ public struct LoginService: Sendable {
         if ok, let stored, !stored.disabled {
             try await users.clearFailures(username: username)
             logger.info("login", metadata: ["user": "\(username)", "role": "\(stored.user.role.rawValue)"])
+            AppMetrics.login("success")
             return .success(stored.user)
         }
         try await users.recordFailure(username: username, remoteAddress: remoteAddress)
         logger.notice("login failed", metadata: ["user": "\(username)"])
+        AppMetrics.login("invalid")
         return .invalid
     }
 }

@@ -46,7 +46,7 @@ public struct ApplicationsController: Sendable {
         let user = try context.requireUser()
         guard user.role.maySubmit else { throw APIError(.forbidden, "only officers and approvers submit applications (you are \(user.role.rawValue))") }
         var request = request
-        let body = try await RequestBody.jsonObject(&request)
+        let body = try await RequestBodyReader.jsonObject(&request)
         var customer: [String: FieldValue]?
         switch body["customer"] {
         case nil, .null?: customer = nil
@@ -73,7 +73,7 @@ public struct ApplicationsController: Sendable {
         let id = try Self.id(context)
         guard user.role.mayDecide else { throw APIError(.forbidden, "only approvers decide applications (you are \(user.role.rawValue))") }
         var request = request
-        let body = try await RequestBody.jsonObject(&request)
+        let body = try await RequestBodyReader.jsonObject(&request)
         let decision: ApplicationDecision
         switch SubmissionValidator().validateDecision(Self.fields(body)) {
         case .failure(let e): throw Self.validationError(e)
@@ -131,6 +131,6 @@ public struct ApplicationsController: Sendable {
 
     /// The query string decoded as HTML forms encode it (`+` is a space, as GET forms send it).
     static func queryParameters(_ request: Request) -> [String: String] {
-        RequestBody.parseForm(request.uri.query ?? "")
+        RequestBodyReader.parseForm(request.uri.query ?? "")
     }
 }

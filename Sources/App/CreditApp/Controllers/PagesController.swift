@@ -50,7 +50,7 @@ public struct PagesController: Sendable {
 
     @Sendable func loginSubmit(_ request: Request, context: CreditRequestContext) async throws -> Response {
         var request = request
-        let form = try await RequestBody.form(&request)
+        let form = try await RequestBodyReader.form(&request)
         let username = form["username"]?.trimmingCharacters(in: .whitespaces) ?? ""
         let next = form["next"] ?? ""
         func again(_ status: HTTPResponse.Status, _ message: String) -> Response {
@@ -129,7 +129,7 @@ public struct PagesController: Sendable {
         let user = try context.requireUser()
         guard user.role.maySubmit else { throw APIError(.forbidden, "Only officers and approvers submit applications.") }
         var request = request
-        let form = try await RequestBody.form(&request)
+        let form = try await RequestBodyReader.form(&request)
         var top: [String: FieldValue] = [:]
         for k in ["product", "requested_amount", "term_months"] { top[k] = FieldValue(form: form[k]) }
         var customer: [String: FieldValue] = [:]
@@ -214,7 +214,7 @@ public struct PagesController: Sendable {
         }
         guard user.role.mayDecide else { throw APIError(.forbidden, "Only approvers decide applications.") }
         var request = request
-        let form = try await RequestBody.form(&request)
+        let form = try await RequestBodyReader.form(&request)
         var input: [String: FieldValue] = [:]
         for k in ["decision", "note", "interest_rate"] { input[k] = FieldValue(form: form[k]) }
         switch SubmissionValidator().validateDecision(input) {

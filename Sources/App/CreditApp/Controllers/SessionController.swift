@@ -19,7 +19,7 @@ public struct SessionController: Sendable {
 
     @Sendable func create(_ request: Request, context: CreditRequestContext) async throws -> Response {
         var request = request
-        let body = try await RequestBody.jsonObject(&request)
+        let body = try await RequestBodyReader.jsonObject(&request)
         guard let username = body["username"]?.stringValue, let password = body["password"]?.stringValue else {
             throw APIError(.unprocessableContent, "username and password are required",
                            fields: [("username", "a string is required"), ("password", "a string is required")]

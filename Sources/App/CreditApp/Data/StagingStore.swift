@@ -21,12 +21,15 @@ public struct StagingStore: Sendable {
     /// Inserts the application, and creates the customer or updates the one with that national id,
     /// in one transaction. A known `customer_id` that does not exist is a 422.
     public func submit(_ submission: ApplicationSubmission, by user: String) async throws -> Submitted {
+        let submitted: Submitted
         do {
-            return try await submitOnce(submission, by: user)
+            submitted = try await submitOnce(submission, by: user)
         } catch let error as SQLServerError where error.code == .duplicateKey {
             // Two submissions created the same new customer at once; the other one won: reuse it.
-            return try await submitOnce(submission, by: user)
+            submitted = try await submitOnce(submission, by: user)
         }
+        AppMetrics.submitted()
+        return submitted
     }
 
     private func submitOnce(_ submission: ApplicationSubmission, by user: String) async throws -> Submitted {
@@ -92,6 +95,17 @@ public struct StagingStore: Sendable {
     /// Decides an application: one guarded UPDATE (`WHERE status = 'submitted' AND submitted_by <> @me`),
     /// so of two approvers deciding at once exactly one changes the row; the other learns why not.
     public func decide(applicationID: Int, _ decision: ApplicationDecision, by user: String) async throws -> DecisionOutcome {
+        let outcome = try await decideOnce(applicationID: applicationID, decision, by: user)
+        switch outcome {
+        case .decided(let status): AppMetrics.decision(status)
+        case .ownApplication: AppMetrics.decision("four_eyes")
+        case .notSubmitted: AppMetrics.decision("conflict")
+        case .notFound: break
+        }
+        return outcome
+    }
+
+    private func decideOnce(applicationID: Int, _ decision: ApplicationDecision, by user: String) async throws -> DecisionOutcome {
         try await pool.withConnection { connection in
             try await connection.withTransaction { connection in
                 let status = decision.outcome.status

@@ -37,8 +37,8 @@ public struct CSRFMiddleware: RouterMiddleware {
         }
         var request = request
         var presented = request.headers[Self.headerName]
-        if presented == nil && RequestBody.isForm(request) {
-            presented = try await RequestBody.form(&request)[Self.formField]
+        if presented == nil && RequestBodyReader.isForm(request) {
+            presented = try await RequestBodyReader.form(&request)[Self.formField]
         }
         guard CSRFToken.matches(presented, session.csrfToken) else {
             throw APIError(.forbidden, "missing or wrong CSRF token: send the csrf_token of POST /api/v1/session in the X-CSRF-Token header")

@@ -3,7 +3,7 @@ import Hummingbird
 import SluiceCore
 
 /// Reads request bodies: JSON (only as `application/json`: 415 otherwise) and HTML forms.
-public enum RequestBody {
+public enum RequestBodyReader {
     public static let maxSize = 64 * 1024
 
     public static func isJSON(_ request: Request) -> Bool {
