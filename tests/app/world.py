@@ -48,7 +48,7 @@ def free_port_in(low: int, high: int) -> int:
 
 def mssql(url: str):
     u = urlparse(url)
-    return pytds.connect(server=u.hostname, port=u.port or 1433, user=unquote(u.username or ""),
+    return pytds.connect(dsn=u.hostname, port=u.port or 1433, user=unquote(u.username or ""),
                          password=unquote(u.password or ""), database=u.path.lstrip("/") or None,
                          autocommit=True, login_timeout=10)
 
