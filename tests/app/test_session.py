@@ -173,3 +173,33 @@ def test_health_and_metrics_like_sluice_run(world):
     assert 'sluice_app_logins_total{outcome="success"}' in metrics.text
     assert 'sluice_app_logins_total{outcome="invalid"}' in metrics.text
     assert "hb_requests" in metrics.text  # Hummingbird's request metrics
+
+
+def test_readiness_names_an_unreachable_dependency(world):
+    import requests
+    from world import Process, free_port_in
+    port, closed = free_port_in(18140, 18149), free_port_in(18170, 18179)
+    env = world.app_env()
+    env["SLUICE_WAREHOUSE_URL"] = f"mssql://sluice:x@127.0.0.1:{closed}/CreditWarehouse"  # nothing listens there
+    app = Process("app without warehouse", [world.binary, "app", "--http-port", str(port)], env, world.logs / "app-nowh.log").start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        def not_ready():
+            r = requests.get(base + "/health/ready", timeout=5)
+            ok = r.status_code == 503 and r.json()["components"]["warehouse"]["status"] == "down"
+            return [r] if ok else None  # a list: a 503 Response is falsy
+        r = wait_for(not_ready, 60, "/health/ready to report the warehouse down")[0]
+        components = r.json()["components"]
+        assert components["staging"]["status"] == "up" and components["replica"]["status"] == "up"
+        assert "warehouse unreachable" in components["warehouse"]["reason"] and ":x@" not in r.text  # no password
+        assert requests.get(base + "/health/live", timeout=5).status_code == 200
+    finally:
+        app.stop()
+
+
+def test_configuration_problems_are_named_before_start(world):
+    env = {k: v for k, v in world.env.items() if k not in ("SLUICE_STAGING_URL", "SLUICE_PG_URL")}
+    env["SLUICE_WAREHOUSE_URL"] = "http://not-mssql"
+    r = subprocess.run([world.binary, "app", "--http-port", "0"], env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert "SLUICE_STAGING_URL" in r.stderr and "SLUICE_PG_URL" in r.stderr and "warehouse.url" in r.stderr, r.stderr
