@@ -134,9 +134,3 @@ public struct CreditAppConfiguration: Sendable, CustomStringConvertible {
         "app on \(host):\(port), staging \(staging), warehouse \(warehouse), replica \(replica.host):\(replica.port)/\(replica.database ?? "")"
     }
 }
-
-/// Configuration problems, one line each.
-public struct ConfigurationProblems: Error, CustomStringConvertible {
-    public let lines: [String]
-    public var description: String { lines.joined(separator: "\n") }
-}

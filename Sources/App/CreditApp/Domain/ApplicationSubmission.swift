@@ -26,24 +26,3 @@ public struct ApplicationSubmission: Sendable, Hashable {
     public var requestedAmount: String
     public var termMonths: Int
 }
-
-/// A validated decision.
-public struct ApplicationDecision: Sendable, Hashable {
-    public enum Outcome: String, Sendable {
-        case approve, reject
-        public var status: String { self == .approve ? "approved" : "rejected" }
-    }
-    public var outcome: Outcome
-    public var note: String?
-    /// Text with at most 2 decimals, 0–99.99 (decimal(5,2)).
-    public var interestRate: String?
-}
-
-/// Validation problems, by field name (`customer.email`, `requested_amount`, …).
-public struct ValidationErrors: Error, Sendable, Hashable {
-    public var fields: [(String, String)]
-    public init(_ fields: [(String, String)]) { self.fields = fields }
-    public static func == (a: Self, b: Self) -> Bool { a.fields.map { $0.0 + "\u{0}" + $0.1 } == b.fields.map { $0.0 + "\u{0}" + $0.1 } }
-    public func hash(into hasher: inout Hasher) { for (k, v) in fields { hasher.combine(k); hasher.combine(v) } }
-    public subscript(field: String) -> String? { fields.first { $0.0 == field }?.1 }
-}

@@ -29,8 +29,3 @@ public enum Product: String, Sendable, CaseIterable {
         }
     }
 }
-
-/// Employment statuses of the sample data.
-public enum EmploymentStatus: String, Sendable, CaseIterable {
-    case employed, selfEmployed = "self_employed", partTime = "part_time", unemployed, retired, student
-}

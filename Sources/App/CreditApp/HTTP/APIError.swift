@@ -31,13 +31,3 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
 
     public var description: String { "\(status.code) \(message)" }
 }
-
-/// JSON responses from `JSONValue`.
-public enum JSONResponse {
-    public static func make(_ status: HTTPResponse.Status, _ value: JSONValue) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json; charset=utf-8"
-        headers[.cacheControl] = "no-store"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: value.serialized())))
-    }
-}
