@@ -178,8 +178,8 @@ struct AppUsersCommand: AsyncParsableCommand {
             let logger = options.bootstrapLogging()
             var password = readLine(strippingNewline: true) ?? ""
             if password.hasSuffix("\r") { password.removeLast() }
-            guard password.count >= 10 else {
-                FileHandle.standardError.write(Data("sluice app users add: the password (from stdin) must be at least 10 characters\n".utf8))
+            guard password.count >= 8 else {
+                FileHandle.standardError.write(Data("sluice app users add: the password (from stdin) must be at least 8 characters\n".utf8))
                 throw ExitCode(2)
             }
             guard password.utf8.count <= 72 else {

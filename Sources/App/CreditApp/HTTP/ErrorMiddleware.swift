@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import PostgresNIO
 
 /// Every error leaves as the app's error shape: JSON `{"error": …}` under `/api/`, a short HTML page
 /// elsewhere. Unexpected errors are logged and answered 500 without internals (no SQL text, no stack).
@@ -19,6 +20,12 @@ public struct ErrorMiddleware: RouterMiddleware {
             let message = error.body ?? (error.status == .notFound ? "no such page or resource: \(request.uri.path)" : error.status.reasonPhrase)
             if request.uri.path.hasPrefix("/api/") { throw APIError(error.status, message, headers: error.headers) }
             return pages.errorPage(status: error.status, message: message, context: context)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42P01" {
+            // The replica's tables are created by the Postgres sink from the first events.
+            let message = "the replica has no tables yet: run the Postgres sink (sluice run connectors/replica-postgres.json) and wait for its snapshot"
+            context.logger.warning("replica table missing", metadata: ["error": "\(error.serverInfo?[.message] ?? "")"])
+            if request.uri.path.hasPrefix("/api/") { throw APIError(.serviceUnavailable, message) }
+            return pages.errorPage(status: .serviceUnavailable, message: message, context: context)
         } catch {
             context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
             let message = "internal error; the app's log has the details"
