@@ -120,7 +120,12 @@ def test_logout_ends_the_session_in_postgres(world):
 def test_restart_keeps_the_session(world):
     c = world.client("carla.diaz")
     assert c.get("/api/v1/applications?page_size=1").status_code == 200
+    expired = "e" * 64  # an expired session's row, which the app's housekeeping deletes at start
+    pg_query(world.pg_url, "INSERT INTO app.sessions (key_hash, value, expires_at) VALUES ($1, '{}'::jsonb, now() - interval '1 hour')",
+             expired)
     world.restart_app()
+    wait_for(lambda: pg_query(world.pg_url, "SELECT count(*) FROM app.sessions WHERE key_hash = $1", expired)[0][0] == 0, 30,
+             "the expired session to be pruned")
     r = c.get("/api/v1/applications?page_size=1")
     assert r.status_code == 200, r.text
     assert c.post("/api/v1/applications/999999/decision", {"decision": "approve"}).status_code == 404  # CSRF token survived too

@@ -41,11 +41,15 @@ public enum CreditApp {
         let warehouse = WarehouseStore(pool: SQLServerPool(configuration: configuration.warehouse, logger: logger))
         let replica = ReplicaStore(client: postgres, logger: logger)
         let freshness = ReplicaFreshness(replica: replica, staging: staging)
+        let sessions = PostgresPersistDriver(client: postgres, logger: logger)
         let monitor = StatusMonitor(staging: staging, replica: replica, warehouse: warehouse, health: health,
-                                    pipelineURL: configuration.pipelineURL, logger: logger)
+                                    pipelineURL: configuration.pipelineURL, logger: logger) {
+            try await sessions.pruneExpired()
+            try await users.pruneFailures()
+        }
         let pages = try await PageRenderer.load()
         return Dependencies(configuration: configuration, postgres: postgres, users: users, login: login,
-                            sessions: PostgresPersistDriver(client: postgres, logger: logger), staging: staging, replica: replica,
+                            sessions: sessions, staging: staging, replica: replica,
                             warehouse: warehouse, freshness: freshness, monitor: monitor, pages: pages, registry: registry, health: health)
     }
 

@@ -9,8 +9,8 @@ import PostgresNIO
 /// every app process.
 ///
 /// Keys are stored as their SHA-256, so reading the table does not give anyone a usable session
-/// cookie. Expired rows are never returned, and are deleted by ``pruneExpired()`` (run periodically
-/// by ``SessionPruner``).
+/// cookie. Expired rows are never returned, and are deleted by ``pruneExpired()`` (run every five
+/// minutes by ``StatusMonitor``).
 public struct PostgresPersistDriver: PersistDriver {
     let client: PostgresClient
     let logger: Logger

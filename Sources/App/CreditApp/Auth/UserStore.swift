@@ -86,6 +86,11 @@ public struct UserStore: Sendable {
             "INSERT INTO app.login_failures (username, remote_address) VALUES (\(username), \(remoteAddress))", logger: logger)
     }
 
+    /// Deletes login failures older than a day (long past any lockout window).
+    public func pruneFailures() async throws {
+        try await client.query("DELETE FROM app.login_failures WHERE failed_at < now() - interval '1 day'", logger: logger)
+    }
+
     public func clearFailures(username: String) async throws {
         try await client.query("DELETE FROM app.login_failures WHERE username = \(username)", logger: logger)
     }

@@ -10,7 +10,9 @@ import SluiceCore
 /// A `Service` that every two seconds checks what the app depends on and records it:
 /// - staging, replica and warehouse reachability into the `HealthRegistry` (components `staging`,
 ///   `replica`, `warehouse`; `/health/ready` is 200 only when all three are up);
-/// - when a pipeline URL is configured, the pipeline's `/metrics` and `/health/ready` for the dashboard.
+/// - when a pipeline URL is configured, the pipeline's `/metrics` and `/health/ready` for the dashboard;
+/// - at start and then every five minutes, `housekeeping` (expired sessions and old login failures are
+///   deleted).
 public final class StatusMonitor: Service, Sendable {
     let staging: StagingStore
     let replica: ReplicaStore
@@ -19,10 +21,13 @@ public final class StatusMonitor: Service, Sendable {
     let pipelineURL: URL?
     let interval: Duration
     let logger: Logger
+    let housekeeping: @Sendable () async throws -> Void
     private let pipelineState = NIOLockedValueBox(PipelineStatus())
 
     public init(staging: StagingStore, replica: ReplicaStore, warehouse: WarehouseStore, health: HealthRegistry,
-                pipelineURL: String?, interval: Duration = .seconds(2), logger: Logger) {
+                pipelineURL: String?, interval: Duration = .seconds(2), logger: Logger,
+                housekeeping: @escaping @Sendable () async throws -> Void = {}) {
+        self.housekeeping = housekeeping
         self.staging = staging
         self.replica = replica
         self.warehouse = warehouse
@@ -38,8 +43,13 @@ public final class StatusMonitor: Service, Sendable {
     /// Polls until graceful shutdown (which cancels the wait between polls).
     public func run() async {
         await cancelWhenGracefulShutdown {
+            var lastHousekeeping: ContinuousClock.Instant?
             while !Task.isCancelled {
                 await self.checkOnce()
+                if lastHousekeeping.map({ ContinuousClock.now - $0 >= .seconds(300) }) ?? true {
+                    lastHousekeeping = ContinuousClock.now
+                    do { try await self.housekeeping() } catch { self.logger.warning("housekeeping failed: \(error)") }
+                }
                 do { try await Task.sleep(for: self.interval) } catch { return }
             }
         }
