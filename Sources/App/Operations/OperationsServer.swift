@@ -5,7 +5,8 @@ import ServiceLifecycle
 import SluiceCore
 
 /// The operations endpoints every long-running Sluice process serves:
-/// - `GET /metrics` — Prometheus text format (everything recorded through swift-metrics);
+/// - `GET /metrics` — Prometheus text format (everything recorded through swift-metrics, plus the
+///   components' health as `sluice_component_up` / `sluice_component_status`, see `HealthMetrics`);
 /// - `GET /health/live` — 200 while the process runs;
 /// - `GET /health/ready` — 200 when every component is up, else 503; JSON body with each component's
 ///   status and reason.
@@ -17,7 +18,9 @@ public enum OperationsServer {
         services: [any Service] = [], logger: Logger
     ) -> some ApplicationProtocol {
         let router = Router()
+        let healthMetrics = HealthMetrics(registry: registry, health: health)
         router.get("/metrics") { _, _ -> Response in
+            healthMetrics.refresh()
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))

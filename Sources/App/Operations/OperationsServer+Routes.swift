@@ -1,0 +1,23 @@
+import Hummingbird
+import Prometheus
+import SluiceCore
+
+extension OperationsServer {
+    /// Adds `/metrics`, `/health/live` and `/health/ready` to a router of any request context, for a
+    /// process that serves them beside its own routes (`sluice app`), answering as
+    /// ``application(host:port:registry:health:services:logger:)`` does.
+    public static func addRoutes<Context: RequestContext>(to router: Router<Context>, registry: PrometheusCollectorRegistry,
+                                                          health: HealthRegistry) {
+        router.get("/metrics") { _, _ -> Response in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+        router.get("/health/live") { _, _ -> Response in
+            json(.ok, .object(["status": .string("up")]))
+        }
+        router.get("/health/ready") { _, _ -> Response in
+            json(health.isReady ? .ok : .serviceUnavailable, health.readinessJSON)
+        }
+    }
+}

@@ -1,0 +1,6 @@
+# The Airflow tests run in the main venv (.venv: pytest, pytds, asyncpg) and call Airflow from
+# .venv-airflow through scripts/airflow.
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools" / "dataflow"))
