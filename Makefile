@@ -10,6 +10,8 @@ help:
 	@echo "make demo-down  stop the demo's pipeline and the local world"
 	@echo "make dbt        dbt build + source freshness on the local world's replica (dbt/)"
 	@echo "make airflow    start Airflow 3 on 127.0.0.1:8081 (SLUICE_AIRFLOW_PORT) with the DAGs in airflow/dags; make airflow-down stops it"
+	@echo "make bench      every benchmark in one run (release build): one table, kept in benchmarks/results/latest.txt"
+	@echo "make screenshots  regenerate the credit app's screenshots in docs/images/ (browser tests)"
 
 bootstrap:
 	@scripts/bootstrap
