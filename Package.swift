@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // 1. C shims: headers and modulemaps only.
@@ -140,6 +141,21 @@ let package = Package(
             path: "Sources/App/Operations"
         ),
 
+        // 5. App: OpenLineage transports (HTTP, file) and the service that marks a connector's run.
+        .target(
+            name: "SluiceLineage",
+            dependencies: [
+                "SluiceCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/App/Lineage"
+        ),
+
         // 6. Executable.
         .executableTarget(
             name: "sluice",
@@ -151,6 +167,7 @@ let package = Package(
                 "SluicePostgresSink",
                 "SluiceWarehouseSink",
                 "SluiceOperations",
+                "SluiceLineage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -179,7 +196,7 @@ let package = Package(
             name: "SluiceUnitTests",
             dependencies: [
                 "SluiceCore", "SluiceSQLServer", "SluiceKafka", "SluiceSQLServerSource", "SluiceOperations",
-                "SluiceWarehouseSink", "SluiceSinkKit", "SluicePostgresSink",
+                "SluiceWarehouseSink", "SluiceSinkKit", "SluicePostgresSink", "SluiceLineage",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),

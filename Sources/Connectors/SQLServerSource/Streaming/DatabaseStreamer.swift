@@ -24,13 +24,15 @@ struct DatabaseStreamer: Sendable {
     let mapper: ValueMapper
     let namer: TopicNamer
     let offsetStore: KafkaOffsetStore
+    let lineage: LineageRun?
 
     /// Events published between two stored positions inside one window.
     static let offsetFlushEvents = 5_000
 
     init(configuration: SQLServerSourceConfiguration, database: String, kafka: KafkaConnectionConfiguration,
-         health: HealthRegistry, logger: Logger, threadPool: NIOThreadPool) {
+         health: HealthRegistry, logger: Logger, threadPool: NIOThreadPool, lineage: LineageRun? = nil) {
         self.configuration = configuration
+        self.lineage = lineage
         self.database = database
         self.kafka = kafka
         self.health = health
@@ -68,6 +70,7 @@ struct DatabaseStreamer: Sendable {
             } catch let fatal as SourceFatalError {
                 logger.error("Stopped capturing \(database): \(fatal.description)")
                 health.set(component, .down(fatal.description))
+                lineage?.fail("\(database): \(fatal.description)")
                 return
             } catch {
                 if Task.isCancelled || Task.isShuttingDownGracefully { return }
@@ -107,6 +110,10 @@ struct DatabaseStreamer: Sendable {
             logger.info("Loaded stored offset", metadata: ["sluice.offset": "\(offset.json.serializedString)"])
             let instances = try await includedInstances(conn)
             try await ensureTopics(admin: admin, instances: instances)
+            if let lineage {
+                let datasets = lineageDatasets(instances)
+                lineage.report(part: database, inputs: datasets.inputs, outputs: datasets.outputs)
+            }
 
             var context = SessionContext(connection: conn, producer: producer, publisher: publisher, admin: admin)
             defer { readers = Array(context.readers.values) }
@@ -378,6 +385,10 @@ struct DatabaseStreamer: Sendable {
                 instance, type: "ALTER", position: SourcePosition(commitLSN: instance.startLSN, commandID: nil, changeLSN: nil, eventSerialNo: 0),
                 commitTimeMs: times[instance.startLSN] ?? Int64(Date().timeIntervalSince1970 * 1000),
                 reason: "capture instance switch to \(instance.name)")
+        }
+        if let lineage, !plan.switched.isEmpty {
+            let datasets = lineageDatasets(instances + plan.switched)
+            lineage.report(part: database, inputs: datasets.inputs, outputs: datasets.outputs)
         }
         // One connection per capture instance read in this window: the control connection is busy
         // with nothing else meanwhile, so it reads the first one.
