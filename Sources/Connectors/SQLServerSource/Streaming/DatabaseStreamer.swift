@@ -54,7 +54,8 @@ struct DatabaseStreamer: Sendable {
         SQLServerConfiguration(
             host: configuration.host, port: configuration.port, username: configuration.user,
             password: configuration.password.value, database: database,
-            options: .init(applicationName: "sluice-source-\(configuration.name)"))
+            options: .init(queryTimeout: (configuration.queryTimeoutMs + 999) / 1000,
+                           applicationName: "sluice-source-\(configuration.name)"))
     }
 
     /// Runs until graceful shutdown (or cancellation), or until a fatal problem stops this database.
@@ -76,7 +77,9 @@ struct DatabaseStreamer: Sendable {
                 if Task.isCancelled || Task.isShuttingDownGracefully { return }
                 if healthy { backoff = .milliseconds(configuration.retryBackoffInitialMs) }
                 metrics.errors.increment()
-                let reason = "\(error)"
+                let reason = (error as? SQLServerError)?.code == .queryTimeout
+                    ? "SQL Server did not answer within database.query.timeout.ms (\(configuration.queryTimeoutMs) ms): the server is frozen, overloaded or unreachable without closing the connection (\(error))"
+                    : "\(error)"
                 logger.warning("Capturing \(database) failed, retrying in \(backoff): \(reason)")
                 health.set(component, .down("retrying in \(backoff): \(reason)"))
                 let wait = backoff
