@@ -152,7 +152,7 @@ def test_file_transport_and_running_on_a_capture_instance_switch(tmp_path, world
     ALTER TABLE ADD) sends RUNNING with the new column in the table's and the topic's schema facets."""
     staging = parse_url(world_env["SLUICE_STAGING_URL"])
     database = f"LineageSwitch{uuid.uuid4().hex[:8]}"
-    login = dict(server=staging.hostname, port=staging.port, user=urllib_unquote(staging.username),
+    login = dict(dsn=staging.hostname, port=staging.port, user=urllib_unquote(staging.username),
                  password=urllib_unquote(staging.password), autocommit=True, login_timeout=10)
     with pytds.connect(database="master", **login) as conn, conn.cursor() as cur:
         cur.execute(f"CREATE DATABASE [{database}]")
