@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // 1. C shims: headers and modulemaps only.
@@ -169,6 +170,21 @@ let package = Package(
             resources: [.copy("Resources/templates"), .copy("Resources/openapi.json")]
         ),
 
+        // 5. App: OpenLineage transports (HTTP, file) and the service that marks a connector's run.
+        .target(
+            name: "SluiceLineage",
+            dependencies: [
+                "SluiceCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/App/Lineage"
+        ),
+
         // 6. Executable.
         .executableTarget(
             name: "sluice",
@@ -181,6 +197,7 @@ let package = Package(
                 "SluiceWarehouseSink",
                 "SluiceOperations",
                 "SluiceCreditApp",
+                "SluiceLineage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -209,7 +226,7 @@ let package = Package(
             name: "SluiceUnitTests",
             dependencies: [
                 "SluiceCore", "SluiceSQLServer", "SluiceKafka", "SluiceSQLServerSource", "SluiceOperations",
-                "SluiceWarehouseSink", "SluiceSinkKit", "SluicePostgresSink", "SluiceCreditApp",
+                "SluiceWarehouseSink", "SluiceSinkKit", "SluicePostgresSink", "SluiceCreditApp", "SluiceLineage",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -11,10 +11,14 @@ public struct SQLServerSourceConnector: Service {
     let health: HealthRegistry
     let logger: Logger
     let threadPool: NIOThreadPool
+    let lineage: LineageRun?
 
+    /// - Parameter lineage: receives the captured tables (START, RUNNING at a capture-instance switch) and
+    ///   a database's fatal error (FAIL); nil emits no lineage.
     public init(configuration: SQLServerSourceConfiguration, health: HealthRegistry, logger: Logger,
-                threadPool: NIOThreadPool = .singleton) {
+                threadPool: NIOThreadPool = .singleton, lineage: LineageRun? = nil) {
         self.configuration = configuration
+        self.lineage = lineage
         self.health = health
         var logger = logger
         logger[metadataKey: "sluice.connector"] = "\(configuration.name)"
@@ -34,7 +38,7 @@ public struct SQLServerSourceConnector: Service {
         await withTaskGroup(of: Void.self) { group in
             for database in configuration.databases {
                 let streamer = DatabaseStreamer(configuration: configuration, database: database, kafka: kafka,
-                                                health: health, logger: logger, threadPool: threadPool)
+                                                health: health, logger: logger, threadPool: threadPool, lineage: lineage)
                 group.addTask { await streamer.run() }
             }
         }

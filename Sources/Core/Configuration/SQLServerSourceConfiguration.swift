@@ -28,6 +28,11 @@
 /// - `capture.job.stall.timeout.ms` [60000] — no new LSN this long after a heartbeat action changed the
 ///   source means the capture job (SQL Server Agent) is not running
 /// - `retry.backoff.initial.ms` [500], `retry.backoff.max.ms` [30000] — reconnect backoff
+/// - `database.query.timeout.ms` [600000] — the longest the source waits for SQL Server to answer (per
+///   response, not per query: a long snapshot that keeps sending rows is fine). A server that stops
+///   answering without closing the connection is cancelled after this long and the session given up after
+///   twice this long; the source is then down (reason in health) and reconnects with the backoff.
+///   Rounded up to whole seconds (db-lib's unit); 0 waits forever
 public struct SQLServerSourceConfiguration: Sendable {
     public enum SnapshotMode: String, CaseIterable, Sendable {
         case initial, initialOnly = "initial_only", noData = "no_data", whenNeeded = "when_needed", always
@@ -69,6 +74,7 @@ public struct SQLServerSourceConfiguration: Sendable {
     public var captureJobStallTimeoutMs: Int
     public var retryBackoffInitialMs: Int
     public var retryBackoffMaxMs: Int
+    public var queryTimeoutMs: Int
 
     /// Reads and validates every key, throwing all problems at once.
     public init(_ input: ConnectorProperties) throws(ConfigurationError) {
@@ -149,6 +155,7 @@ public struct SQLServerSourceConfiguration: Sendable {
         captureJobStallTimeoutMs = p.int("capture.job.stall.timeout.ms", default: 60_000, range: 1000...86_400_000)
         retryBackoffInitialMs = p.int("retry.backoff.initial.ms", default: 500, range: 10...600_000)
         retryBackoffMaxMs = p.int("retry.backoff.max.ms", default: 30_000, range: 100...3_600_000)
+        queryTimeoutMs = p.int("database.query.timeout.ms", default: 600_000, range: 0...86_400_000)
         try p.validate()
     }
 }

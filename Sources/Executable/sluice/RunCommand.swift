@@ -6,6 +6,7 @@ import Metrics
 import Prometheus
 import SluiceCore
 import SluiceKafka
+import SluiceLineage
 import SluiceOperations
 import SluiceSQLServerSource
 import SluicePostgresSink
@@ -21,7 +22,9 @@ struct RunCommand: AsyncParsableCommand {
         abstract: "Run connectors until SIGTERM/SIGINT; serves /metrics, /health/live and /health/ready.",
         discussion: """
             Every file is validated first; any problem stops the start with one line per problem.
-            Environment: SLUICE_LOG_LEVEL (trace|debug|info|notice|warning|error), SLUICE_HTTP_PORT.
+            Environment: SLUICE_LOG_LEVEL (trace|debug|info|notice|warning|error), SLUICE_HTTP_PORT;
+            OpenLineage events: SLUICE_OPENLINEAGE_URL (POST <url>/api/v1/lineage), SLUICE_OPENLINEAGE_FILE
+            (JSON lines), SLUICE_OPENLINEAGE_NAMESPACE [sluice], SLUICE_OPENLINEAGE_API_KEY_FILE.
             """
     )
 
@@ -53,6 +56,13 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
 
+        let lineage: LineageSetup?
+        do {
+            lineage = try LineageSetup.fromEnvironment(environment, logger: logger)
+        } catch {
+            FileHandle.standardError.write(Data("sluice: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
         var connectors: [any Service] = []
         var failed = false
         let health = HealthRegistry()
@@ -62,13 +72,19 @@ struct RunCommand: AsyncParsableCommand {
                 switch kind {
                 case .sqlServerSource:
                     let configuration = try SQLServerSourceConfiguration(properties)
-                    connectors.append(SQLServerSourceConnector(configuration: configuration, health: health, logger: logger))
+                    let run = lineage?.run(connector: configuration.name)
+                    connectors.append(Self.lineage(SQLServerSourceConnector(configuration: configuration, health: health, logger: logger,
+                                                                            lineage: run), run, datasets: nil))
                 case .postgresSink:
                     let configuration = try PostgresSinkConfiguration(properties)
-                    connectors.append(PostgresSinkConnector.makeService(configuration: configuration, health: health, logger: logger))
+                    connectors.append(Self.lineage(PostgresSinkConnector.makeService(configuration: configuration, health: health, logger: logger),
+                                                   lineage?.run(connector: configuration.name),
+                                                   datasets: PostgresSinkConnector.lineageDatasets(configuration)))
                 case .warehouseSink:
                     let configuration = try WarehouseSinkConfiguration(properties)
-                    connectors.append(WarehouseSinkConnector.makeService(configuration: configuration, health: health, logger: logger))
+                    connectors.append(Self.lineage(WarehouseSinkConnector.makeService(configuration: configuration, health: health, logger: logger),
+                                                   lineage?.run(connector: configuration.name),
+                                                   datasets: WarehouseSinkConnector.lineageDatasets(configuration)))
                 }
             } catch {
                 failed = true
@@ -81,7 +97,7 @@ struct RunCommand: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let port = httpPort ?? environment["SLUICE_HTTP_PORT"].flatMap(Int.init) ?? 8083
         let app = OperationsServer.application(host: httpHost, port: port, registry: registry, health: health,
-                                               services: connectors, logger: logger)
+                                               services: (lineage.map { [$0.dispatcher] } ?? []) + connectors, logger: logger)
         logger.info("sluice \(SluiceVersion.current) running \(connectors.count) connector(s); operations on http://\(httpHost):\(port)")
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
         logger.info("sluice stopped")

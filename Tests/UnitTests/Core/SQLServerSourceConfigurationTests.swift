@@ -33,6 +33,15 @@ import Testing
         }
     }
 
+    @Test("database.query.timeout.ms: Debezium's default of 10 minutes, 0 for none, negative refused")
+    func queryTimeout() throws {
+        let base = #""connector.class":"sqlserver-source","database.url":"mssql://u:p@db/Credit","topic.prefix":"t","kafka.bootstrap.servers":"k:9092""#
+        #expect(try load(base).queryTimeoutMs == 600_000)
+        #expect(try load(base + #","database.query.timeout.ms":1500"#).queryTimeoutMs == 1500)
+        #expect(try load(base + #","database.query.timeout.ms":0"#).queryTimeoutMs == 0)
+        #expect(throws: ConfigurationError.self) { try load(base + #","database.query.timeout.ms":-1"#) }
+    }
+
     @Test func urlOptionsAreRefusedNotDropped() throws {
         do {
             _ = try load(#""connector.class":"sqlserver-source","database.url":"mssql://u:p@db/Credit?loginTimeout=5","topic.prefix":"t","kafka.bootstrap.servers":"k:9092""#)

@@ -25,13 +25,15 @@ struct DatabaseStreamer: Sendable {
     let mapper: ValueMapper
     let namer: TopicNamer
     let offsetStore: KafkaOffsetStore
+    let lineage: LineageRun?
 
     /// Events published between two stored positions inside one window.
     static let offsetFlushEvents = 5_000
 
     init(configuration: SQLServerSourceConfiguration, database: String, kafka: KafkaConnectionConfiguration,
-         health: HealthRegistry, logger: Logger, threadPool: NIOThreadPool) {
+         health: HealthRegistry, logger: Logger, threadPool: NIOThreadPool, lineage: LineageRun? = nil) {
         self.configuration = configuration
+        self.lineage = lineage
         self.database = database
         self.kafka = kafka
         self.health = health
@@ -53,7 +55,8 @@ struct DatabaseStreamer: Sendable {
         SQLServerConfiguration(
             host: configuration.host, port: configuration.port, username: configuration.user,
             password: configuration.password.value, database: database,
-            options: .init(applicationName: "sluice-source-\(configuration.name)"))
+            options: .init(queryTimeout: (configuration.queryTimeoutMs + 999) / 1000,
+                           applicationName: "sluice-source-\(configuration.name)"))
     }
 
     /// Runs until graceful shutdown (or cancellation), or until a fatal problem stops this database.
@@ -69,12 +72,15 @@ struct DatabaseStreamer: Sendable {
             } catch let fatal as SourceFatalError {
                 logger.error("Stopped capturing \(database): \(fatal.description)")
                 health.set(component, .down(fatal.description))
+                lineage?.fail("\(database): \(fatal.description)")
                 return
             } catch {
                 if Task.isCancelled || Task.isShuttingDownGracefully { return }
                 if healthy { backoff = .milliseconds(configuration.retryBackoffInitialMs) }
                 metrics.errors.increment()
-                let reason = "\(error)"
+                let reason = (error as? SQLServerError)?.code == .queryTimeout
+                    ? "SQL Server did not answer within database.query.timeout.ms (\(configuration.queryTimeoutMs) ms): the server is frozen, overloaded or unreachable without closing the connection (\(error))"
+                    : "\(error)"
                 logger.warning("Capturing \(database) failed, retrying in \(backoff): \(reason)")
                 health.set(component, .down("retrying in \(backoff): \(reason)"))
                 let wait = backoff
@@ -108,6 +114,10 @@ struct DatabaseStreamer: Sendable {
             logger.info("Loaded stored offset", metadata: ["sluice.offset": "\(offset.json.serializedString)"])
             let instances = try await includedInstances(conn)
             try await ensureTopics(admin: admin, instances: instances)
+            if let lineage {
+                let datasets = lineageDatasets(instances)
+                lineage.report(part: database, inputs: datasets.inputs, outputs: datasets.outputs)
+            }
 
             var context = SessionContext(connection: conn, producer: producer, publisher: publisher, admin: admin)
             defer { readers = Array(context.readers.values) }
@@ -379,6 +389,10 @@ struct DatabaseStreamer: Sendable {
                 instance, type: "ALTER", position: SourcePosition(commitLSN: instance.startLSN, commandID: nil, changeLSN: nil, eventSerialNo: 0),
                 commitTimeMs: times[instance.startLSN] ?? Int64(Date().timeIntervalSince1970 * 1000),
                 reason: "capture instance switch to \(instance.name)")
+        }
+        if let lineage, !plan.switched.isEmpty {
+            let datasets = lineageDatasets(instances + plan.switched)
+            lineage.report(part: database, inputs: datasets.inputs, outputs: datasets.outputs)
         }
         // One connection per capture instance read in this window: the control connection is busy
         // with nothing else meanwhile, so it reads the first one.
