@@ -56,7 +56,10 @@ public final class SinkRuntime: Service, Sendable {
 
     func runUntilStopped() async throws {
         health?.set(healthComponent, .starting)
-        defer { health?.set(healthComponent, .down("stopped")) }
+        defer {
+            health?.set(healthComponent, .down("stopped"))
+            health?.progress.release(healthComponent)
+        }
         var backoff = RetryBackoff(initial: configuration.retryBackoffInitial, maximum: configuration.retryBackoffMax)
         while !isStopping && !Task.isCancelled {
             do {
@@ -75,6 +78,7 @@ public final class SinkRuntime: Service, Sendable {
                 logger.error("Sink session failed; reconnecting after backoff", metadata: [
                     SinkLoggingKeys.error: "\(error)", SinkLoggingKeys.retryIn: "\(delay)", SinkLoggingKeys.attempt: "\(backoff.attempt)",
                 ])
+                health?.progress.renew(healthComponent, expectingNextWithin: delay)
                 try? await Task.sleep(for: delay)
             }
         }
@@ -144,6 +148,7 @@ public final class SinkRuntime: Service, Sendable {
         var nextLagCheck = clock.now
         while !isStopping {
             try Task.checkCancellation()
+            health?.progress.renew(healthComponent, expectingNextWithin: configuration.pollTimeout)
             let messages: [KafkaMessage]
             do {
                 messages = try await consumer.poll(maxMessages: configuration.batchSize, timeout: configuration.pollTimeout)
@@ -155,6 +160,7 @@ public final class SinkRuntime: Service, Sendable {
                 logger.warning("Polling failed; retrying after backoff", metadata: [
                     SinkLoggingKeys.error: "\(error)", SinkLoggingKeys.retryIn: "\(delay)", SinkLoggingKeys.attempt: "\(pollBackoff.attempt)",
                 ])
+                health?.progress.renew(healthComponent, expectingNextWithin: delay)
                 try await Task.sleep(for: delay)
                 continue
             }
