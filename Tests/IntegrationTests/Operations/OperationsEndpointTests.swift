@@ -16,10 +16,12 @@ struct OperationsEndpointTests {
         #expect(documented.count >= 20, "README's metric table: \(documented)")
 
         let world = try await SourceTestWorld.make("opsmetrics", tables: [("customers", Self.customersColumns)])
+        // A key no other test uses: the warehouse is shared, and an older position for a key is ignored.
+        let customer = Int32(WarehouseTestWorld.keyBase() / 1000)
         try await world.withConnection { connection in
             try await connection.execute("""
                 INSERT INTO dbo.customers (customer_id, full_name, national_id, date_of_birth, monthly_income)
-                VALUES (1, N'Ada Example', N'N1', '1980-02-03', 3000.00)
+                VALUES (\(customer), N'Ada Example', \("N\(customer)"), '1980-02-03', 3000.00)
                 """)
         }
         let directory = try SluiceProcess.scratchDirectory("opsmetrics-\(world.prefix)")
@@ -44,7 +46,7 @@ struct OperationsEndpointTests {
             return body.contains("sluice_sink_events_applied_total{connector=\"replica-\(world.prefix)\"")
                 && body.contains("sluice_sink_events_applied_total{connector=\"warehouse-\(world.prefix)\"")
         }
-        try #require(applied, "the sinks applied nothing; log tail:\n\(process.logText.suffix(3000))")
+        try #require(applied, "the sinks applied nothing; log tail:\n\(process.logText.suffix(3000))\nmetrics:\n\(body)")
         let served = Set(body.split(separator: "\n").compactMap { line -> String? in
             guard line.hasPrefix("# TYPE ") else { return nil }
             return line.split(separator: " ").dropFirst(2).first.map(String.init)
@@ -79,8 +81,9 @@ struct OperationsEndpointTests {
             for token in cell.split(separator: "`") where token.hasPrefix("sluice_") {
                 let name = String(token)
                 var expanded: [String] = [name]
-                if let open = name.firstIndex(of: "{"), let close = name[open...].firstIndex(of: "}"),
-                   name[open..<close].contains(",") {
+                // `name_{a,b}` is two names; `name{label,label}` lists labels.
+                if let open = name.firstIndex(of: "{"), open > name.startIndex, name[name.index(before: open)] == "_",
+                   let close = name[open...].firstIndex(of: "}") {
                     let head = String(name[..<open]), tail = String(name[name.index(after: close)...])
                     expanded = name[name.index(after: open)..<close].split(separator: ",").map { head + $0 + tail }
                 }
