@@ -57,7 +57,7 @@ def install(root: Path, binary: Path):
     (dropins / "zz-test.conf").write_text(
         "[Service]\n"
         f"Environment=SLUICE_HTTP_PORT={HTTP_PORT}\n"
-        "Environment=SLUICE_PROGRESS_TIMEOUT=1\n"
+        "Environment=SLUICE_PROGRESS_TIMEOUT=5\n"
         f"WatchdogSec={WATCHDOG_SEC}s\n"
         "RestartSec=2s\n")
     wants = system / "multi-user.target.wants"
