@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help bootstrap build test demo demo-down services-up services-down bench-source bench-pgsink
+.PHONY: help bootstrap build test demo demo-down services-up services-down bench-source bench-pgsink test-deploy
 
 help:
 	@echo "make test       install what is missing, start the local world, run every test, stop the world"
@@ -38,3 +38,9 @@ bench-source: bootstrap
 bench-pgsink: bootstrap
 	scripts/services up
 	eval "$$(scripts/services env)" && swift run -c release sluice-bench-pgsink
+
+# The deployment tests alone (sd_notify, systemd units under a real systemd, Containerfile); needs the local world.
+test-deploy: bootstrap
+	swift build --product sluice
+	scripts/services up
+	eval "$$(scripts/services env)" && .venv/bin/pytest -q deploy/tests
