@@ -118,3 +118,29 @@ def test_deploy_connector_files_hold_no_secret():
         assert "Sluice_pw1" not in text and "sluice:sluice@" not in text, path
     env = [l for l in (SYSTEMD / "sluice.env").read_text().splitlines() if l and not l.startswith("#")]
     assert not any("PASSWORD" in l.upper() for l in env), env
+
+
+def test_deploy_connector_files_validate_with_credentials(tmp_path):
+    """The connector files the units run are valid with the unit's environment and credential
+    directory, and name the missing credential file when LoadCredential= is absent."""
+    from conftest import sluice_binary
+
+    env = {"PATH": "/usr/bin:/bin"}
+    for line in (SYSTEMD / "sluice.env").read_text().splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            env[key] = value
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    for name in CONNECTORS:
+        for value in settings(SYSTEMD / f"sluice@{name}.service.d" / "sluice.conf")["LoadCredential"]:
+            (credentials / value.split(":", 1)[0]).write_text("secret\n")
+    files = [str(SYSTEMD / "connectors" / f"{name}.json") for name in CONNECTORS]
+    ok = subprocess.run([str(sluice_binary()), "validate", *files], capture_output=True, text=True,
+                        env={**env, "CREDENTIALS_DIRECTORY": str(credentials)})
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    missing = subprocess.run([str(sluice_binary()), "validate", files[0]], capture_output=True, text=True,
+                             env={**env, "CREDENTIALS_DIRECTORY": str(tmp_path / "none")})
+    assert missing.returncode != 0
+    assert "cannot be read: No such file or directory" in missing.stdout + missing.stderr
+    assert "LoadCredential=" in missing.stdout + missing.stderr
