@@ -15,7 +15,7 @@ import pytest
 from conftest import REPO, http_get, wait_until, world_env, world_pid
 
 WATCHDOG_USEC = 1_000_000  # pings every 0.5 s
-PROGRESS_TIMEOUT = "5"     # seconds past a component's expected wait before it counts as wedged (start-up joins a group: ~3 s)
+PROGRESS_TIMEOUT = "8"     # seconds past a component's expected wait before it counts as wedged (start-up joins a group: ~3 s)
 
 
 @pytest.fixture
@@ -51,14 +51,14 @@ def test_ready_watchdog_wedge_and_stopping(tmp_path, listener, sluice_runs, sour
     times = pings(notify, ready_at)
     intervals = [b - a for a, b in zip(times, times[1:])]
     assert 0.4 <= statistics.median(intervals) <= 0.6, intervals
-    assert max(intervals) < 0.8, intervals
+    assert max(intervals) < 0.95, intervals  # never a gap systemd (WATCHDOG_USEC = 1 s) would act on
 
     # Freeze the staging SQL Server: the source's next poll hangs, its progress lease runs out, the
     # pings stop (and STATUS says which component is wedged) until the server moves again.
     staging = world_pid("staging")
     os.kill(staging, signal.SIGSTOP)
     try:
-        _, wedged = notify.wait_for(lambda m: "wedged: source.credit-source.CreditStaging" in m, 15, "a wedged STATUS")
+        _, wedged = notify.wait_for(lambda m: "wedged: source.credit-source.CreditStaging" in m, 25, "a wedged STATUS")
         quiet_from = time.monotonic()
         time.sleep(2.5)  # five ping periods
         notify.poll()

@@ -57,7 +57,7 @@ def install(root: Path, binary: Path):
     (dropins / "zz-test.conf").write_text(
         "[Service]\n"
         f"Environment=SLUICE_HTTP_PORT={HTTP_PORT}\n"
-        "Environment=SLUICE_PROGRESS_TIMEOUT=5\n"
+        "Environment=SLUICE_PROGRESS_TIMEOUT=10\n"
         f"WatchdogSec={WATCHDOG_SEC}s\n"
         "RestartSec=2s\n")
     wants = system / "multi-user.target.wants"
@@ -162,7 +162,7 @@ def test_units_under_real_systemd(root, static_sluice, tmp_path):
         # Wedge the source: pings stop, the watchdog fires (Result=watchdog), systemd restarts it.
         os.kill(staging_pid, signal.SIGSTOP)
         try:
-            wait_state(machine, 30, "a watchdog timeout", Result="watchdog")
+            wait_state(machine, 40, "a watchdog timeout", Result="watchdog")
         finally:
             os.kill(staging_pid, signal.SIGCONT)
         state = wait_state(machine, 120, "active again after the watchdog restart", ActiveState="active", SubState="running", NRestarts="2")
