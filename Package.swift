@@ -151,6 +151,7 @@ let package = Package(
                 "SluiceSQLServerSource",
                 "SluicePostgresSink",
                 "SluiceWarehouseSink",
+                "SluiceSinkKit",
                 "SluiceOperations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
