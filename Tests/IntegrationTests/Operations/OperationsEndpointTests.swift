@@ -39,20 +39,23 @@ struct OperationsEndpointTests {
         defer { process.stop() }
         let port = try await process.operationsPort()
 
-        // Both sinks applied the snapshot row, so every path that records a metric has run once.
+        // Both sinks applied the snapshot row, so every path that records a metric has run once; the
+        // consumer lag gauge follows at the sink's next lag check (every 10 s).
         var body = ""
+        var missing: [String] = documented
         let applied = try await eventually(timeout: .seconds(90)) {
             body = try await Self.get(port: port, path: "/metrics")
+            let served = Set(body.split(separator: "\n").compactMap { line -> String? in
+                guard line.hasPrefix("# TYPE ") else { return nil }
+                return line.split(separator: " ").dropFirst(2).first.map(String.init)
+            })
+            missing = documented.filter { !served.contains($0) }
             return body.contains("sluice_sink_events_applied_total{connector=\"replica-\(world.prefix)\"")
                 && body.contains("sluice_sink_events_applied_total{connector=\"warehouse-\(world.prefix)\"")
+                && missing.isEmpty
         }
-        try #require(applied, "the sinks applied nothing; log tail:\n\(process.logText.suffix(3000))\nmetrics:\n\(body)")
-        let served = Set(body.split(separator: "\n").compactMap { line -> String? in
-            guard line.hasPrefix("# TYPE ") else { return nil }
-            return line.split(separator: " ").dropFirst(2).first.map(String.init)
-        })
-        let missing = documented.filter { !served.contains($0) }
         #expect(missing.isEmpty, "documented in README but not on /metrics: \(missing)")
+        try #require(applied, "the sinks applied nothing; log tail:\n\(process.logText.suffix(3000))\nmetrics:\n\(body)")
 
         // A second process on the same operations port stops before starting anything.
         let second = SluiceProcess(connectorFiles: [source], log: directory.appendingPathComponent("second.log"), httpPort: port)
