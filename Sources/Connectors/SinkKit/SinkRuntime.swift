@@ -62,6 +62,7 @@ public final class SinkRuntime: Service, Sendable {
         }
         var backoff = RetryBackoff(initial: configuration.retryBackoffInitial, maximum: configuration.retryBackoffMax)
         while !isStopping && !Task.isCancelled {
+            health?.progress.renew(healthComponent)
             do {
                 try await runSession()
                 backoff.reset()
