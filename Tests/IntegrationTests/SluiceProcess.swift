@@ -7,13 +7,16 @@ import SluiceCore
 final class SluiceProcess: @unchecked Sendable {
     let connectorFiles: [URL]
     let log: URL
+    /// The operations port it is started with (0: the system picks one; `operationsPort()` reads it).
+    let httpPort: Int
     private var process: Process?
     /// How many times the process was started.
     private(set) var starts = 0
 
-    init(connectorFiles: [URL], log: URL) {
+    init(connectorFiles: [URL], log: URL, httpPort: Int = 0) {
         self.connectorFiles = connectorFiles
         self.log = log
+        self.httpPort = httpPort
     }
 
     /// The `sluice` executable `swift build` produced next to the test bundle.
@@ -58,7 +61,7 @@ final class SluiceProcess: @unchecked Sendable {
     func start() throws {
         let process = Process()
         process.executableURL = try Self.binary()
-        process.arguments = ["run", "--http-port", "0"] + connectorFiles.map(\.path)
+        process.arguments = ["run", "--http-port", String(httpPort)] + connectorFiles.map(\.path)
         var environment = ProcessInfo.processInfo.environment
         environment["SLUICE_LOG_LEVEL"] = "info"
         process.environment = environment
@@ -122,6 +125,32 @@ final class SluiceProcess: @unchecked Sendable {
     }
 
     var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+    /// The port the operations endpoints listen on, from the process's "listening on" log line (the
+    /// last start's).
+    func operationsPort(timeout: Duration = .seconds(60)) async throws -> Int {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let marker = "Operations endpoints listening on http://"
+            if let line = logText.components(separatedBy: "\n").last(where: { $0.contains(marker) }),
+               let port = line.components(separatedBy: marker).last?.split(separator: ":").last.flatMap({ Int($0.prefix { $0.isNumber }) }) {
+                return port
+            }
+            if let status = exitedOnItsOwn { throw SluiceProcessFailure("sluice exited with \(status) before listening; log tail:\n\(logText.suffix(3000))") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw SluiceProcessFailure("no operations endpoint within \(timeout); log tail:\n\(logText.suffix(3000))")
+    }
+
+    /// Waits for the process to exit on its own; its status, or `nil` after `timeout`.
+    func waitForExit(timeout: Duration) async throws -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let status = exitedOnItsOwn { return status }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
 
     /// How many log lines contain `text`.
     func logCount(_ text: String) -> Int { logText.components(separatedBy: text).count - 1 }

@@ -35,6 +35,10 @@ public enum OperationsServer {
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "sluice"),
             services: services,
+            onServerRunning: { channel in
+                // With port 0 this names the port the system chose (tests read it from the log).
+                logger.info("Operations endpoints listening on http://\(host):\(channel.localAddress?.port ?? port)")
+            },
             logger: logger)
     }
 

@@ -40,9 +40,36 @@ public struct SourceMetrics: Sendable {
         Counter(label: "sluice_source_snapshot_rows_total", dimensions: [("database", database), ("table", table.qualifiedName)])
     }
 
+    /// Creates the per-database series at start-up, so `/metrics` lists every metric from the first
+    /// scrape (a counter at 0, a gauge at 0) rather than only once something happened.
+    func registerDatabaseMetrics() {
+        _ = committedTransactions
+        _ = errors
+        _ = millisecondsBehindSource
+        _ = lastEventTimestamp
+        _ = queueOutstanding
+        _ = captureJobStalled
+        _ = positionGauges
+    }
+
+    /// The per-table and per-capture-instance series of the instances this database captures.
+    func registerInstanceMetrics(_ instances: [CaptureInstance]) {
+        for instance in instances {
+            _ = offsetPurged(instance.name)
+            _ = snapshotRows(instance.table)
+        }
+    }
+
+    private var positionGauges: (vlf: Gauge, block: Gauge, slot: Gauge) {
+        (Gauge(label: "sluice_source_position_commit_lsn_vlf", dimensions: [("database", database)]),
+         Gauge(label: "sluice_source_position_commit_lsn_block", dimensions: [("database", database)]),
+         Gauge(label: "sluice_source_position_commit_lsn_slot", dimensions: [("database", database)]))
+    }
+
     func position(_ lsn: LSN) {
-        Gauge(label: "sluice_source_position_commit_lsn_vlf", dimensions: [("database", database)]).record(Double(lsn.vlf))
-        Gauge(label: "sluice_source_position_commit_lsn_block", dimensions: [("database", database)]).record(Double(lsn.block))
-        Gauge(label: "sluice_source_position_commit_lsn_slot", dimensions: [("database", database)]).record(Double(lsn.slot))
+        let gauges = positionGauges
+        gauges.vlf.record(Double(lsn.vlf))
+        gauges.block.record(Double(lsn.block))
+        gauges.slot.record(Double(lsn.slot))
     }
 }

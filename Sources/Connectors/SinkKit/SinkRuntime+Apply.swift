@@ -98,6 +98,7 @@ extension SinkRuntime {
                     SinkLoggingKeys.error: "\(error)", SinkLoggingKeys.retryIn: "\(delay)", SinkLoggingKeys.attempt: "\(backoff.attempt)",
                     SinkLoggingKeys.batchSize: "\(batch.records.count)",
                 ])
+                health?.progress.renew(healthComponent, expectingNextWithin: delay)
                 try await Task.sleep(for: delay)
             }
         }
@@ -124,6 +125,7 @@ extension SinkRuntime {
                 logger.warning("Sending to the dead-letter topic failed; retrying after backoff", metadata: [
                     SinkLoggingKeys.error: "\(error)", SinkLoggingKeys.retryIn: "\(delay)",
                 ])
+                health?.progress.renew(healthComponent, expectingNextWithin: delay)
                 try await Task.sleep(for: delay)
             }
         }

@@ -56,9 +56,13 @@ public final class SinkRuntime: Service, Sendable {
 
     func runUntilStopped() async throws {
         health?.set(healthComponent, .starting)
-        defer { health?.set(healthComponent, .down("stopped")) }
+        defer {
+            health?.set(healthComponent, .down("stopped"))
+            health?.progress.release(healthComponent)
+        }
         var backoff = RetryBackoff(initial: configuration.retryBackoffInitial, maximum: configuration.retryBackoffMax)
         while !isStopping && !Task.isCancelled {
+            health?.progress.renew(healthComponent)
             do {
                 try await runSession()
                 backoff.reset()
@@ -75,6 +79,7 @@ public final class SinkRuntime: Service, Sendable {
                 logger.error("Sink session failed; reconnecting after backoff", metadata: [
                     SinkLoggingKeys.error: "\(error)", SinkLoggingKeys.retryIn: "\(delay)", SinkLoggingKeys.attempt: "\(backoff.attempt)",
                 ])
+                health?.progress.renew(healthComponent, expectingNextWithin: delay)
                 try? await Task.sleep(for: delay)
             }
         }
@@ -155,6 +160,7 @@ public final class SinkRuntime: Service, Sendable {
         var held: (built: SinkBatchBuilder.Result, messages: Int, rebalances: Int)?
         while !isStopping {
             try Task.checkCancellation()
+            health?.progress.renew(healthComponent, expectingNextWithin: configuration.pollTimeout)
             let messages: [KafkaMessage]
             do {
                 // With a batch in hand, take only what is already there: the batch is applied right after.
@@ -168,6 +174,7 @@ public final class SinkRuntime: Service, Sendable {
                 logger.warning("Polling failed; retrying after backoff", metadata: [
                     SinkLoggingKeys.error: "\(error)", SinkLoggingKeys.retryIn: "\(delay)", SinkLoggingKeys.attempt: "\(pollBackoff.attempt)",
                 ])
+                health?.progress.renew(healthComponent, expectingNextWithin: delay)
                 try await Task.sleep(for: delay)
                 continue
             }

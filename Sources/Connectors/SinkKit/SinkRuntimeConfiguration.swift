@@ -69,15 +69,28 @@ public struct SinkRuntimeConfiguration: Sendable {
         self.lagInterval = lagInterval
     }
 
+    /// A sink's group session unless `kafka.session.timeout.ms` says otherwise: 10 s (Kafka's own
+    /// default before 3.0) instead of librdkafka's 45 s. A group coordinator holds a new group's first
+    /// join for part of the session timeout (the local broker for half of it: 22 s at 45 s) and hands a
+    /// killed member's partitions over only when its session expires, so 10 s starts and fails over
+    /// quickly while riding out a broker leader change or a long pause. Real Kafka accepts 6…1800 s
+    /// (`group.min/max.session.timeout.ms`).
+    public static let defaultSessionTimeout: Duration = .seconds(10)
+    /// A third of the session timeout, as Kafka recommends.
+    public static let defaultHeartbeatInterval: Duration = .seconds(3)
+
     /// The consumer a sink's connector file describes: `kafka.bootstrap.servers` (comma-separated),
-    /// client id `sluice-<name>`, the `kafka.*` pass-through keys a consumer reads, unread partitions
-    /// from the earliest offset.
+    /// client id `sluice-<name>`, the `kafka.*` pass-through keys a consumer reads (an empty value, e.g.
+    /// `kafka.group.instance.id: "${SLUICE_GROUP_INSTANCE_ID:-}"` without the variable, is left out),
+    /// unread partitions from the earliest offset, the session defaults above.
     public static func consumer(connectorName: String, bootstrapServers: String, kafkaProperties: [(String, String)],
                                 groupID: String) -> KafkaConsumerConfiguration {
         let connection = KafkaConnectionConfiguration(
             bootstrapServers: bootstrapServers.split(separator: ",").map { String($0.filter { !$0.isWhitespace }) },
             clientID: "sluice-\(connectorName)",
-            additionalProperties: Dictionary(kafkaProperties, uniquingKeysWith: { _, last in last }))
-        return KafkaConsumerConfiguration(connection: connection.forConsumer, groupID: groupID, offsetReset: .earliest)
+            additionalProperties: Dictionary(kafkaProperties.filter { !$0.1.isEmpty }, uniquingKeysWith: { _, last in last }))
+        return KafkaConsumerConfiguration(connection: connection.forConsumer, groupID: groupID,
+                                          sessionTimeout: defaultSessionTimeout, heartbeatInterval: defaultHeartbeatInterval,
+                                          offsetReset: .earliest)
     }
 }

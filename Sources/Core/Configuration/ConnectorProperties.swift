@@ -8,6 +8,11 @@
 /// reference the environment as `${NAME}` or `${NAME:-default}`; `$${` is a literal `${`; `${…}` whose name
 /// is not an environment variable name (e.g. `${source.table}`) is kept as written. A reference to a
 /// variable that is not set, with no default, is a problem reported by `validate`, naming the variable.
+///
+/// `${file:PATH}` is replaced by the content of the file at PATH, without one trailing newline — the way
+/// to hand a connector a secret from a credential file instead of the environment. PATH may itself
+/// reference the environment, e.g. `${file:${CREDENTIALS_DIRECTORY}/staging-password}` under systemd's
+/// `LoadCredential=`. A file that cannot be read is a problem naming the path and the reason.
 public struct ConnectorProperties: Sendable {
     public let name: String
     /// The file the properties came from, for messages.
@@ -57,8 +62,7 @@ public struct ConnectorProperties: Sendable {
             }
             switch substitute(text, environment: environment) {
             case .success(let s): values[key] = s
-            case .failure(let missing):
-                problems.append(.init(key: key, message: "references ${\(missing.variable)}, which is not set in the environment; export it (e.g. eval \"$(scripts/services env)\") or write ${\(missing.variable):-default}"))
+            case .failure(let failure): problems.append(.init(key: key, message: failure.message))
             }
         }
         var properties = ConnectorProperties(name: name, origin: origin, values: values)
@@ -66,9 +70,26 @@ public struct ConnectorProperties: Sendable {
         return properties
     }
 
-    struct MissingVariable: Error { let variable: String }
+    /// Why a value's references could not be substituted.
+    public struct SubstitutionFailure: Error, CustomStringConvertible {
+        public let message: String
+        public var description: String { message }
 
-    static func substitute(_ text: String, environment: [String: String]) -> Result<String, MissingVariable> {
+        static func missingVariable(_ variable: String) -> SubstitutionFailure {
+            SubstitutionFailure(message: "references ${\(variable)}, which is not set in the environment; export it (e.g. eval \"$(scripts/services env)\") or write ${\(variable):-default}")
+        }
+    }
+
+    /// One value with its `${NAME}`, `${NAME:-default}` and `${file:PATH}` references substituted, as in
+    /// connector files; for other configuration files (`sluice app --config`).
+    public static func substitutingReferences(in text: String, environment: [String: String]) throws(SubstitutionFailure) -> String {
+        try substitute(text, environment: environment).get()
+    }
+
+    /// The file-reference prefix: `${file:PATH}`.
+    static let fileReferencePrefix = "{file:"
+
+    static func substitute(_ text: String, environment: [String: String]) -> Result<String, SubstitutionFailure> {
         var out = ""
         var rest = Substring(text)
         while let dollar = rest.firstIndex(of: "$") {
@@ -78,6 +99,16 @@ public struct ConnectorProperties: Sendable {
                 out += "${"
                 rest = after.dropFirst(2)
                 continue
+            }
+            if after.hasPrefix(fileReferencePrefix) {
+                switch fileReference(after, environment: environment) {
+                case .success(let (content, remainder)):
+                    out += content
+                    rest = remainder
+                    continue
+                case .failure(let failure):
+                    return .failure(failure)
+                }
             }
             guard after.hasPrefix("{"), let close = after.firstIndex(of: "}") else {
                 out += "$"
@@ -108,12 +139,55 @@ public struct ConnectorProperties: Sendable {
             } else if let fallback {
                 out += fallback
             } else {
-                return .failure(MissingVariable(variable: String(name)))
+                return .failure(.missingVariable(String(name)))
             }
             rest = after[after.index(after: close)...]
         }
         out += rest
         return .success(out)
+    }
+
+    /// `text` starts with `{file:`: finds the matching `}` (the path may hold `${NAME}` references),
+    /// substitutes the path, reads the file. Returns its content without one trailing newline, and the
+    /// text after the reference.
+    static func fileReference(_ text: Substring, environment: [String: String]) -> Result<(String, Substring), SubstitutionFailure> {
+        var depth = 0
+        var close: Substring.Index?
+        for index in text.indices {
+            if text[index] == "{" { depth += 1 }
+            if text[index] == "}" {
+                depth -= 1
+                if depth == 0 { close = index; break }
+            }
+        }
+        guard let close else {
+            return .failure(SubstitutionFailure(message: "has an unterminated ${file:…} reference; write ${file:/path/to/secret}"))
+        }
+        let rawPath = text[text.index(text.startIndex, offsetBy: fileReferencePrefix.count)..<close]
+        let path: String
+        switch substitute(String(rawPath), environment: environment) {
+        case .success(let p): path = p
+        case .failure(let failure): return .failure(failure)
+        }
+        guard !path.isEmpty else {
+            return .failure(SubstitutionFailure(message: "has an empty ${file:} reference; write ${file:/path/to/secret}"))
+        }
+        let bytes: [UInt8]
+        do {
+            bytes = try ConnectorFile.readAll(path)
+        } catch {
+            var message = "references the file \(path) (${file:\(rawPath)}), which cannot be read: \(error.description)"
+            if rawPath.contains("CREDENTIALS_DIRECTORY") {
+                message += "; under systemd, the unit needs LoadCredential=\(path.split(separator: "/").last.map(String.init) ?? "NAME"):/path/to/the/secret"
+            } else {
+                message += "; create it (readable by the user sluice runs as) or fix the path"
+            }
+            return .failure(SubstitutionFailure(message: message))
+        }
+        var content = bytes[...]
+        if content.last == UInt8(ascii: "\n") { content = content.dropLast() }
+        if content.last == UInt8(ascii: "\r") { content = content.dropLast() }
+        return .success((String(decoding: content, as: UTF8.self), text[text.index(after: close)...]))
     }
 
     // MARK: Typed reads (each records the key as known, and a problem when the value is bad)

@@ -32,6 +32,9 @@ public final class HealthRegistry: Sendable {
 
     private let components = NIOLockedValueBox<[String: Status]>([:])
 
+    /// The components' progress heartbeats (what tells a wedged component from an idle one).
+    public let progress = ProgressLeases()
+
     public init() {}
 
     public func set(_ component: String, _ status: Status) {

@@ -7,6 +7,7 @@ import Prometheus
 import ServiceLifecycle
 import SluiceCore
 import SluiceCreditApp
+import SluiceOperations
 
 /// `sluice app`: the credit back-office app (pages and /api/v1), and `sluice app users …`.
 struct AppCommand: AsyncParsableCommand {
@@ -37,7 +38,7 @@ struct AppCommand: AsyncParsableCommand {
 
 /// Options shared by the app's commands.
 struct AppConfigurationOptions: ParsableArguments {
-    @Option(name: .long, help: "A JSON configuration file with the keys listed in `sluice app --help`.")
+    @Option(name: .long, help: "A JSON configuration file with the keys listed in `sluice app --help`; values may use ${NAME}, ${NAME:-default} and ${file:PATH} as connector files do.")
     var config: String?
 
     @Option(name: .long, help: "Staging URL (default $SLUICE_STAGING_URL).")
@@ -93,7 +94,12 @@ struct AppConfigurationOptions: ParsableArguments {
                     throw ValidationError("--config \(config): unknown key '\(key)'; known: \(known.sorted().joined(separator: ", "))")
                 }
                 switch value {
-                case .string(let s): values[key] = s
+                case .string(let s):
+                    do {
+                        values[key] = try ConnectorProperties.substitutingReferences(in: s, environment: ProcessInfo.processInfo.environment)
+                    } catch {
+                        throw ValidationError("--config \(config): '\(key)' \(error.message)")
+                    }
                 case .number(let n): values[key] = n
                 case .bool(let b): values[key] = b ? "true" : "false"
                 default: throw ValidationError("--config \(config): '\(key)' must be a string, number or boolean")
@@ -141,8 +147,15 @@ struct AppServeCommand: AsyncParsableCommand {
         let health = HealthRegistry()
         let dependencies = try await CreditApp.makeDependencies(configuration: configuration, registry: registry, health: health, logger: logger)
         let app = CreditApp.buildApplication(dependencies, logger: logger)
+        // The notifier runs beside the app (READY once staging, replica and warehouse are reachable); it
+        // comes last, so on SIGTERM STOPPING=1 goes out before the server drains.
+        let notifier = SystemdNotifier(health: health, environment: ProcessInfo.processInfo.environment, logger: logger)
         logger.info("sluice app \(SluiceVersion.current): \(configuration)")
-        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: app), .init(service: notifier)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
         logger.info("sluice app stopped")
     }
 }

@@ -22,7 +22,10 @@ struct RunCommand: AsyncParsableCommand {
         abstract: "Run connectors until SIGTERM/SIGINT; serves /metrics, /health/live and /health/ready.",
         discussion: """
             Every file is validated first; any problem stops the start with one line per problem.
-            Environment: SLUICE_LOG_LEVEL (trace|debug|info|notice|warning|error), SLUICE_HTTP_PORT;
+            Environment: SLUICE_LOG_LEVEL (trace|debug|info|notice|warning|error), SLUICE_HTTP_HOST, SLUICE_HTTP_PORT,
+            SLUICE_PROGRESS_TIMEOUT. Under systemd (Type=notify) it sends READY=1 once every component is
+            ready, STATUS= on each health change, WATCHDOG=1 every WATCHDOG_USEC/2 while no component is
+            wedged, and STOPPING=1 when draining (README, "Operations").
             OpenLineage events: SLUICE_OPENLINEAGE_URL (POST <url>/api/v1/lineage), SLUICE_OPENLINEAGE_FILE
             (JSON lines), SLUICE_OPENLINEAGE_NAMESPACE [sluice], SLUICE_OPENLINEAGE_API_KEY_FILE.
             """
@@ -31,14 +34,19 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(help: "Connector files (JSON).")
     var files: [String]
 
-    @Option(name: .long, help: "Address the operations endpoints listen on.")
-    var httpHost: String = "127.0.0.1"
+    @Option(name: .long, help: "Address the operations endpoints listen on (default $SLUICE_HTTP_HOST or 127.0.0.1; a container needs 0.0.0.0).")
+    var httpHost: String?
 
     @Option(name: .long, help: "Port of /metrics and /health (0 picks a free one; default $SLUICE_HTTP_PORT or 8083).")
     var httpPort: Int?
 
     @Option(name: .long, help: "Log level (default $SLUICE_LOG_LEVEL or info).")
     var logLevel: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Seconds a component may stay without progress beyond its own expected wait before it counts as wedged and the systemd watchdog pings stop (default $SLUICE_PROGRESS_TIMEOUT or 120).",
+        valueName: "seconds"))
+    var progressTimeout: Double?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -56,6 +64,20 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
 
+        // Metrics first: connectors create their metric handles when they are built, and a handle made
+        // before the bootstrap belongs to the no-op factory and never reaches /metrics.
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        let health = HealthRegistry()
+        if let text = progressTimeout.map({ String($0) }) ?? environment["SLUICE_PROGRESS_TIMEOUT"] {
+            guard let seconds = Double(text), seconds > 0 else {
+                FileHandle.standardError.write(Data("sluice: the progress timeout must be a positive number of seconds, not \"\(text)\" (--progress-timeout or SLUICE_PROGRESS_TIMEOUT)\n".utf8))
+                throw ExitCode(2)
+            }
+            health.progress.grace = .milliseconds(Int64(seconds * 1000))
+        }
+
         let lineage: LineageSetup?
         do {
             lineage = try LineageSetup.fromEnvironment(environment, logger: logger)
@@ -65,7 +87,6 @@ struct RunCommand: AsyncParsableCommand {
         }
         var connectors: [any Service] = []
         var failed = false
-        let health = HealthRegistry()
         for path in files {
             do {
                 let (kind, properties) = try ConnectorFile.load(path: path, environment: environment)
@@ -93,13 +114,25 @@ struct RunCommand: AsyncParsableCommand {
         }
         if failed { throw ExitCode(2) }
 
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let port = httpPort ?? environment["SLUICE_HTTP_PORT"].flatMap(Int.init) ?? 8083
+        let httpHost = httpHost ?? environment["SLUICE_HTTP_HOST"] ?? "127.0.0.1"
+        do {
+            try await OperationsAddressInUse.check(host: httpHost, port: port)
+        } catch {
+            FileHandle.standardError.write(Data("sluice: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+        // The notifier comes last: the group stops in reverse order, so STOPPING=1 precedes the drain.
+        let services = (lineage.map { [$0.dispatcher] } ?? []) + connectors + [SystemdNotifier(health: health, environment: environment, logger: logger)]
         let app = OperationsServer.application(host: httpHost, port: port, registry: registry, health: health,
-                                               services: (lineage.map { [$0.dispatcher] } ?? []) + connectors, logger: logger)
+                                               services: services, logger: logger)
         logger.info("sluice \(SluiceVersion.current) running \(connectors.count) connector(s); operations on http://\(httpHost):\(port)")
-        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        do {
+            try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        } catch where OperationsAddressInUse.translating(error, host: httpHost, port: port) is OperationsAddressInUse {
+            FileHandle.standardError.write(Data("sluice: \(OperationsAddressInUse(host: httpHost, port: port))\n".utf8))
+            throw ExitCode.failure
+        }
         logger.info("sluice stopped")
     }
 }

@@ -12,6 +12,6 @@ struct SluiceCommand: AsyncParsableCommand {
             See README.md, "Configuration", for every key.
             """,
         version: SluiceVersion.current,
-        subcommands: [RunCommand.self, ValidateCommand.self, AppCommand.self]
+        subcommands: [RunCommand.self, ValidateCommand.self, OffsetsCommand.self, AppCommand.self]
     )
 }

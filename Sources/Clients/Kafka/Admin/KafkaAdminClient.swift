@@ -167,6 +167,27 @@ public final class KafkaAdminClient: Sendable {
         return configs
     }
 
+    /// How many members consumer group `group` has now, as its coordinator reports them (0 for an
+    /// empty or unknown group). `sluice offsets reset` refuses to move a group's offsets while it has any.
+    public func memberCount(ofGroup group: String, timeout: Duration = .seconds(10)) async throws -> Int {
+        let milliseconds = Int32(clamping: timeout.milliseconds)
+        let result: Result<Int, KafkaError> = try await client.runBlocking { handle in
+            var list: UnsafePointer<rd_kafka_group_list>?
+            let error = rd_kafka_list_groups(handle, group, &list, milliseconds)
+            guard error == RD_KAFKA_RESP_ERR_NO_ERROR, let list else {
+                return .failure(KafkaError.rdKafka(.admin, error, message: "describing consumer group \(group) failed."))
+            }
+            defer { rd_kafka_group_list_destroy(list) }
+            var members = 0
+            for i in 0..<Int(list.pointee.group_cnt) {
+                let info = list.pointee.groups[i]
+                if let name = info.group, String(cString: name) == group { members += Int(info.member_cnt) }
+            }
+            return .success(members)
+        }
+        return try result.get()
+    }
+
     /// Runs one admin request on the client's threads: `start` issues it on a temporary queue, the
     /// result event is read with `result`. Overall request errors are thrown.
     private func runAdmin<T: Sendable>(

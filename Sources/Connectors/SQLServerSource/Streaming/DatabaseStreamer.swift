@@ -62,10 +62,13 @@ struct DatabaseStreamer: Sendable {
     /// Runs until graceful shutdown (or cancellation), or until a fatal problem stops this database.
     func run() async {
         health.set(component, .starting)
+        metrics.registerDatabaseMetrics()
+        defer { health.progress.release(component) }
         var backoff = Duration.milliseconds(configuration.retryBackoffInitialMs)
         let maxBackoff = Duration.milliseconds(configuration.retryBackoffMaxMs)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             var healthy = false
+            health.progress.renew(component)
             do {
                 try await session(healthy: &healthy)
                 return
@@ -84,6 +87,7 @@ struct DatabaseStreamer: Sendable {
                 logger.warning("Capturing \(database) failed, retrying in \(backoff): \(reason)")
                 health.set(component, .down("retrying in \(backoff): \(reason)"))
                 let wait = backoff
+                health.progress.renew(component, expectingNextWithin: wait)
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
                 backoff = min(backoff * 2, maxBackoff)
             }
@@ -113,6 +117,7 @@ struct DatabaseStreamer: Sendable {
             var offset = try await offsetStore.load(databases: [database], producer: producer)[database] ?? SourceOffset()
             logger.info("Loaded stored offset", metadata: ["sluice.offset": "\(offset.json.serializedString)"])
             let instances = try await includedInstances(conn)
+            metrics.registerInstanceMetrics(instances)
             try await ensureTopics(admin: admin, instances: instances)
             if let lineage {
                 let datasets = lineageDatasets(instances)
@@ -134,6 +139,7 @@ struct DatabaseStreamer: Sendable {
             healthy = true
             if configuration.snapshotMode == .initialOnly {
                 health.set(component, .up)
+                health.progress.release(component)
                 logger.info("snapshot.mode=initial_only: snapshot complete, not streaming")
                 try? await gracefulShutdown()
             } else {
@@ -256,6 +262,7 @@ struct DatabaseStreamer: Sendable {
                         total += 1
                         rowCounter.increment()
                         readCounter.increment()
+                        if total % 1_000 == 0 { health.progress.renew(component) }
                     }
                 }
             }
@@ -288,6 +295,7 @@ struct DatabaseStreamer: Sendable {
         health.set(component, .up)
 
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            health.progress.renew(component, expectingNextWithin: .milliseconds(configuration.pollIntervalMs))
             guard let start = offset.streamingStart else {
                 throw SourceFatalError(description: "no position to stream from (the stored offset has no completed snapshot); set snapshot.mode=initial")
             }
@@ -459,6 +467,7 @@ struct DatabaseStreamer: Sendable {
                     try await producer.waitForDeliveries(through: ticket)
                     offset.position = position
                     try await offsetStore.store(offset, database: database, producer: producer)
+                    health.progress.renew(component)
                     sinceStore = 0
                 }
             }

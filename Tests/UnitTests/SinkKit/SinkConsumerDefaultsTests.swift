@@ -1,0 +1,32 @@
+import SluiceKafka
+import Testing
+@testable import SluiceSinkKit
+
+/// The consumer a sink's connector file gets: a 10 s session (not librdkafka's 45 s, which made a new
+/// group wait ~22 s for its first join on the local broker), overridable, and static membership when
+/// `kafka.group.instance.id` is set (an empty value, an unset `${VAR:-}`, leaves it off).
+@Suite struct SinkConsumerDefaultsTests {
+    func properties(_ kafka: [(String, String)]) throws -> KafkaProperties {
+        try SinkRuntimeConfiguration.consumer(connectorName: "replica", bootstrapServers: "127.0.0.1:9092",
+                                              kafkaProperties: kafka, groupID: "sluice-replica").properties()
+    }
+
+    @Test func sessionDefaultsSuitBothTheLocalBrokerAndKafka() throws {
+        let p = try properties([])
+        #expect(p["session.timeout.ms"] == "10000")
+        #expect(p["heartbeat.interval.ms"] == "3000")
+        #expect(p["group.instance.id"] == nil)
+        #expect(p["group.id"] == "sluice-replica")
+    }
+
+    @Test func kafkaKeysOverrideTheDefaults() throws {
+        let p = try properties([("session.timeout.ms", "45000"), ("heartbeat.interval.ms", "15000")])
+        #expect(p["session.timeout.ms"] == "45000")
+        #expect(p["heartbeat.interval.ms"] == "15000")
+    }
+
+    @Test func staticMembershipWhenAnInstanceIDIsGiven() throws {
+        #expect(try properties([("group.instance.id", "host1-replica-postgres")])["group.instance.id"] == "host1-replica-postgres")
+        #expect(try properties([("group.instance.id", "")])["group.instance.id"] == nil)
+    }
+}
