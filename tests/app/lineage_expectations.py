@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 # The warehouse sink's fixed mapping of source tables to warehouse tables (docs/warehouse.md).
@@ -46,3 +47,32 @@ def expected_graph(files: list[Path]) -> dict:
                 for t in WAREHOUSE_TABLES[table]:
                     warehouse.add(f"{cfg.get('warehouse.schema', 'dw')}.{t}")
     return {"sources": sources, "topics": {f"kafka:{t}" for t in topics}, "replica": replica, "warehouse": warehouse, "edges": edges}
+
+
+MANIFEST_FIXTURE = {
+    "metadata": {"generated_at": "2026-12-01T09:00:00.000000Z"},
+    "sources": {"source.sluice_credit.credit_app.customers": {"schema": "dbo", "name": "customers", "identifier": "customers"},
+                "source.sluice_credit.credit_app.credit_applications": {"schema": "dbo", "name": "credit_applications"}},
+    "nodes": {
+        "model.sluice_credit.stg_credit_app__customers": {"resource_type": "model", "schema": "analytics_staging",
+            "name": "stg_credit_app__customers", "depends_on": {"nodes": ["source.sluice_credit.credit_app.customers"]}},
+        "model.sluice_credit.stg_credit_app__credit_applications": {"resource_type": "model", "schema": "analytics_staging",
+            "name": "stg_credit_app__credit_applications", "depends_on": {"nodes": ["source.sluice_credit.credit_app.credit_applications"]}},
+        "model.sluice_credit.approval_funnel_by_product": {"resource_type": "model", "schema": "analytics_marts",
+            "name": "approval_funnel_by_product",
+            "depends_on": {"nodes": ["model.sluice_credit.stg_credit_app__credit_applications", "model.sluice_credit.stg_credit_app__customers"]}},
+    },
+}
+
+
+def write_manifest(world) -> dict:
+    """Writes the app's manifest (world.dbt_manifest): a real one from `scripts/dbt compile` when the dbt
+    venv exists (scripts/bootstrap makes it), else the small fixture above. Returns it parsed."""
+    root = Path(__file__).resolve().parents[2]
+    if (root / ".venv-dbt" / "bin" / "dbt").exists():
+        subprocess.run([str(root / "scripts" / "dbt"), "compile", "--target-path", str(world.dbt_manifest.parent)], check=True,
+                       env=world.env, cwd=root, stdout=subprocess.DEVNULL)
+        return json.loads(world.dbt_manifest.read_text())
+    world.dbt_manifest.parent.mkdir(parents=True, exist_ok=True)
+    world.dbt_manifest.write_text(json.dumps(MANIFEST_FIXTURE))
+    return MANIFEST_FIXTURE

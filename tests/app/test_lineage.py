@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lineage_expectations import expected_graph
+from lineage_expectations import expected_graph, write_manifest
 from world import ROOT, pg_query, mssql_query, wait_for
 
 
@@ -86,39 +86,11 @@ def test_replica_columns_name_their_origins(world):
     assert missing.status_code == 200 and "No replica table dbo.nothing" in missing.text
 
 
-MANIFEST_FIXTURE = {
-    "metadata": {"generated_at": "2026-12-01T09:00:00.000000Z"},
-    "sources": {"source.sluice_credit.credit_app.customers": {"schema": "dbo", "name": "customers", "identifier": "customers"},
-                "source.sluice_credit.credit_app.credit_applications": {"schema": "dbo", "name": "credit_applications"}},
-    "nodes": {
-        "model.sluice_credit.stg_credit_app__customers": {"resource_type": "model", "schema": "analytics_staging",
-            "name": "stg_credit_app__customers", "depends_on": {"nodes": ["source.sluice_credit.credit_app.customers"]}},
-        "model.sluice_credit.stg_credit_app__credit_applications": {"resource_type": "model", "schema": "analytics_staging",
-            "name": "stg_credit_app__credit_applications", "depends_on": {"nodes": ["source.sluice_credit.credit_app.credit_applications"]}},
-        "model.sluice_credit.approval_funnel_by_product": {"resource_type": "model", "schema": "analytics_marts",
-            "name": "approval_funnel_by_product",
-            "depends_on": {"nodes": ["model.sluice_credit.stg_credit_app__credit_applications", "model.sluice_credit.stg_credit_app__customers"]}},
-    },
-}
-
-
-def _manifest(world) -> dict:
-    """A real manifest from `scripts/dbt compile` when the dbt venv exists, else the fixture above."""
-    if (ROOT / ".venv-dbt" / "bin" / "dbt").exists():
-        target = world.dbt_manifest.parent
-        subprocess.run([str(ROOT / "scripts" / "dbt"), "compile", "--target-path", str(target)], check=True, env=world.env,
-                       cwd=ROOT, stdout=subprocess.DEVNULL)
-        return json.loads(world.dbt_manifest.read_text())
-    world.dbt_manifest.parent.mkdir(parents=True, exist_ok=True)
-    world.dbt_manifest.write_text(json.dumps(MANIFEST_FIXTURE))
-    return MANIFEST_FIXTURE
-
-
 def test_dbt_models_from_the_manifest_join_the_graph(world):
     try:
         before = graph(world)
         assert not any(n["kind"] == "dbt_model" for n in before["nodes"])
-        manifest = _manifest(world)
+        manifest = write_manifest(world)
         g = graph(world)  # read afresh per request: no restart
         models = {n["id"]: n for n in g["nodes"] if n["kind"] == "dbt_model"}
         manifest_models = {"dbt:" + k for k, v in manifest["nodes"].items() if v["resource_type"] == "model"}

@@ -33,8 +33,12 @@ public struct ReplicaCatalog: Sendable {
             let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { continue }
             let sql = "SELECT count(*)::int8 FROM \(Self.quote(parts[0])).\(Self.quote(parts[1]))"
-            let rows = try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger)
-            for try await n in rows.decode(Int64.self) { out[name] = Int(n) }
+            do {
+                let rows = try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+                for try await n in rows.decode(Int64.self) { out[name] = Int(n) }
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42P01" {
+                continue  // not created yet (a dbt table before the first build)
+            }
         }
         return out
     }

@@ -129,12 +129,13 @@ public enum LineageDerivation {
             let table = source["identifier"]?.stringValue ?? source["name"]?.stringValue ?? ""
             if let node = replica["\(schema).\(table)".lowercased()] { upstream[uniqueID] = node }
         }
-        var models: [String: (name: String, path: String?, dependsOn: [String])] = [:]
+        var models: [String: (name: String, path: String?, dependsOn: [String], materialized: String?)] = [:]
         for (uniqueID, node) in nodes where node["resource_type"]?.stringValue == "model" {
             let schema = node["schema"]?.stringValue ?? ""
             let alias = node["alias"]?.stringValue ?? node["name"]?.stringValue ?? uniqueID
             let deps = node["depends_on"]?["nodes"]?.arrayValue?.compactMap(\.stringValue) ?? []
-            models[uniqueID] = (schema.isEmpty ? alias : "\(schema).\(alias)", node["original_file_path"]?.stringValue, deps)
+            models[uniqueID] = (schema.isEmpty ? alias : "\(schema).\(alias)", node["original_file_path"]?.stringValue, deps,
+                                node["config"]?["materialized"]?.stringValue)
         }
         // Depth of each model that leads back to a replica table (fixed point over the dependencies).
         var depth: [String: Int] = [:]
@@ -153,7 +154,7 @@ public enum LineageDerivation {
         for id in models.keys.sorted(by: { (depth[$0] ?? 0, models[$0]!.name) < (depth[$1] ?? 0, models[$1]!.name) }) {
             guard let d = depth[id], let model = models[id] else { continue }
             let nodeID = "dbt:" + id
-            graph.add(.init(id: nodeID, kind: .dbtModel, name: model.name, layer: 3 + d, via: model.path))
+            graph.add(.init(id: nodeID, kind: .dbtModel, name: model.name, layer: 3 + d, via: model.path, materialized: model.materialized))
             for dep in model.dependsOn {
                 if let r = upstream[dep] { graph.connect(r, nodeID, via: "dbt") }
                 if depth[dep] != nil { graph.connect("dbt:" + dep, nodeID, via: "dbt") }

@@ -31,6 +31,8 @@ public struct LineageGraph: Sendable, Hashable {
         public var lagMilliseconds: Int?
         public var consumerLag: Int?
         public var columns: [Column]?
+        /// dbt models: the materialization (`table`, `view`, `incremental`, …).
+        public var materialized: String?
     }
 
     public struct Edge: Sendable, Hashable {
@@ -70,6 +72,7 @@ public struct LineageGraph: Sendable, Hashable {
                     "id": .string(n.id), "kind": .string(n.kind.rawValue), "name": .string(n.name), "layer": .int(n.layer),
                     "via": opt(n.via), "rows": opt(n.rows), "lag_ms": opt(n.lagMilliseconds), "consumer_lag": opt(n.consumerLag),
                 ]
+                if n.kind == .dbtModel { o["materialized"] = opt(n.materialized) }
                 if let columns = n.columns {
                     o["columns"] = .array(columns.map { c in
                         .object(["name": .string(c.name), "origin_node": opt(c.originNode), "origin_column": opt(c.originColumn)])

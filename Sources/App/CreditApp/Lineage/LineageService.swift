@@ -82,6 +82,7 @@ public struct LineageService: Sendable {
         // Live figures.
         let stagingCounts = (try? await staging.rowCounts()) ?? [:]
         let replicaTables = graph.nodes.filter { $0.kind == .replicaTable && inputs.replicaColumns[$0.name] != nil }.map(\.name)
+            + graph.nodes.filter { $0.kind == .dbtModel && $0.materialized == "table" }.map(\.name)
         let replicaCounts = (try? await catalog.rowCounts(replicaTables)) ?? [:]
         let replicaLag = await lag
         let consumerLag = monitor.pipeline.consumerLag
@@ -97,7 +98,9 @@ public struct LineageService: Sendable {
                 // Messages the slowest sink reading this topic is behind.
                 let lags = consumerLag.values.compactMap { $0[node.name] }
                 graph.nodes[i].consumerLag = lags.max().map { Int($0) }
-            case .warehouseTable, .dbtModel:
+            case .dbtModel:
+                graph.nodes[i].rows = replicaCounts[node.name]
+            case .warehouseTable:
                 break
             }
         }

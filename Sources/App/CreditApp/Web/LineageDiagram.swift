@@ -4,14 +4,14 @@ import Foundation
 /// tables → dbt models by depth), a box per node with its live figure, curves for the edges. Replica
 /// tables link to `/lineage?table=…#columns` (their columns' origins). No JavaScript, no external assets.
 public enum LineageDiagram {
-    static let boxWidth = 210, boxHeight = 44, columnStep = 250, rowStep = 54, top = 36
+    static let boxWidth = 230, boxHeight = 44, columnStep = 265, rowStep = 54, top = 36
 
     static let colours: [LineageGraph.Kind: (fill: String, stroke: String)] = [
         .sourceTable: ("#e6eef6", "#2f6690"), .topic: ("#fff1cc", "#d98c1f"), .replicaTable: ("#d7efd9", "#3a7d44"),
         .warehouseTable: ("#ece4f1", "#6c5b7b"), .dbtModel: ("#d9eef0", "#16697a"),
     ]
 
-    static let layerTitles = ["Source tables", "Kafka topics", "Replica & warehouse", "dbt staging", "dbt intermediate", "dbt marts"]
+    static let layerTitles = ["Source tables", "Kafka topics", "Replica & warehouse"]
 
     /// "1,234 rows · 0.4 s behind", "lag 12 msgs", or "" when nothing live is known.
     public static func figure(_ node: LineageGraph.Node) -> String {
@@ -22,7 +22,7 @@ public enum LineageDiagram {
         if parts.isEmpty {
             switch node.kind {
             case .warehouseTable: parts.append("SCD2 history")
-            case .dbtModel: parts.append(node.via ?? "dbt model")
+            case .dbtModel: parts.append(node.materialized.map { "dbt \($0)" + ($0 == "table" ? ", not built yet" : "") } ?? "dbt model")
             default: break
             }
         }
@@ -41,6 +41,12 @@ public enum LineageDiagram {
 
     static func short(_ s: String, _ n: Int) -> String { s.count <= n ? s : "…" + s.suffix(n - 1) }
 
+    /// The box's title: warehouse tables without their database (the column title says where they are).
+    static func label(_ node: LineageGraph.Node) -> String {
+        guard node.kind == .warehouseTable || node.kind == .dbtModel, let dot = node.name.firstIndex(of: ".") else { return node.name }
+        return String(node.name[node.name.index(after: dot)...])
+    }
+
     public static func svg(_ graph: LineageGraph, selected: String? = nil) -> String {
         let layers = Dictionary(grouping: graph.nodes, by: \.layer)
         let layerCount = (layers.keys.max() ?? 0) + 1
@@ -52,10 +58,10 @@ public enum LineageDiagram {
         let width = max(1, layerCount) * columnStep - (columnStep - boxWidth) + 2
         let height = top + tallest * rowStep + 4
         let e = SVGChart.escape
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"Data lineage\" id=\"lineage-svg\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\">"
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"Data lineage\" id=\"lineage-svg\" width=\"100%\" style=\"max-width: \(width)px\" viewBox=\"0 0 \(width) \(height)\">"
         svg += "<title>Data lineage: \(graph.nodes.count) datasets, \(graph.edges.count) flows</title>"
         for layer in 0..<layerCount where layers[layer] != nil {
-            let title = layer < layerTitles.count ? layerTitles[layer] : "dbt models (depth \(layer - 3))"
+            let title = layer < layerTitles.count ? layerTitles[layer] : "dbt models, step \(layer - 2)"
             svg += "<text x=\"\(layer * columnStep + 1)\" y=\"16\" font-size=\"13\" font-weight=\"bold\" fill=\"#222\">\(e(title))</text>"
         }
         for edge in graph.edges {
@@ -71,8 +77,8 @@ public enum LineageDiagram {
             var box = "<g class=\"node node-\(node.kind.rawValue)\" data-id=\"\(e(node.id))\">"
             box += "<title>\(e(node.name))\(node.via.map { " (\(e($0)))" } ?? "")</title>"
             box += "<rect x=\"\(p.x)\" y=\"\(p.y)\" width=\"\(boxWidth)\" height=\"\(boxHeight)\" rx=\"5\" fill=\"\(c.fill)\" stroke=\"\(c.stroke)\" stroke-width=\"\(isSelected ? 3 : 1.2)\"/>"
-            box += "<text x=\"\(p.x + 8)\" y=\"\(p.y + 18)\" font-size=\"12\" font-weight=\"600\" fill=\"#222\">\(e(short(node.name, 30)))</text>"
-            box += "<text x=\"\(p.x + 8)\" y=\"\(p.y + 35)\" font-size=\"11\" fill=\"#444\">\(e(short(figure(node), 34)))</text>"
+            box += "<text x=\"\(p.x + 8)\" y=\"\(p.y + 18)\" font-size=\"12\" font-weight=\"600\" fill=\"#222\">\(e(short(label(node), 28)))</text>"
+            box += "<text x=\"\(p.x + 8)\" y=\"\(p.y + 35)\" font-size=\"11\" fill=\"#444\">\(e(short(figure(node), 36)))</text>"
             box += "</g>"
             if node.kind == .replicaTable {
                 let query = node.name.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "._-"))) ?? ""
