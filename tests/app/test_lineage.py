@@ -62,6 +62,9 @@ def test_lineage_graph_follows_the_connector_files(world):
     replica_count = world.replica_count("customers")
     assert abs(replica["dbo.customers"]["rows"] - replica_count) <= 5
     assert replica["dbo.customers"]["lag_ms"] is not None
+    dims = next(n for n in nodes.values() if n["kind"] == "warehouse_table" and n["name"].endswith(".dim_application"))
+    warehouse_count = mssql_query(world.warehouse_url, "SELECT COUNT(*) FROM dw.dim_application")[0][0]
+    assert dims["rows"] is not None and abs(dims["rows"] - warehouse_count) <= 10
 
 
 def test_replica_columns_name_their_origins(world):

@@ -52,7 +52,7 @@ public enum CreditApp {
         let pages = try await PageRenderer.load()
         let catalog = ReplicaCatalog(client: postgres, logger: logger)
         let lineage = LineageService(configuration: configuration, staging: staging, catalog: catalog, freshness: freshness,
-                                     monitor: monitor, logger: logger)
+                                     monitor: monitor, warehouse: warehouse, logger: logger)
         return Dependencies(configuration: configuration, postgres: postgres, users: users, login: login,
                             sessions: sessions, staging: staging, replica: replica,
                             warehouse: warehouse, freshness: freshness, monitor: monitor, pages: pages,

@@ -12,16 +12,18 @@ public struct LineageService: Sendable {
     let catalog: ReplicaCatalog
     let freshness: ReplicaFreshness
     let monitor: StatusMonitor
+    let warehouse: WarehouseStore
     let environment: [String: String]
     let logger: Logger
 
     public init(configuration: CreditAppConfiguration, staging: StagingStore, catalog: ReplicaCatalog, freshness: ReplicaFreshness,
-                monitor: StatusMonitor, environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger) {
+                monitor: StatusMonitor, warehouse: WarehouseStore, environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger) {
         self.configuration = configuration
         self.staging = staging
         self.catalog = catalog
         self.freshness = freshness
         self.monitor = monitor
+        self.warehouse = warehouse
         self.environment = environment
         self.logger = logger
     }
@@ -85,6 +87,9 @@ public struct LineageService: Sendable {
             + graph.nodes.filter { $0.kind == .dbtModel && $0.materialized == "table" }.map(\.name)
         let replicaCounts = (try? await catalog.rowCounts(replicaTables)) ?? [:]
         let replicaLag = await lag
+        // Warehouse tables: `CreditWarehouse.dw.dim_customer` → `dw.dim_customer` in the warehouse database.
+        let warehouseNames = graph.nodes.filter { $0.kind == .warehouseTable }.map { n in n.name.split(separator: ".").dropFirst().joined(separator: ".") }
+        let warehouseCounts = (try? await warehouse.rowCounts(warehouseNames)) ?? [:]
         let consumerLag = monitor.pipeline.consumerLag
         for i in graph.nodes.indices {
             let node = graph.nodes[i]
@@ -101,7 +106,7 @@ public struct LineageService: Sendable {
             case .dbtModel:
                 graph.nodes[i].rows = replicaCounts[node.name]
             case .warehouseTable:
-                break
+                graph.nodes[i].rows = warehouseCounts[node.name.split(separator: ".").dropFirst().joined(separator: ".")]
             }
         }
         return graph

@@ -19,6 +19,7 @@ public enum LineageDiagram {
         if let rows = node.rows { parts.append("\(grouped(rows)) rows") }
         if let lag = node.lagMilliseconds { parts.append(lag == 0 ? "up to date" : String(format: "%.1f s behind", Double(lag) / 1000)) }
         if let lag = node.consumerLag { parts.append("consumer lag \(grouped(lag))") }
+        if node.kind == .warehouseTable, !parts.isEmpty, node.name.contains(".dim_") { parts.append("SCD2 versions") }
         if parts.isEmpty {
             switch node.kind {
             case .warehouseTable: parts.append("SCD2 history")
