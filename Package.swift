@@ -152,6 +152,7 @@ let package = Package(
             dependencies: [
                 "SluiceCore",
                 "SluiceSQLServer",
+                "SluiceSQLServerSource",  // TableFilter: the lineage page selects source tables as the source does
                 "SluiceOperations",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),

@@ -66,12 +66,19 @@ class World:
         self.app_port = free_port_in(18100, 18119)
         self.base = f"http://127.0.0.1:{self.app_port}"
         self.pipeline: Process | None = None
+        self.connector_files: list[Path] = []
+        # The lineage page's dbt inputs: a manifest path and a docs directory of this run (tests write them).
+        self.dbt_manifest = tmp / "dbt-target" / "manifest.json"
+        self.dbt_docs = tmp / "dbt-docs"
         self.app: Process | None = None
 
     def app_env(self) -> dict:
         env = dict(self.env)
         env["SLUICE_PIPELINE_URL"] = f"http://127.0.0.1:{self.pipeline_port}"
         env.setdefault("SLUICE_LOG_LEVEL", "info")
+        env["SLUICE_CONNECTORS"] = ",".join(map(str, self.connector_files))
+        env["SLUICE_DBT_MANIFEST"] = str(self.dbt_manifest)
+        env["SLUICE_DBT_DOCS"] = str(self.dbt_docs)
         return env
 
     def start_app(self):
@@ -95,6 +102,7 @@ class World:
                        stdout=subprocess.DEVNULL)
         prefix = "apptest" + str(int(time.time()))
         files = _connectors(self.tmp, prefix)
+        self.connector_files = files
         self.pipeline = Process("sluice run", [self.binary, "run", *map(str, files), "--http-port", str(self.pipeline_port)],
                                 self.env, self.logs / "pipeline.log").start()
         self.start_app()

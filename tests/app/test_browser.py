@@ -6,6 +6,7 @@ Screenshots of each page go to .run/screenshots (`make screenshots` copies them 
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -144,3 +145,33 @@ def test_submit_approve_search_and_dashboard_in_a_browser(world, browser):
     assert "credit_applications" in tables and "?" not in tables, tables  # staging and replica counts both read
     shot(d, "dashboard")
     logout(d)
+
+
+def test_lineage_page_in_a_browser(world, browser):
+    """The lineage page draws the graph as inline SVG (a box per dataset), and clicking a replica table
+    in the drawing shows its columns and their origins."""
+    from lineage_expectations import write_manifest
+    write_manifest(world)  # dbt's manifest, so the dbt models are drawn too
+    try:
+        base = world.base
+        d = browser
+        login(d, base, "alice.kern")
+        by(d, "header nav a[href='/lineage']").click()
+        wait_for(lambda: d.current_url.endswith("/lineage"), 20, "the lineage page")
+        svg = by(d, "#lineage-graph svg")
+        assert svg.get_attribute("role") == "img"
+        nodes = d.find_elements("css selector", "#lineage-graph svg g.node")
+        kinds = {n.get_attribute("class").split()[1] for n in nodes}
+        assert {"node-source_table", "node-topic", "node-replica_table", "node-warehouse_table", "node-dbt_model"} <= kinds, kinds
+        assert len(d.find_elements("css selector", "#lineage-graph svg path.edge")) >= len(nodes) - 3
+        assert "rows" in svg.text  # live figures drawn in the boxes
+        shot(d, "lineage")
+        # Click the replica table in the drawing: its columns and their origins.
+        by(d, "#lineage-graph svg a[href*='table=dbo.customers'] rect").click()
+        wait_for(lambda: "table=dbo.customers" in d.current_url, 20, "the column origins of dbo.customers")
+        origins = by(d, "#column-origins").text
+        assert "national_id" in origins and "CreditStaging.dbo.customers" in origins, origins
+        shot(d, "lineage-columns")
+        logout(d)
+    finally:
+        shutil.rmtree(world.dbt_manifest.parent, ignore_errors=True)

@@ -16,7 +16,7 @@ def test_openapi_document_matches_the_served_routes(world):
     documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops if m in ("get", "post", "put", "patch", "delete")}
     expected = {("POST", "/api/v1/session"), ("DELETE", "/api/v1/session"), ("POST", "/api/v1/applications"),
                 ("GET", "/api/v1/applications"), ("GET", "/api/v1/applications/{id}"), ("POST", "/api/v1/applications/{id}/decision"),
-                ("GET", "/api/v1/customers"), ("GET", "/api/v1/customers/{id}"), ("GET", "/api/v1/openapi.json"),
+                ("GET", "/api/v1/customers"), ("GET", "/api/v1/customers/{id}"), ("GET", "/api/v1/lineage"), ("GET", "/api/v1/openapi.json"),
                 ("GET", "/health/live"), ("GET", "/health/ready"), ("GET", "/metrics")}
     assert documented == expected
     # Every documented operation is routed: it never answers the router's "no such route" 404.

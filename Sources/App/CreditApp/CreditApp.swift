@@ -26,6 +26,8 @@ public enum CreditApp {
         public var freshness: ReplicaFreshness
         public var monitor: StatusMonitor
         public var pages: PageRenderer
+        public var catalog: ReplicaCatalog
+        public var lineage: LineageService
         public var registry: PrometheusCollectorRegistry
         public var health: HealthRegistry
     }
@@ -48,9 +50,13 @@ public enum CreditApp {
             try await users.pruneFailures()
         }
         let pages = try await PageRenderer.load()
+        let catalog = ReplicaCatalog(client: postgres, logger: logger)
+        let lineage = LineageService(configuration: configuration, staging: staging, catalog: catalog, freshness: freshness,
+                                     monitor: monitor, warehouse: warehouse, logger: logger)
         return Dependencies(configuration: configuration, postgres: postgres, users: users, login: login,
                             sessions: sessions, staging: staging, replica: replica,
-                            warehouse: warehouse, freshness: freshness, monitor: monitor, pages: pages, registry: registry, health: health)
+                            warehouse: warehouse, freshness: freshness, monitor: monitor, pages: pages,
+                            catalog: catalog, lineage: lineage, registry: registry, health: health)
     }
 
     /// Every route of the app, behind its middleware (errors, metrics, sessions, authentication, CSRF).
@@ -63,6 +69,8 @@ public enum CreditApp {
             keyPrefix: "s.", defaultSessionExpiration: d.configuration.idleTimeout)))
         router.add(middleware: AuthenticationMiddleware(users: d.users, idleTimeout: d.configuration.idleTimeout))
         router.add(middleware: CSRFMiddleware())
+        // dbt's generated docs (`dbt docs generate`), behind login, only from that directory.
+        router.add(middleware: FileMiddleware<CreditRequestContext, LocalFileSystem>(d.configuration.dbtDocsDirectory, urlBasePath: "/lineage/dbt-docs", searchForIndexHtml: true))
 
         // Operations endpoints, as every long-running Sluice process serves them.
         OperationsServer.addRoutes(to: router, registry: d.registry, health: d.health)
@@ -72,6 +80,9 @@ public enum CreditApp {
         ApplicationsController(staging: d.staging, replica: d.replica, warehouse: d.warehouse, freshness: d.freshness).addRoutes(to: api)
         CustomersController(replica: d.replica, warehouse: d.warehouse, freshness: d.freshness).addRoutes(to: api)
         OpenAPIController().addRoutes(to: api)
+        let lineage = LineageController(lineage: d.lineage, pages: d.pages, docsDirectory: d.configuration.dbtDocsDirectory)
+        lineage.addAPIRoutes(to: api)
+        lineage.addPageRoutes(to: router)
 
         PagesController(d).addRoutes(to: router)
         return router

@@ -1,3 +1,4 @@
+import Foundation
 import SluiceCore
 import SluiceSQLServer
 
@@ -15,7 +16,14 @@ import SluiceSQLServer
 /// - `session.idle.timeout.seconds` / `SLUICE_APP_IDLE_TIMEOUT` [1800];
 /// - `session.secure.cookie` / `SLUICE_APP_SECURE_COOKIE` [false] — set when the app is served over TLS
 ///   (behind a TLS-terminating proxy), so the session cookie carries `Secure`;
-/// - `bcrypt.cost` / `SLUICE_APP_BCRYPT_COST` [12] — for `users add`.
+/// - `bcrypt.cost` / `SLUICE_APP_BCRYPT_COST` [12] — for `users add`;
+/// - `lineage.connectors` / `SLUICE_CONNECTORS` [connectors/credit-source.json,connectors/replica-postgres.json,
+///   connectors/warehouse-scd2.json] — the connector files (comma-separated paths) the lineage page derives
+///   its graph from (the same files `sluice run` runs);
+/// - `lineage.dbt.manifest` / `SLUICE_DBT_MANIFEST` [.run/dbt-docs/manifest.json, else dbt/target/manifest.json]
+///   — dbt's manifest, for the dbt models in the lineage graph;
+/// - `lineage.dbt.docs` / `SLUICE_DBT_DOCS` [.run/dbt-docs] — the `dbt docs generate` output, served
+///   behind login under `/lineage/dbt-docs/`.
 /// Passwords in URLs are secrets: `description` never shows them.
 public struct CreditAppConfiguration: Sendable, CustomStringConvertible {
     public var host: String
@@ -30,6 +38,13 @@ public struct CreditAppConfiguration: Sendable, CustomStringConvertible {
     /// How long a login failure counts towards the lockout, and how many lock a user out.
     public var lockoutWindow: Duration = .seconds(15 * 60)
     public var lockoutThreshold: Int = 5
+    /// The lineage page's inputs (see the keys above); relative paths are from the working directory.
+    public var connectorPaths: [String] = CreditAppConfiguration.defaultConnectorPaths
+    public var dbtManifestPaths: [String] = CreditAppConfiguration.defaultManifestPaths
+    public var dbtDocsDirectory: String = ".run/dbt-docs"
+
+    public static let defaultConnectorPaths = ["connectors/credit-source.json", "connectors/replica-postgres.json", "connectors/warehouse-scd2.json"]
+    public static let defaultManifestPaths = [".run/dbt-docs/manifest.json", "dbt/target/manifest.json"]
 
     public init(host: String = "127.0.0.1", port: Int = 8080, staging: SQLServerConfiguration, warehouse: SQLServerConfiguration,
                 replica: PostgresURL, pipelineURL: String? = nil, idleTimeout: Duration = .seconds(1800),
@@ -50,6 +65,7 @@ public struct CreditAppConfiguration: Sendable, CustomStringConvertible {
         ("staging.url", "SLUICE_STAGING_URL"), ("replica.url", "SLUICE_PG_URL"), ("warehouse.url", "SLUICE_WAREHOUSE_URL"),
         ("pipeline.url", "SLUICE_PIPELINE_URL"), ("session.idle.timeout.seconds", "SLUICE_APP_IDLE_TIMEOUT"),
         ("session.secure.cookie", "SLUICE_APP_SECURE_COOKIE"), ("bcrypt.cost", "SLUICE_APP_BCRYPT_COST"),
+        ("lineage.connectors", "SLUICE_CONNECTORS"), ("lineage.dbt.manifest", "SLUICE_DBT_MANIFEST"), ("lineage.dbt.docs", "SLUICE_DBT_DOCS"),
     ]
 
     /// Builds the configuration from `values` (file keys, flags already merged in), falling back to the
@@ -113,10 +129,19 @@ public struct CreditAppConfiguration: Sendable, CustomStringConvertible {
             if let n = UInt8(text), (4...31).contains(n) { cost = n } else { problems.append("bcrypt.cost: '\(text)' is not between 4 and 31") }
         }
         if !(0...65535).contains(port) { problems.append("--http-port: \(port) is not a port (0–65535)") }
+        var connectors = defaultConnectorPaths
+        if let text = value("lineage.connectors") {
+            connectors = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            if connectors.isEmpty { problems.append("lineage.connectors: '\(text)' names no file; give comma-separated connector file paths") }
+        }
         guard problems.isEmpty, let staging, let warehouse, let replica else { return .failure(ConfigurationProblems(lines: problems)) }
-        return .success(CreditAppConfiguration(host: host, port: port, staging: staging, warehouse: warehouse, replica: replica,
-                                               pipelineURL: value("pipeline.url"), idleTimeout: .seconds(idle),
-                                               secureCookie: secure, bcryptCost: cost))
+        var configuration = CreditAppConfiguration(host: host, port: port, staging: staging, warehouse: warehouse, replica: replica,
+                                                   pipelineURL: value("pipeline.url"), idleTimeout: .seconds(idle),
+                                                   secureCookie: secure, bcryptCost: cost)
+        configuration.connectorPaths = connectors
+        if let manifest = value("lineage.dbt.manifest") { configuration.dbtManifestPaths = [manifest] }
+        if let docs = value("lineage.dbt.docs") { configuration.dbtDocsDirectory = docs }
+        return .success(configuration)
     }
 
     /// Only the app database (for `sluice app users`, which needs nothing else).

@@ -323,6 +323,24 @@ public struct PagesController: Sendable {
         values["chart_tables"] = SVGChart.bars(tables.flatMap { t in [("\(t) (staging)", Double(stagingCounts[t] ?? 0)), ("\(t) (replica)", Double(replicaCounts[t] ?? 0))] },
                                                title: "Rows: staging vs replica", width: 520, labelWidth: 200)
         values["lag"] = ReplicaFreshness.describe(lag)
+        // The dbt marts, when `make dbt` has built them in this replica database.
+        do {
+            if let marts = try await d.catalog.marts(), !marts.isEmpty {
+                var built = "built time unknown"
+                if let at = DbtArtifacts.builtAt(manifestPaths: d.configuration.dbtManifestPaths) { built = "built \(Self.time(at))" }
+                values["marts"] = [
+                    "built": built,
+                    "chart_portfolio": SVGChart.groupedBars(marts.map { ($0.product, [$0.approved, $0.repaid, $0.outstanding]) },
+                                                            series: ["approved", "repaid", "outstanding"], title: "Portfolio by product"),
+                    "chart_approval": SVGChart.bars(marts.compactMap { m in m.approvalRate.map { (m.product, ($0 * 1000).rounded() / 10) } },
+                                                    title: "Approval rate by product (%)"),
+                ] as [String: Any]
+            } else {
+                values["marts_missing"] = true
+            }
+        } catch {
+            values["marts_missing"] = true
+        }
         let p = d.monitor.pipeline
         if d.configuration.pipelineURL == nil {
             values["pipeline_unconfigured"] = true

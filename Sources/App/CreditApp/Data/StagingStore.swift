@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SluiceCore
 import SluiceSQLServer
 
 /// The app's writes, all to staging (the source of truth, over TDS with `sp_executesql` parameters);
@@ -140,6 +141,27 @@ public struct StagingStore: Sendable {
             var counts: [String: Int] = [:]
             for row in result.rows { if let name = row[0].string, let n = row[1].int { counts[name] = n } }
             return counts
+        }
+    }
+
+    /// The staging database's user tables and their columns in order (INFORMATION_SCHEMA), for the
+    /// lineage graph; CDC's own tables (schema `cdc`) and system tables are left out.
+    public func catalog() async throws -> [TableID: [String]] {
+        try await pool.withConnection { connection in
+            let result = try await connection.execute("""
+                SELECT CAST(DB_NAME() AS nvarchar(128)), CAST(c.TABLE_SCHEMA AS nvarchar(128)), CAST(c.TABLE_NAME AS nvarchar(128)),
+                       CAST(c.COLUMN_NAME AS nvarchar(128))
+                FROM INFORMATION_SCHEMA.COLUMNS c
+                JOIN INFORMATION_SCHEMA.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
+                WHERE t.TABLE_TYPE = 'BASE TABLE' AND c.TABLE_SCHEMA NOT IN ('cdc', 'sys')
+                ORDER BY c.TABLE_SCHEMA, c.TABLE_NAME, c.ORDINAL_POSITION
+                """)
+            var out: [TableID: [String]] = [:]
+            for row in result.rows {
+                guard let db = row[0].string, let schema = row[1].string, let table = row[2].string, let column = row[3].string else { continue }
+                out[TableID(database: db, schema: schema, table: table), default: []].append(column)
+            }
+            return out
         }
     }
 

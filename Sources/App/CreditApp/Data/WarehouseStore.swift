@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import SluiceSQLServer
 
@@ -22,6 +23,24 @@ public struct WarehouseStore: Sendable {
         guard parts.count == 2 else { return s }
         let time = parts[1].prefix(12)
         return "\(parts[0])T\(time)Z"
+    }
+
+    /// Rows of each warehouse table named `schema.table` (names from the connector configuration,
+    /// bracket-quoted as identifiers); a table that does not exist is left out.
+    public func rowCounts(_ tables: [String]) async throws -> [String: Int] {
+        try await pool.withConnection { connection in
+            var out: [String: Int] = [:]
+            for name in tables {
+                let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { continue }
+                func quote(_ s: String) -> String { "[" + s.replacingOccurrences(of: "]", with: "]]") + "]" }
+                let object = "\(quote(parts[0])).\(quote(parts[1]))"
+                let sql = "IF OBJECT_ID(N'\(object.replacingOccurrences(of: "'", with: "''"))', N'U') IS NOT NULL SELECT COUNT_BIG(*) FROM \(object)"
+                let result = try await connection.execute(SQLServerQuery(sql: sql))
+                if let n = result.rows.first?[0].int { out[name] = n }
+            }
+            return out
+        }
     }
 
     /// The status versions of an application, oldest first (status is its tracked column; the type-1

@@ -98,6 +98,7 @@ public final class StatusMonitor: Service, Sendable {
             status.sourceEventsTotal = PipelineStatus.sum("sluice_source_events_total", in: metrics)
             status.sinkEventsTotal = PipelineStatus.sum("sluice_sink_events_applied_total", in: metrics)
             status.millisecondsBehindSource = PipelineStatus.sum("sluice_source_milliseconds_behind_source", in: metrics)
+            status.consumerLag = PipelineStatus.consumerLag(in: metrics)
             if let at = previous.polledAt, previous.reachable {
                 let seconds = now.timeIntervalSince(at)
                 if seconds > 0 {

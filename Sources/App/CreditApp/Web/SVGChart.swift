@@ -88,4 +88,31 @@ public enum SVGChart {
         if data.isEmpty { svg += "<text x=\"\(left + 10)\" y=\"\(top + 40)\" font-size=\"12\" fill=\"#777\">no data yet</text>" }
         return svg + "</svg>"
     }
+
+    /// Horizontal bars in groups: per label one thin bar per series (e.g. approved, repaid, outstanding).
+    public static func groupedBars(_ data: [(String, [Double])], series: [String], title: String, width: Int = 520, labelWidth: Int = 130) -> String {
+        let barHeight = 12, top = 40
+        let groupHeight = barHeight * max(1, series.count) + 10
+        let height = top + groupHeight * max(1, data.count) + 6
+        let maxValue = max(1, data.flatMap(\.1).max() ?? 1)
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"\(escape(title))\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\">"
+        svg += "<title>\(escape(title))</title><text x=\"0\" y=\"16\" font-size=\"14\" font-weight=\"bold\" fill=\"#222\">\(escape(title))</text>"
+        for (k, name) in series.enumerated() {
+            let x = labelWidth + k * 110
+            svg += "<rect x=\"\(x)\" y=\"22\" width=\"10\" height=\"10\" fill=\"\(palette[k % palette.count])\"/><text x=\"\(x + 14)\" y=\"31\" font-size=\"11\">\(escape(name))</text>"
+        }
+        let barSpace = Double(width - labelWidth - 70)
+        for (i, (label, values)) in data.enumerated() {
+            let y = top + i * groupHeight
+            svg += "<text x=\"0\" y=\"\(y + groupHeight / 2 + 2)\" font-size=\"12\" fill=\"#333\">\(escape(label))</text>"
+            for (k, value) in values.enumerated() {
+                let w = max(1, Int(barSpace * value / maxValue))
+                let by = y + k * barHeight
+                svg += "<rect x=\"\(labelWidth)\" y=\"\(by)\" width=\"\(w)\" height=\"\(barHeight - 2)\" fill=\"\(palette[k % palette.count])\"><title>\(escape("\(label) \(k < series.count ? series[k] : ""): \(number(value))"))</title></rect>"
+                svg += "<text x=\"\(labelWidth + w + 4)\" y=\"\(by + barHeight - 3)\" font-size=\"10\" fill=\"#333\">\(escape(number(value)))</text>"
+            }
+        }
+        if data.isEmpty { svg += "<text x=\"0\" y=\"\(top + 16)\" font-size=\"12\" fill=\"#777\">no data yet</text>" }
+        return svg + "</svg>"
+    }
 }
