@@ -178,6 +178,9 @@ def test_health_and_metrics_like_sluice_run(world):
     assert 'sluice_app_logins_total{outcome="success"}' in metrics.text
     assert 'sluice_app_logins_total{outcome="invalid"}' in metrics.text
     assert "hb_requests" in metrics.text  # Hummingbird's request metrics
+    # The components' health as gauges, as on every Sluice process (the alert rules read them).
+    for component in ("staging", "replica", "warehouse"):
+        assert f'sluice_component_up{{component="{component}"}} 1' in metrics.text, component
 
 
 def test_readiness_names_an_unreachable_dependency(world):

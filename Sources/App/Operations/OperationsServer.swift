@@ -18,19 +18,7 @@ public enum OperationsServer {
         services: [any Service] = [], logger: Logger
     ) -> some ApplicationProtocol {
         let router = Router()
-        let healthMetrics = HealthMetrics(registry: registry, health: health)
-        router.get("/metrics") { _, _ -> Response in
-            healthMetrics.refresh()
-            var headers = HTTPFields()
-            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
-        }
-        router.get("/health/live") { _, _ -> Response in
-            json(.ok, .object(["status": .string("up")]))
-        }
-        router.get("/health/ready") { _, _ -> Response in
-            json(health.isReady ? .ok : .serviceUnavailable, health.readinessJSON)
-        }
+        addRoutes(to: router, registry: registry, health: health)
         return Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "sluice"),
