@@ -41,6 +41,23 @@ def branch_import(cur, rng: random.Random, batch: int, size: int) -> str:
     return f"branch import {tag}: {size} customers"
 
 
+def kind_of(what: str) -> str:
+    """The kind of change_generator.tick's transaction, from its description."""
+    if what.startswith("new customer"):
+        return "new customer"
+    if what.startswith("customer "):
+        return "address/income change"
+    if what.startswith("repayment"):
+        return "repayment"
+    if "withdrawn" in what:
+        return "withdrawal (delete)"
+    if what.startswith("application for"):
+        return "application submitted"
+    if what.startswith("application "):
+        return "application decided"
+    return "nothing to do"
+
+
 class Writer:
     def __init__(self, seed: int, interval: float = 0.25, bulk_every: int = 40, bulk_size: int = 80, log=print):
         self.rng = random.Random(seed)
@@ -67,9 +84,7 @@ class Writer:
                         kind = "branch import"
                     else:
                         what = change_generator.tick(cur, self.rng, n)
-                        kind = what.split(" ")[0] if not what.startswith("application ") else (
-                            "decision" if what.endswith(("approved", "rejected")) else
-                            "withdrawal" if "withdrawn" in what else "application")
+                        kind = kind_of(what)
                 conn.commit()
                 self.committed += 1
                 self.kinds[kind] += 1
