@@ -1,0 +1,132 @@
+"""The fault schedule, drawn from the seed, and the faults themselves. Faults run one after another on
+the fault thread at their scheduled offsets (a fault that is late waits for the one before it)."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import kafka
+from world import ROOT, mssql_execute, pg, replica_pg_port, replica_url, retry, services
+
+KINDS = ["kill9-source", "kill9-replica-sink", "kill9-warehouse-sink", "sigterm-restart", "broker-pause",
+         "postgres-crash", "capture-job-stop", "replica-session-kill", "poison-message"]
+
+
+@dataclass
+class Fault:
+    at: float           # seconds after the start of the load
+    kind: str
+    params: dict = field(default_factory=dict)
+
+
+def schedule(seed: int, minutes: float) -> list[Fault]:
+    """At least 2.5 faults a minute (6 at least); every kind once before any repeats."""
+    rng = random.Random(seed)
+    count = max(6, math.ceil(2.5 * minutes))
+    kinds = rng.sample(KINDS, len(KINDS))[:count]
+    while len(kinds) < count:
+        kinds.append(rng.choice(KINDS))
+    span = minutes * 60
+    times = sorted(rng.uniform(5, max(10, span - 25)) for _ in range(count))
+    faults = []
+    for at, kind in zip(times, kinds):
+        params: dict = {}
+        if kind.startswith("kill9") or kind == "sigterm-restart":
+            params["restart_after"] = round(rng.uniform(1, 6), 1)
+        if kind == "sigterm-restart":
+            params["process"] = rng.choice(["source", "replica-sink", "warehouse-sink"])
+        if kind == "broker-pause":
+            params["seconds"] = round(rng.uniform(5, 30), 1)
+        if kind == "postgres-crash":
+            params["down_for"] = round(rng.uniform(2, 10), 1)
+        if kind == "capture-job-stop":
+            params["seconds"] = round(rng.uniform(5, 25), 1)
+        if kind == "poison-message":
+            params["table"] = rng.choice(["customers", "credit_applications", "repayments"])
+        faults.append(Fault(round(at, 1), kind, params))
+    return faults
+
+
+class FaultRunner:
+    def __init__(self, faults: list[Fault], processes: dict, prefix: str, broker_pid: int, log):
+        self.faults, self.processes, self.prefix, self.broker_pid, self.log = faults, processes, prefix, broker_pid, log
+        self.done: list[tuple[Fault, float, str]] = []
+        self.poison: list[tuple[str, str]] = []   # (topic, key)
+        self.counts: Counter[str] = Counter()
+        self.error: str | None = None
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="faults", daemon=True)
+        self.t0 = 0.0
+
+    def start(self) -> None:
+        self.t0 = time.monotonic()
+        self.thread.start()
+
+    def join(self) -> None:
+        self.thread.join()
+
+    def run(self) -> None:
+        for n, fault in enumerate(self.faults, start=1):
+            delay = fault.at - (time.monotonic() - self.t0)
+            if delay > 0 and self.stopping.wait(delay):
+                return
+            started = time.time()
+            offset = time.monotonic() - self.t0
+            try:
+                outcome = self.apply(n, fault)
+            except Exception as error:  # noqa: BLE001 - recorded; the run fails on it
+                outcome = f"FAILED: {error}"
+                self.error = self.error or f"fault {n} {fault.kind}: {error}"
+            self.counts[fault.kind] += 1
+            self.done.append((fault, started, outcome))
+            self.log(f"fault {n}/{len(self.faults)} at +{offset:.1f}s ({time.strftime('%H:%M:%S', time.gmtime(started))} UTC, "
+                     f"{time.monotonic() - self.t0 - offset:.1f} s): {fault.kind} {json.dumps(fault.params)} -> {outcome}")
+
+    def apply(self, n: int, fault: Fault) -> str:
+        k, p = fault.kind, fault.params
+        if k.startswith("kill9-") or k == "sigterm-restart":
+            name = k.removeprefix("kill9-") if k.startswith("kill9-") else p["process"]
+            proc = self.processes[name]
+            sig = signal.SIGKILL if k.startswith("kill9-") else signal.SIGTERM
+            pid = proc.pid()
+            status = proc.signal(sig)
+            time.sleep(p["restart_after"])
+            proc.start()
+            return f"{name} pid {pid} exited {status}, restarted after {p['restart_after']} s"
+        if k == "broker-pause":
+            os.kill(self.broker_pid, signal.SIGSTOP)
+            try:
+                time.sleep(p["seconds"])
+            finally:
+                os.kill(self.broker_pid, signal.SIGCONT)
+            return f"broker pid {self.broker_pid} stopped for {p['seconds']} s"
+        if k == "postgres-crash":
+            services("pg-scratch", "stop", str(replica_pg_port()), "immediate")
+            time.sleep(p["down_for"])
+            services("pg-scratch", "up", str(replica_pg_port()))
+            return f"replica cluster :{replica_pg_port()} crashed (immediate), started after {p['down_for']} s"
+        if k == "capture-job-stop":
+            mssql_execute("SLUICE_STAGING_URL", "EXEC sys.sp_cdc_stop_job @job_type = N'capture'")
+            time.sleep(p["seconds"])
+            retry("sp_cdc_start_job", lambda: mssql_execute("SLUICE_STAGING_URL", "EXEC sys.sp_cdc_start_job @job_type = N'capture'"))
+            return f"capture job stopped for {p['seconds']} s"
+        if k == "replica-session-kill":
+            rows = retry("pg_terminate_backend", lambda: pg(
+                replica_url(), "SELECT pid, pg_terminate_backend(pid) AS ok FROM pg_stat_activity "
+                "WHERE datname = 'credit_app' AND pid <> pg_backend_pid() AND backend_type = 'client backend'"))
+            return f"terminated {sum(1 for r in rows if r['ok'])} replica sink session(s)"
+        if k == "poison-message":
+            topic = f"{self.prefix}.CreditStaging.dbo.{p['table']}"
+            key = f"chaos-poison-{n}"
+            kafka.produce(topic, key, f"{{not json: poison message {n}")
+            self.poison.append((topic, key))
+            return f"poison message key {key} into {topic}"
+        raise ValueError(f"unknown fault kind {k}")

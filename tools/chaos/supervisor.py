@@ -1,0 +1,123 @@
+"""The Sluice processes of the run, each a separate `sluice run` as under systemd: started, killed
+(SIGKILL or SIGTERM) and restarted after a delay; a process that exits on its own is restarted too and
+counted. A sampler records each process's peak VmRSS from /proc/<pid>/status."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from world import ROOT, http_status
+
+
+def rss_kib(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+class SluiceProcess:
+    def __init__(self, name: str, binary: Path, connector: Path, port: int, log: Path, environ: dict):
+        self.name, self.binary, self.connector, self.port, self.log = name, binary, connector, port, log
+        self.environ = environ
+        self.proc: subprocess.Popen | None = None
+        self.lock = threading.Lock()
+        self.expected_down = False
+        self.starts = 0
+        self.unexpected_exits: list[tuple[float, int]] = []
+        self.peak_rss_kib = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        with self.lock:
+            handle = open(self.log, "ab")
+            self.proc = subprocess.Popen([str(self.binary), "run", "--http-port", str(self.port), str(self.connector)],
+                                         cwd=ROOT, env=self.environ, stdout=handle, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            handle.close()
+            self.starts += 1
+            self.expected_down = False
+
+    def pid(self) -> int | None:
+        p = self.proc
+        return p.pid if p is not None and p.poll() is None else None
+
+    def signal(self, sig: int, wait: float = 60.0) -> int | None:
+        """Sends `sig` and waits for the exit (SIGKILL after `wait` s); the exit status."""
+        with self.lock:
+            self.expected_down = True
+            p = self.proc
+        if p is None or p.poll() is not None:
+            return p.returncode if p else None
+        p.send_signal(sig)
+        try:
+            return p.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            return None
+
+    def stop(self) -> int | None:
+        return self.signal(signal.SIGTERM, wait=60)
+
+    def wait_live(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while http_status(self.url + "/health/live") != 200:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} did not answer /health/live within {timeout:.0f} s")
+            time.sleep(0.2)
+
+    def poll(self) -> None:
+        """Samples RSS; restarts the process (after 2 s, as systemd's RestartSec) if it died on its own."""
+        pid = self.pid()
+        if pid is not None:
+            rss = rss_kib(pid)
+            if rss:
+                self.peak_rss_kib = max(self.peak_rss_kib, rss)
+            return
+        with self.lock:
+            if self.expected_down or self.proc is None:
+                return
+            self.unexpected_exits.append((time.time(), self.proc.returncode))
+        time.sleep(2)
+        self.start()
+
+    def tail(self, n: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+
+class Supervisor:
+    """Polls every process every second (RSS, unexpected exits) on a thread of its own."""
+
+    def __init__(self, processes: list[SluiceProcess]):
+        self.processes = processes
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="supervisor", daemon=True)
+
+    def run(self) -> None:
+        while not self.stopping.wait(1.0):
+            for p in self.processes:
+                p.poll()
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout=10)
