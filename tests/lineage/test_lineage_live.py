@@ -1,15 +1,17 @@
 """`sluice run` with OpenLineage on, against the local world: the source (connectors/credit-source.json
 under its own name and topic prefix) and both sinks (on topics nobody writes, so they change nothing in
-the replica or the warehouse), events received on a local HTTP endpoint or appended to a file, and every
+the replica or the warehouse; one test replicates the source's topics into its own Postgres schema), events received on a local HTTP endpoint or appended to a file, and every
 event validated against openlineage-python's spec models."""
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
 import urllib.parse
 import uuid
 
+import asyncpg
 import pytds
 from openlineage.client.naming import dataset as naming
 
@@ -197,6 +199,90 @@ def test_file_transport_and_running_on_a_capture_instance_switch(tmp_path, world
     assert columns(running, "inputs", mssql, f"{database}.dbo.accounts") == ["id", "name", "tier"]
     topic = f"{PREFIX}-switch.{database}.dbo.accounts"
     assert columns(running, "outputs", kafka_namespace(world_env), topic) == ["id", "name", "tier"]
+
+
+def test_replica_sink_reports_learned_tables_with_schema_and_column_lineage(tmp_path, world_env):
+    """The shipped replica sink (topics.regex, so its START names no dataset) replicating the db-init data:
+    once it creates the tables, a RUNNING event carries each replica table with its columns and Postgres
+    types (plus __sluice_position) and identity column lineage from the topic's field of the same name."""
+    staging = parse_url(world_env["SLUICE_STAGING_URL"])
+    pg = parse_url(world_env["SLUICE_PG_URL"])
+    suffix = uuid.uuid4().hex[:8]
+    schema = f"lineage_{suffix}"  # its own replica schema: the shipped replica's dbo tables stay untouched
+    path = tmp_path / "lineage.jsonl"
+    files = [
+        connector(tmp_path, "credit-source", "lineage-source", topic__prefix=PREFIX),
+        connector(tmp_path, "replica-postgres", "lineage-regex-replica", topics__regex=rf"{PREFIX}\.CreditStaging\.dbo\..*",
+                  group__id=f"lineage-regex-{suffix}", table__name__format=f"{schema}.${{source.table}}"),
+    ]
+    login = dict(dsn=staging.hostname, port=staging.port, user=urllib_unquote(staging.username),
+                 password=urllib_unquote(staging.password), database="CreditStaging", autocommit=True, login_timeout=10)
+    with pytds.connect(**login) as conn, conn.cursor() as cur:
+        expected = {}
+        for table in TABLES:
+            cur.execute(f"SELECT count(*) FROM dbo.{table}")
+            expected[table] = cur.fetchone()[0]
+    assert all(expected.values()), f"the db-init data is missing: {expected} (scripts/db-init --reset)"
+
+    async def replica_counts() -> dict:
+        conn = await asyncpg.connect(world_env["SLUICE_PG_URL"])
+        try:
+            counts = {}
+            for table in TABLES:
+                if await conn.fetchval("SELECT to_regclass($1)", f"{schema}.{table}"):
+                    counts[table] = await conn.fetchval(f'SELECT count(*) FROM "{schema}"."{table}"')
+            return counts
+        finally:
+            await conn.close()
+
+    async def drop_replica():
+        conn = await asyncpg.connect(world_env["SLUICE_PG_URL"])
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            await conn.execute("DELETE FROM sluice.sluice_offsets WHERE group_id = $1", f"lineage-regex-{suffix}")
+        finally:
+            await conn.close()
+
+    def events():
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    run = SluiceRun(files, tmp_path / "sluice.log", {**world_env, "SLUICE_OPENLINEAGE_FILE": str(path)})
+    try:
+        try:
+            wait_until(lambda: asyncio.run(replica_counts()) == expected or not run.alive(), 120,
+                       f"the replica to hold {expected}")
+            assert run.alive(), run.tail()
+        finally:
+            code = run.stop()
+        assert code == 0, run.tail()
+        all_events = events()
+        for event in all_events:
+            validate(event)
+    finally:
+        asyncio.run(drop_replica())
+    replica = [e for e in all_events if e["job"]["name"] == "lineage-regex-replica"]
+    types = [e["eventType"] for e in replica]
+    assert types[0] == "START" and types[-1] == "COMPLETE" and "RUNNING" in types, types
+    assert replica[0]["outputs"] == [] and replica[0]["inputs"] == [], "topics.regex names no dataset up front"
+    # One RUNNING per learned layout (each table created once), not one per batch.
+    assert types.count("RUNNING") <= len(TABLES), types
+    last = [e for e in replica if e["eventType"] == "RUNNING"][-1]
+    kafka = kafka_namespace(world_env)
+    assert {d["name"] for d in last["inputs"]} == {f"{PREFIX}.CreditStaging.dbo.{t}" for t in TABLES}
+    assert all(d["namespace"] == kafka for d in last["inputs"])
+    pg_name = naming.Postgres(host=pg.hostname, port=str(pg.port), database=pg.path.strip("/"), schema=schema, table="customers")
+    assert {d["name"] for d in last["outputs"]} == {f"{pg.path.strip('/')}.{schema}.{t}" for t in TABLES}
+    customers = dataset(last["outputs"], pg_name.get_namespace(), pg_name.get_name())
+    fields = {f["name"]: f["type"] for f in customers["facets"]["schema"]["fields"]}
+    assert fields["customer_id"] == "integer" and fields["monthly_income"].startswith("numeric") and fields["full_name"]
+    assert fields["__sluice_position"] == "text"
+    topic = f"{PREFIX}.CreditStaging.dbo.customers"
+    column_lineage = customers["facets"]["columnLineage"]["fields"]
+    assert set(column_lineage) == set(fields) - {"__sluice_position"}
+    assert column_lineage["full_name"]["inputFields"] == [
+        {"namespace": kafka, "name": topic, "field": "full_name",
+         "transformations": [{"type": "DIRECT", "subtype": "IDENTITY", "masking": False}]}]
+    assert replica[-1]["outputs"] == last["outputs"], "COMPLETE carries the learned tables too"
 
 
 def urllib_unquote(text: str | None) -> str | None:

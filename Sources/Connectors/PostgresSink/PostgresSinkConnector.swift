@@ -6,8 +6,11 @@ import SluiceSinkKit
 /// Assembles the Postgres sink from its connector file: what `sluice run` calls for `postgres-sink`.
 public enum PostgresSinkConnector {
     /// The service for `configuration` (run it in a `ServiceGroup`).
-    public static func makeService(configuration: PostgresSinkConfiguration, health: HealthRegistry? = nil, logger: Logger) -> PostgresSinkService {
-        PostgresSinkService(configuration: configuration, runtimeConfiguration: runtimeConfiguration(configuration), health: health, logger: logger)
+    /// - Parameter lineage: receives the replica tables as their layouts are learned (RUNNING); nil emits none.
+    public static func makeService(configuration: PostgresSinkConfiguration, health: HealthRegistry? = nil, logger: Logger,
+                                   lineage: LineageRun? = nil) -> PostgresSinkService {
+        PostgresSinkService(configuration: configuration, runtimeConfiguration: runtimeConfiguration(configuration), health: health,
+                            logger: logger, lineage: lineage)
     }
 
     /// How the runtime consumes, from the connector's keys (`kafka.*` keys pass through to librdkafka).

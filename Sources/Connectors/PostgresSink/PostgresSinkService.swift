@@ -11,8 +11,8 @@ public final class PostgresSinkService: Service, Sendable {
     public let target: PostgresSinkTarget
 
     public init(configuration: PostgresSinkConfiguration, runtimeConfiguration: SinkRuntimeConfiguration,
-                health: HealthRegistry? = nil, logger: Logger) {
-        self.target = PostgresSinkTarget(configuration: configuration, logger: logger)
+                health: HealthRegistry? = nil, logger: Logger, lineage: LineageRun? = nil) {
+        self.target = PostgresSinkTarget(configuration: configuration, logger: logger, lineage: lineage)
         self.runtime = SinkRuntime(configuration: runtimeConfiguration, target: target, health: health, logger: logger)
     }
 

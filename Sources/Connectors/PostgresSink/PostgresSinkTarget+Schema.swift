@@ -72,7 +72,20 @@ extension PostgresSinkTarget {
             layouts.withLockedValue { $0[name] = layout }
             current = layout
         }
+        if let current { reportLineage(table: name, topics: topics, layout: current) }
         return current!
+    }
+
+    /// The table's layout was learned or changed: RUNNING with every table seen so far (only then, never
+    /// per batch: the caller returned early when its schemas were known).
+    func reportLineage(table name: String, topics: [String], layout: PostgresTableLayout) {
+        guard let lineage else { return }
+        let tables = lineageTables.withLockedValue { tables in
+            tables[name] = (topics: (tables[name]?.topics ?? []).union(topics), layout: layout)
+            return tables.keys.sorted().compactMap { key in tables[key].map { (topics: $0.topics.sorted(), layout: $0.layout) } }
+        }
+        let datasets = PostgresSinkConnector.lineageDatasets(configuration, tables: tables)
+        lineage.report(part: "tables", inputs: datasets.inputs, outputs: datasets.outputs)
     }
 
     /// Compares the wanted layout with the table in Postgres: creates it, adds columns, widens types, or

@@ -29,6 +29,10 @@ public final class PostgresSinkTarget: SinkTarget {
     /// `table.name.format` applied, per topic and source table (it was a quarter of the sink's CPU when
     /// computed for every record).
     let targetNames = NIOLockedValueBox<[TargetKey: TargetName]>([:])
+    /// Receives the replica tables as the sink learns their layouts (RUNNING); nil emits no lineage.
+    let lineage: LineageRun?
+    /// The tables whose layout this process has learned (`schema.table` → topics and layout), for lineage.
+    let lineageTables = NIOLockedValueBox<[String: (topics: Set<String>, layout: PostgresTableLayout)]>([:])
 
     struct TargetKey: Hashable {
         var topic: String
@@ -54,15 +58,16 @@ public final class PostgresSinkTarget: SinkTarget {
         return name
     }
 
-    public init(configuration: PostgresSinkConfiguration, session: PostgresSession, logger: Logger) {
+    public init(configuration: PostgresSinkConfiguration, session: PostgresSession, logger: Logger, lineage: LineageRun? = nil) {
         self.configuration = configuration
         self.session = session
         self.logger = logger
+        self.lineage = lineage
     }
 
     /// A target with its own session for `configuration`.
-    public convenience init(configuration: PostgresSinkConfiguration, logger: Logger) {
-        self.init(configuration: configuration, session: PostgresSession(configuration, logger: logger), logger: logger)
+    public convenience init(configuration: PostgresSinkConfiguration, logger: Logger, lineage: LineageRun? = nil) {
+        self.init(configuration: configuration, session: PostgresSession(configuration, logger: logger), logger: logger, lineage: lineage)
     }
 
     /// Closes the Postgres session.

@@ -98,9 +98,10 @@ struct RunCommand: AsyncParsableCommand {
                                                                             lineage: run), run, datasets: nil))
                 case .postgresSink:
                     let configuration = try PostgresSinkConfiguration(properties)
-                    connectors.append(Self.lineage(PostgresSinkConnector.makeService(configuration: configuration, health: health, logger: logger),
-                                                   lineage?.run(connector: configuration.name),
-                                                   datasets: PostgresSinkConnector.lineageDatasets(configuration)))
+                    let run = lineage?.run(connector: configuration.name)
+                    connectors.append(Self.lineage(PostgresSinkConnector.makeService(configuration: configuration, health: health, logger: logger,
+                                                                                     lineage: run),
+                                                   run, datasets: PostgresSinkConnector.lineageDatasets(configuration)))
                 case .warehouseSink:
                     let configuration = try WarehouseSinkConfiguration(properties)
                     connectors.append(Self.lineage(WarehouseSinkConnector.makeService(configuration: configuration, health: health, logger: logger),

@@ -42,6 +42,28 @@ import Testing
         #expect(PostgresSinkConnector.lineageDatasets(regex).outputs.isEmpty)
     }
 
+    @Test("the Postgres sink's learned tables carry their columns, __sluice_position, and identity lineage from the topic")
+    func postgresSinkLearnedTables() throws {
+        let configuration = try PostgresSinkConfiguration(ConnectorProperties(name: "replica", origin: "t.json", values: [
+            "connector.class": "postgres-sink", "topics.regex": "credit\\..*",
+            "connection.url": "postgres://u:p@pg:5433/credit_app", "kafka.bootstrap.servers": "k:9092",
+        ]))
+        let source = TableID(database: "CreditStaging", schema: "dbo", table: "customers")
+        let layout = try PostgresTableLayout.wanted(schema: "dbo", table: "customers", from: [TableSchema(
+            table: source, columns: [FieldSchema(field: "customer_id", type: .int32, optional: false),
+                                     FieldSchema(field: "full_name", type: .string, optional: true)],
+            keyColumns: ["customer_id"])])
+        let topic = "credit.CreditStaging.dbo.customers"
+        let datasets = PostgresSinkConnector.lineageDatasets(configuration, tables: [(topics: [topic], layout: layout)])
+        #expect(datasets.inputs.map { "\($0.namespace) \($0.name)" } == ["kafka://k:9092 \(topic)"])
+        let table = try #require(datasets.outputs.first)
+        #expect("\(table.namespace) \(table.name)" == "postgres://pg:5433 credit_app.dbo.customers")
+        #expect(table.fields == layout.columns.map { LineageField($0.name, $0.type.sql) } + [LineageField("__sluice_position", "text")])
+        #expect(table.fields.first == LineageField("customer_id", "integer"))
+        #expect(table.columnLineage.map(\.field) == ["customer_id", "full_name"])
+        #expect(table.columnLineage.last?.inputs == [LineageInputField(namespace: "kafka://k:9092", name: topic, field: "full_name")])
+    }
+
     @Test("the warehouse sink's dimensions carry identity lineage and SCD2 validity as a transformation of the commit time")
     func warehouseDatasets() throws {
         let configuration = try WarehouseSinkConfiguration(ConnectorProperties(name: "dw", origin: "t.json", values: [
