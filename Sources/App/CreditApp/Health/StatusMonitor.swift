@@ -1,9 +1,8 @@
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
 import ServiceLifecycle
 import SluiceCore
 
@@ -74,15 +73,17 @@ public final class StatusMonitor: Service, Sendable {
         }
     }
 
+    /// One GET of the pipeline's operations endpoint (AsyncHTTPClient: non-blocking, no
+    /// FoundationNetworking, so the binary links statically without libcurl).
     private func fetch(_ path: String) async throws -> Data {
-        guard let base = pipelineURL, let url = URL(string: base.absoluteString + path) else { throw URLError(.badURL) }
-        var request = URLRequest(url: url)
-        request.timeoutInterval = 2
-        let (data, response) = try await URLSession.shared.data(for: request)
-        if let http = response as? HTTPURLResponse, path == "/metrics", http.statusCode != 200 {
-            throw URLError(.badServerResponse)
+        guard let base = pipelineURL else { throw PipelineFetchError(path: path, reason: "no pipeline URL") }
+        let request = HTTPClientRequest(url: base.absoluteString + path)
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(2))
+        let body = try await response.body.collect(upTo: 16 << 20)
+        if path == "/metrics", response.status != .ok {
+            throw PipelineFetchError(path: path, reason: "HTTP \(response.status.code)")
         }
-        return data
+        return Data(body.readableBytesView)
     }
 
     private func pollPipeline() async {
@@ -114,4 +115,11 @@ public final class StatusMonitor: Service, Sendable {
         let snapshot = status
         pipelineState.withLockedValue { $0 = snapshot }
     }
+}
+
+/// A pipeline endpoint that could not be read.
+struct PipelineFetchError: Error, CustomStringConvertible {
+    let path: String
+    let reason: String
+    var description: String { "pipeline \(path): \(reason)" }
 }
