@@ -78,24 +78,23 @@ def staging_execute(statements: list[tuple[str, tuple]]) -> None:
         conn.close()
 
 
-def staging_fetch(sql: str, params: tuple = ()) -> list:
-    conn = mssql("SLUICE_STAGING_URL")
+def mssql_fetch(url_variable: str, sql: str, params: tuple = ()) -> list:
+    """All rows of one query on the SQL Server named by the environment variable."""
+    conn = mssql(url_variable)
     try:
         with conn.cursor() as cur:
             cur.execute(sql, params)
             return cur.fetchall()
     finally:
         conn.close()
+
+
+def staging_fetch(sql: str, params: tuple = ()) -> list:
+    return mssql_fetch("SLUICE_STAGING_URL", sql, params)
 
 
 def warehouse_fetch(sql: str, params: tuple = ()) -> list:
-    conn = mssql("SLUICE_WAREHOUSE_URL")
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall()
-    finally:
-        conn.close()
+    return mssql_fetch("SLUICE_WAREHOUSE_URL", sql, params)
 
 
 def free_port() -> int:
