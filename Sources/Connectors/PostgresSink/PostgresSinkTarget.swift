@@ -76,7 +76,7 @@ public final class PostgresSinkTarget: SinkTarget {
     var offsetsTable: String { quoteIdentifier(schema: configuration.offsetsSchema, table: "sluice_offsets") }
     var deletedTable: String { quoteIdentifier(schema: configuration.offsetsSchema, table: "sluice_deleted") }
 
-    // MARK: SinkOffsetStore
+    // MARK: ConsumerOffsetStore
 
     public func storedOffsets(for partitions: [TopicPartition]) async throws -> [TopicPartition: Int64] {
         try await ensureBookkeeping()

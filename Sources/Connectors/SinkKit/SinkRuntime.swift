@@ -8,7 +8,7 @@ import SluiceKafka
 /// and hands them, batch by batch, to a `SinkTarget` that applies them and stores the offsets in the
 /// target database in one transaction.
 ///
-/// - On assignment the partitions start at the offsets the target stored (`SinkOffsetStore`), falling
+/// - On assignment the partitions start at the offsets the target stored (`ConsumerOffsetStore`), falling
 ///   back to the group's committed offset, else the earliest.
 /// - Each polled batch is decoded (`SinkBatchBuilder`); tombstones only advance offsets; undecodable
 ///   messages go to the dead-letter topic with `sluice.error`, `sluice.topic`, `sluice.partition` and

@@ -1,7 +1,7 @@
 import SluiceKafka
 
 /// Where a sink keeps its consumer offsets: in the target database, next to the rows they produced.
-public protocol SinkOffsetStore: Sendable {
+public protocol ConsumerOffsetStore: Sendable {
     /// The stored next offsets of `partitions` for this sink's consumer group (partitions never
     /// stored are absent: the consumer then starts at the group's committed offset, else the earliest).
     /// Throw a `SinkError` (`.transient` when the target is unreachable).
@@ -22,4 +22,4 @@ public protocol SinkApplier: Sendable {
 }
 
 /// Both halves, as the runtime needs them.
-public typealias SinkTarget = SinkApplier & SinkOffsetStore
+public typealias SinkTarget = SinkApplier & ConsumerOffsetStore

@@ -111,7 +111,7 @@ struct OffsetsCommand: AsyncParsableCommand {
                                                       clientID: "sluice-offsets-\(configuration.name)")
         for (key, value) in configuration.kafkaProperties where !value.isEmpty { connection.additionalProperties[key] = value }
         let namer = TopicNamer(prefix: configuration.topicPrefix)
-        let store = KafkaOffsetStore(topic: namer.offsetsTopic, server: configuration.topicPrefix, connection: connection, logger: logger)
+        let store = SourcePositionStore(topic: namer.offsetsTopic, server: configuration.topicPrefix, connection: connection, logger: logger)
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(connection: connection.forProducer), logger: logger)
         let stored: [String: SourceOffset]
         do {

@@ -24,7 +24,7 @@ struct DatabaseStreamer: Sendable {
     let catalog: CDCCatalog
     let mapper: ValueMapper
     let namer: TopicNamer
-    let offsetStore: KafkaOffsetStore
+    let offsetStore: SourcePositionStore
     let lineage: LineageRun?
 
     /// Events published between two stored positions inside one window.
@@ -46,7 +46,7 @@ struct DatabaseStreamer: Sendable {
         self.catalog = CDCCatalog(database: database, mapping: decimalMode, keyOverrides: configuration.messageKeyColumns)
         self.mapper = ValueMapper(decimalMode: decimalMode, binaryHex: configuration.binaryHandlingMode == .hex)
         self.namer = TopicNamer(prefix: configuration.topicPrefix)
-        self.offsetStore = KafkaOffsetStore(topic: namer.offsetsTopic, server: configuration.topicPrefix, connection: kafka, logger: logger)
+        self.offsetStore = SourcePositionStore(topic: namer.offsetsTopic, server: configuration.topicPrefix, connection: kafka, logger: logger)
     }
 
     var component: String { "source.\(configuration.name).\(database)" }

@@ -10,7 +10,7 @@ import SluiceKafka
 /// Reading the latest value does not trust the end offset the broker reports (Tansu's ListOffsets is off
 /// by a batch): it writes a tombstone sentinel with a unique key and reads until it sees it, so every
 /// record written before is read.
-public struct KafkaOffsetStore: Sendable {
+public struct SourcePositionStore: Sendable {
     public let topic: String
     public let server: String
     public let connection: KafkaConnectionConfiguration
@@ -70,7 +70,7 @@ public struct KafkaOffsetStore: Sendable {
             }
             await consumer.close()
             guard ContinuousClock.now < deadline else {
-                throw OffsetStoreError(description: "reading \(topic) did not reach its end within 120 s; is the broker healthy?")
+                throw SourcePositionStoreError(description: "reading \(topic) did not reach its end within 120 s; is the broker healthy?")
             }
             return offsets
         } catch {
@@ -80,6 +80,6 @@ public struct KafkaOffsetStore: Sendable {
     }
 }
 
-public struct OffsetStoreError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct SourcePositionStoreError: Error, Hashable, Sendable, CustomStringConvertible {
     public let description: String
 }
