@@ -35,17 +35,26 @@ public struct SQLServerSourceConnector: Service {
             "sluice.databases": "\(configuration.databases)", "sluice.topic.prefix": "\(configuration.topicPrefix)",
             "sluice.snapshot.mode": "\(configuration.snapshotMode.rawValue)",
         ])
-        await withTaskGroup(of: Void.self) { group in
-            for database in configuration.databases {
-                let streamer = DatabaseStreamer(configuration: configuration, database: database, kafka: kafka,
-                                                health: health, logger: logger, threadPool: threadPool, lineage: lineage)
-                group.addTask { await streamer.run() }
+        // Running means a member of the liveness group (SourceLivenessMember): joined before any
+        // position is loaded, left after the last one is stored.
+        let liveness = SourceLivenessMember(configuration: configuration, connection: kafka, health: health, logger: logger)
+        await withTaskGroup(of: Void.self) { outer in
+            outer.addTask { await liveness.run() }
+            if await liveness.waitUntilJoined() {
+                await withTaskGroup(of: Void.self) { group in
+                    for database in configuration.databases {
+                        let streamer = DatabaseStreamer(configuration: configuration, database: database, kafka: kafka,
+                                                        health: health, logger: logger, threadPool: threadPool, lineage: lineage)
+                        group.addTask { await streamer.run() }
+                    }
+                }
+                // A database stopped by a fatal problem keeps its reason in health until the process is told
+                // to stop: no crash loop, and the operator can read why.
+                if !Task.isShuttingDownGracefully && !Task.isCancelled {
+                    try? await gracefulShutdown()
+                }
             }
-        }
-        // A database stopped by a fatal problem keeps its reason in health until the process is told
-        // to stop: no crash loop, and the operator can read why.
-        if !Task.isShuttingDownGracefully && !Task.isCancelled {
-            try? await gracefulShutdown()
+            liveness.stop()
         }
         logger.info("Source connector stopped")
     }

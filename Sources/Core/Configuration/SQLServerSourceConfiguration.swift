@@ -33,6 +33,11 @@
 ///   answering without closing the connection is cancelled after this long and the session given up after
 ///   twice this long; the source is then down (reason in health) and reconnects with the backoff.
 ///   Rounded up to whole seconds (db-lib's unit); 0 waits forever
+/// - `topic.creation.default.partitions` [1], `topic.creation.default.replication.factor` [-1] — partitions
+///   and replication factor of the topics the source creates (change events, `<prefix>`, transactions,
+///   heartbeats; the position topic always has one partition); -1 takes the broker's default. Existing
+///   topics are left as they are. Events go to `murmur2(key) mod partitions` (librdkafka's
+///   `murmur2_random`, the Java client's partitioner), so a key's events stay on one partition in order
 public struct SQLServerSourceConfiguration: Sendable {
     public enum SnapshotMode: String, CaseIterable, Sendable {
         case initial, initialOnly = "initial_only", noData = "no_data", whenNeeded = "when_needed", always
@@ -75,6 +80,10 @@ public struct SQLServerSourceConfiguration: Sendable {
     public var retryBackoffInitialMs: Int
     public var retryBackoffMaxMs: Int
     public var queryTimeoutMs: Int
+    /// `topic.creation.default.partitions`; -1 for the broker's default.
+    public var topicCreationDefaultPartitions: Int
+    /// `topic.creation.default.replication.factor`; -1 for the broker's default.
+    public var topicCreationDefaultReplicationFactor: Int
 
     /// Reads and validates every key, throwing all problems at once.
     public init(_ input: ConnectorProperties) throws(ConfigurationError) {
@@ -156,6 +165,12 @@ public struct SQLServerSourceConfiguration: Sendable {
         retryBackoffInitialMs = p.int("retry.backoff.initial.ms", default: 500, range: 10...600_000)
         retryBackoffMaxMs = p.int("retry.backoff.max.ms", default: 30_000, range: 100...3_600_000)
         queryTimeoutMs = p.int("database.query.timeout.ms", default: 600_000, range: 0...86_400_000)
+        topicCreationDefaultPartitions = p.int("topic.creation.default.partitions", default: 1, range: -1...100_000)
+        topicCreationDefaultReplicationFactor = p.int("topic.creation.default.replication.factor", default: -1, range: -1...Int(Int16.max))
+        for (key, value) in [("topic.creation.default.partitions", topicCreationDefaultPartitions),
+                             ("topic.creation.default.replication.factor", topicCreationDefaultReplicationFactor)] where value == 0 {
+            p.addProblem(key: key, "0 is not allowed: use 1 or more, or -1 for the broker's default")
+        }
         try p.validate()
     }
 }

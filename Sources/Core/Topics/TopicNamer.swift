@@ -23,6 +23,9 @@ public struct TopicNamer: Hashable, Sendable {
     public var schemaChangeTopic: String { Self.sanitize(prefix) }
     public var heartbeatTopic: String { Self.sanitize("__sluice-heartbeat.\(prefix)") }
     public var offsetsTopic: String { Self.sanitize("__sluice-offsets.\(prefix)") }
+    /// The consumer group every running source of this prefix is a member of (it subscribes to
+    /// `offsetsTopic` and reads nothing): `sluice offsets reset` refuses while it has members.
+    public var sourceLivenessGroup: String { Self.sanitize("__sluice-source.\(prefix)") }
 
     /// Kafka's limit on topic-name length.
     public static let maximumLength = 249

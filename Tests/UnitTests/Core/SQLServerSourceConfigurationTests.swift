@@ -42,6 +42,23 @@ import Testing
         #expect(throws: ConfigurationError.self) { try load(base + #","database.query.timeout.ms":-1"#) }
     }
 
+    @Test("topic.creation.default.partitions / .replication.factor: 1 and the broker's default unless set; 0 refused")
+    func topicCreation() throws {
+        let base = #""connector.class":"sqlserver-source","database.url":"mssql://u:p@db/Credit","topic.prefix":"t","kafka.bootstrap.servers":"k:9092""#
+        let defaults = try load(base)
+        #expect(defaults.topicCreationDefaultPartitions == 1 && defaults.topicCreationDefaultReplicationFactor == -1)
+        let set = try load(base + #","topic.creation.default.partitions":6,"topic.creation.default.replication.factor":3"#)
+        #expect(set.topicCreationDefaultPartitions == 6 && set.topicCreationDefaultReplicationFactor == 3)
+        #expect(try load(base + #","topic.creation.default.partitions":-1"#).topicCreationDefaultPartitions == -1)
+        do {
+            _ = try load(base + #","topic.creation.default.partitions":0,"topic.creation.default.replication.factor":0"#)
+            Issue.record("0 partitions was accepted")
+        } catch {
+            #expect("\(error)".contains("topic.creation.default.partitions: 0 is not allowed"))
+            #expect("\(error)".contains("topic.creation.default.replication.factor: 0 is not allowed"))
+        }
+    }
+
     @Test func urlOptionsAreRefusedNotDropped() throws {
         do {
             _ = try load(#""connector.class":"sqlserver-source","database.url":"mssql://u:p@db/Credit?loginTimeout=5","topic.prefix":"t","kafka.bootstrap.servers":"k:9092""#)

@@ -17,6 +17,7 @@ struct KafkaConfigurationTests {
         #expect(properties["compression.type"] == "zstd")
         #expect(properties["message.timeout.ms"] == "300000")
         #expect(properties["log.queue"] == "true")
+        #expect(properties["partitioner"] == "murmur2_random")
     }
 
     @Test("the consumer never auto-commits and renders group settings")

@@ -170,22 +170,48 @@ public final class KafkaAdminClient: Sendable {
     /// How many members consumer group `group` has now, as its coordinator reports them (0 for an
     /// empty or unknown group). `sluice offsets reset` refuses to move a group's offsets while it has any.
     public func memberCount(ofGroup group: String, timeout: Duration = .seconds(10)) async throws -> Int {
-        let milliseconds = Int32(clamping: timeout.milliseconds)
-        let result: Result<Int, KafkaError> = try await client.runBlocking { handle in
-            var list: UnsafePointer<rd_kafka_group_list>?
-            let error = rd_kafka_list_groups(handle, group, &list, milliseconds)
-            guard error == RD_KAFKA_RESP_ERR_NO_ERROR, let list else {
-                return .failure(KafkaError.rdKafka(.admin, error, message: "describing consumer group \(group) failed."))
+        try await members(ofGroup: group, timeout: timeout).count
+    }
+
+    /// The members of consumer group `group` now, as its coordinator reports them (DescribeGroups sent to
+    /// the group's coordinator through DescribeConsumerGroups; empty for an empty or unknown group).
+    ///
+    /// Not `rd_kafka_list_groups`: that asks ListGroups first, and a broker may leave groups out of it
+    /// (the local Tansu lists only groups that committed offsets).
+    public func members(ofGroup group: String, timeout: Duration = .seconds(10)) async throws -> [KafkaGroupMember] {
+        let outcome: Result<[KafkaGroupMember], KafkaError> = try await runAdmin(RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, timeout: timeout) { handle, options, queue in
+            group.withCString { name in
+                var names: [UnsafePointer<CChar>?] = [name]
+                names.withUnsafeMutableBufferPointer { buffer in
+                    rd_kafka_DescribeConsumerGroups(handle, buffer.baseAddress, 1, options, queue)
+                }
             }
-            defer { rd_kafka_group_list_destroy(list) }
-            var members = 0
-            for i in 0..<Int(list.pointee.group_cnt) {
-                let info = list.pointee.groups[i]
-                if let name = info.group, String(cString: name) == group { members += Int(info.member_cnt) }
+        } result: { event in
+            var count = 0
+            guard let result = rd_kafka_event_DescribeConsumerGroups_result(event),
+                  let groups = rd_kafka_DescribeConsumerGroups_result_groups(result, &count) else {
+                return .failure(KafkaError(code: .admin, message: "describing consumer group \(group) returned no result."))
+            }
+            var members: [KafkaGroupMember] = []
+            for index in 0..<count {
+                guard let description = groups[index] else { continue }
+                if let error = rd_kafka_ConsumerGroupDescription_error(description) {
+                    var kafkaError = KafkaError.rdKafka(.admin, rd_kafka_error_code(error), message: "describing consumer group \(group) failed.")
+                    kafkaError.underlyingDescription = rd_kafka_error_string(error).map { String(cString: $0) }
+                    return .failure(kafkaError)
+                }
+                for m in 0..<rd_kafka_ConsumerGroupDescription_member_count(description) {
+                    guard let member = rd_kafka_ConsumerGroupDescription_member(description, m) else { continue }
+                    members.append(KafkaGroupMember(
+                        memberID: rd_kafka_MemberDescription_consumer_id(member).map { String(cString: $0) } ?? "",
+                        clientID: rd_kafka_MemberDescription_client_id(member).map { String(cString: $0) } ?? "",
+                        host: rd_kafka_MemberDescription_host(member).map { String(cString: $0) } ?? "",
+                        groupInstanceID: rd_kafka_MemberDescription_group_instance_id(member).map { String(cString: $0) }))
+                }
             }
             return .success(members)
         }
-        return try result.get()
+        return try outcome.get()
     }
 
     /// Runs one admin request on the client's threads: `start` issues it on a temporary queue, the

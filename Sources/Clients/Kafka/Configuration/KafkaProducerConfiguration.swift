@@ -18,6 +18,10 @@ public struct KafkaProducerConfiguration: Sendable, CustomStringConvertible {
     public var queueBufferingMaxKilobytes: Int
     /// How often the delivery-report thread wakes when idle (`rd_kafka_poll` timeout).
     public var pollInterval: Duration
+    /// `partitioner` for messages sent without an explicit partition: `murmur2_random` by default, the
+    /// Java client's (`murmur2(key) mod partitions`, a random partition for a null key), so a key lands
+    /// on the same partition whichever client wrote it.
+    public var partitioner: String
 
     public init(
         connection: KafkaConnectionConfiguration,
@@ -26,7 +30,8 @@ public struct KafkaProducerConfiguration: Sendable, CustomStringConvertible {
         compression: Compression = .none,
         queueBufferingMaxMessages: Int = 100_000,
         queueBufferingMaxKilobytes: Int = 1_048_576,
-        pollInterval: Duration = .milliseconds(100)
+        pollInterval: Duration = .milliseconds(100),
+        partitioner: String = "murmur2_random"
     ) {
         self.connection = connection
         self.linger = linger
@@ -35,6 +40,7 @@ public struct KafkaProducerConfiguration: Sendable, CustomStringConvertible {
         self.queueBufferingMaxMessages = queueBufferingMaxMessages
         self.queueBufferingMaxKilobytes = queueBufferingMaxKilobytes
         self.pollInterval = pollInterval
+        self.partitioner = partitioner
     }
 
     /// The librdkafka properties this configuration stands for.
@@ -45,6 +51,7 @@ public struct KafkaProducerConfiguration: Sendable, CustomStringConvertible {
         properties.set("compression.type", compression.rawValue)
         properties.set("queue.buffering.max.messages", String(queueBufferingMaxMessages))
         properties.set("queue.buffering.max.kbytes", String(queueBufferingMaxKilobytes))
+        properties.set("partitioner", partitioner)
         connection.render(into: &properties)
         try properties.require("enable.idempotence", "true", because: "retries must not duplicate or reorder events")
         try properties.require("acks", "all", because: "an acknowledged event must survive a broker failure")

@@ -14,12 +14,16 @@ public struct SourcePositionStore: Sendable {
     public let topic: String
     public let server: String
     public let connection: KafkaConnectionConfiguration
+    /// The topic's replication factor when it is created (`topic.creation.default.replication.factor`;
+    /// -1: the broker's default).
+    public let replicationFactor: Int32
     let logger: Logger
 
-    public init(topic: String, server: String, connection: KafkaConnectionConfiguration, logger: Logger) {
+    public init(topic: String, server: String, connection: KafkaConnectionConfiguration, logger: Logger, replicationFactor: Int32 = -1) {
         self.topic = topic
         self.server = server
         self.connection = connection
+        self.replicationFactor = replicationFactor
         self.logger = logger
     }
 
@@ -30,7 +34,12 @@ public struct SourcePositionStore: Sendable {
     /// Creates the compacted topic when missing.
     public func prepare(admin: KafkaAdminClient) async throws {
         _ = try await admin.ensureTopic(KafkaTopicSpecification(
-            name: topic, partitions: 1, configs: ["cleanup.policy": "compact"]))
+            name: topic, partitions: 1, replicationFactor: replicationFactor, configs: ["cleanup.policy": "compact"]))
+    }
+
+    /// Removes the stored offset of `database` (a tombstone): its next start is a first start.
+    public func remove(database: String, producer: KafkaProducer) async throws {
+        try await producer.send(topic: topic, key: key(database), value: nil, partition: 0)
     }
 
     /// Durably stores `offset` for `database` (waits for the broker's acknowledgement).

@@ -46,7 +46,8 @@ struct DatabaseStreamer: Sendable {
         self.catalog = CDCCatalog(database: database, mapping: decimalMode, keyOverrides: configuration.messageKeyColumns)
         self.mapper = ValueMapper(decimalMode: decimalMode, binaryHex: configuration.binaryHandlingMode == .hex)
         self.namer = TopicNamer(prefix: configuration.topicPrefix)
-        self.offsetStore = SourcePositionStore(topic: namer.offsetsTopic, server: configuration.topicPrefix, connection: kafka, logger: logger)
+        self.offsetStore = SourcePositionStore(topic: namer.offsetsTopic, server: configuration.topicPrefix, connection: kafka, logger: logger,
+                                               replicationFactor: Int32(configuration.topicCreationDefaultReplicationFactor))
     }
 
     var component: String { "source.\(configuration.name).\(database)" }
@@ -204,7 +205,7 @@ struct DatabaseStreamer: Sendable {
         if configuration.provideTransactionMetadata { names.insert(namer.transactionTopic) }
         if configuration.heartbeatIntervalMs > 0 { names.insert(namer.heartbeatTopic) }
         for name in names.sorted() {
-            _ = try await admin.ensureTopic(KafkaTopicSpecification(name: name, partitions: 1))
+            _ = try await admin.ensureTopic(configuration.topicSpecification(name))
         }
     }
 
