@@ -145,3 +145,20 @@ PG_FALLBACK = {
     "unknown": SqlType("varchar", length=8000), "oid": SqlType("int"),
     "xid8": SqlType("bigint"), "interval": SqlType("nvarchar", length=100),
 }
+
+
+def fix_real(text: str) -> str:
+    """sqlglot reads REAL as FLOAT(53); spell it float(24) (the same type in SQL Server)."""
+    return re.sub(r"(?i)(?<![\w\[\"@.])real(?![\w\]\"])", "float(24)", text)
+
+
+# SQL Server types the translator and the catalog views name often
+INT = SqlType("int")
+BIGINT = SqlType("bigint")
+BIT = SqlType("bit")
+LSN = SqlType("binary", length=10)
+DATETIME = SqlType("datetime")
+DT2 = SqlType("datetime2", scale=7)
+DTO = SqlType("datetimeoffset", scale=7)
+SYSNAME = SqlType("nvarchar", length=128)
+IDENT = SqlType("numeric", precision=38, scale=0)
