@@ -43,11 +43,7 @@ class DdlMixin:
             return
         if verb == "DROP" and obj == "DATABASE":
             c.i += 1
-            if_exists = False
-            if c.word() == "IF":
-                c.i += 1
-                c.expect("EXISTS")
-                if_exists = True
+            if_exists = c.accept_if_exists()
             names = [c.name()]
             while c.accept_type(TokenType.COMMA):
                 names.append(c.name())
@@ -98,11 +94,7 @@ class DdlMixin:
                 return
             if verb == "DROP" and obj == "TABLE":
                 c.i += 1
-                if_exists = False
-                if c.word() == "IF":
-                    c.i += 1
-                    c.expect("EXISTS")
-                    if_exists = True
+                if_exists = c.accept_if_exists()
                 tables = [c.qualified()]
                 while c.accept_type(TokenType.COMMA):
                     tables.append(c.qualified())
@@ -124,11 +116,7 @@ class DdlMixin:
                 return
             if verb == "DROP" and obj in ("PROCEDURE", "PROC"):
                 c.i += 1
-                if_exists = False
-                if c.word() == "IF":
-                    c.i += 1
-                    c.expect("EXISTS")
-                    if_exists = True
+                if_exists = c.accept_if_exists()
                 parts = c.qualified()
                 key = ((parts[-2] if len(parts) > 1 else "dbo").lower(), parts[-1].lower())
                 procs_ = self.db.__dict__.setdefault("procedures", {})

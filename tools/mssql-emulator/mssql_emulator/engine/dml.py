@@ -70,19 +70,13 @@ class DmlMixin:
             async for item in self._query(pg_sql, outputs, touches=touches_database(e)):
                 yield item
             return
-        if isinstance(e, exp.Insert):
-            async for item in self._insert(e, tr):
-                yield item
-            return
-        if isinstance(e, (exp.Update, exp.Delete)):
-            async for item in self._update_delete(e, tr):
-                yield item
-            return
-        if isinstance(e, exp.Merge):
-            async for item in self._merge(e, tr):
-                yield item
-            return
-        raise unsupported(f"The statement '{text[:60]}'")
+        write = (self._insert if isinstance(e, exp.Insert) else
+                 self._update_delete if isinstance(e, (exp.Update, exp.Delete)) else
+                 self._merge if isinstance(e, exp.Merge) else None)
+        if write is None:
+            raise unsupported(f"The statement '{text[:60]}'")
+        async for item in write(e, tr):
+            yield item
 
     async def _run_write(self, pg_sql: str, verb: str, returning: bool = False):
         """Run a write statement in its statement scope; returns (rowcount, rows)."""
@@ -156,16 +150,8 @@ class DmlMixin:
         target = self._target(e.this, tr)
         tr.sources = [s for s in tr.sources]
         schema_node = e.this if isinstance(e.this, exp.Schema) else None
-        if schema_node is not None and schema_node.expressions:
-            names = [c.name for c in schema_node.expressions]
-            cols = []
-            for n in names:
-                c = target.column(n)
-                if c is None:
-                    raise SqlError(207, f"Invalid column name '{n}'.")
-                cols.append(c)
-        else:
-            cols = [c for c in target.columns if not c.identity]
+        names = [c.name for c in schema_node.expressions] if schema_node is not None else []
+        cols = _insert_columns(target, names)
         ident = target.identity
         explicit_identity = ident is not None and any(c is ident for c in cols)
         if explicit_identity and self.identity_insert != target.key:
@@ -360,14 +346,7 @@ class DmlMixin:
                 cols_node = then.this
                 names = [c.name for c in cols_node.expressions] if isinstance(cols_node, exp.Tuple) else (
                     [c.name for c in cols_node.expressions] if cols_node is not None and hasattr(cols_node, "expressions") else [])
-                cols = []
-                for n in names:
-                    c = target.column(n)
-                    if c is None:
-                        raise SqlError(207, f"Invalid column name '{n}'.")
-                    cols.append(c)
-                if not names:
-                    cols = [c for c in target.columns if not c.identity]
+                cols = _insert_columns(target, names)
                 if target.identity is not None and any(c.identity for c in cols) and self.identity_insert != target.key:
                     raise SqlError(544, f"Cannot insert explicit value for identity column in table '{target.name}' "
                                    "when IDENTITY_INSERT is set to OFF.")
@@ -395,3 +374,16 @@ class DmlMixin:
         n, _ = await self._run_write(sql, "MERGE")
         self.rowcount = n
         yield Done(None if self.options.get("NOCOUNT") == "ON" else n)
+
+
+def _insert_columns(target: TableInfo, names: list[str]) -> list[ColumnInfo]:
+    """The columns an INSERT names (all but the identity column when it names none)."""
+    if not names:
+        return [c for c in target.columns if not c.identity]
+    cols = []
+    for n in names:
+        c = target.column(n)
+        if c is None:
+            raise SqlError(207, f"Invalid column name '{n}'.")
+        cols.append(c)
+    return cols

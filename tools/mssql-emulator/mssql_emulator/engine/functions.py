@@ -42,6 +42,25 @@ DATEPARTS = {"year": "year", "yy": "year", "yyyy": "year", "quarter": "quarter",
              "millisecond": "millisecond", "ms": "millisecond", "microsecond": "microsecond",
              "mcs": "microsecond"}
 
+# The niladic date/time functions (of the statement's start, as SQL Server evaluates them once per statement).
+CLOCK_FUNCTIONS = {
+    "GETUTCDATE": "_mssql.dt(statement_timestamp() AT TIME ZONE 'UTC')",
+    "SYSDATETIME": "CAST(statement_timestamp() AS timestamp(6))",
+    "SYSUTCDATETIME": "CAST(statement_timestamp() AT TIME ZONE 'UTC' AS timestamp(6))",
+    "SYSDATETIMEOFFSET": "_mssql.to_dto(statement_timestamp())",
+}
+
+# Functions translated by a template: name -> (fewest arguments, most arguments, Postgres SQL of {0}, {1}, …).
+TEMPLATE_FUNCTIONS = {
+    "LEN": (1, 1, "length(rtrim(CAST({0} AS text)))"),
+    "ISNULL": (2, 2, "COALESCE({0}, {1})"),
+    "ROUND": (2, 3, "round({0}, {1})"),
+    "REPLICATE": (2, 2, "repeat({0}, {1})"),
+    "SUBSTRING": (3, 3, "substr({0}, {1}, {2})"),
+    "SPACE": (1, 1, "repeat(' ', {0})"),
+    "EOMONTH": (1, 1, "CAST(date_trunc('month', {0}) + INTERVAL '1 month - 1 day' AS date)"),
+}
+
 
 class FunctionsMixin:
     """Function calls and scalar leaves of Translator's walk."""
@@ -83,18 +102,9 @@ class FunctionsMixin:
                     raise SqlError(174, f"The {n.name.lower()} function requires {hi} argument(s).", severity=15)
                 raise SqlError(174, f"The {n.name.lower()} function requires {lo} argument(s).", severity=15)
 
-        if name == "GETUTCDATE":
+        if name in CLOCK_FUNCTIONS:
             nargs(0, 0)
-            return raw("_mssql.dt(statement_timestamp() AT TIME ZONE 'UTC')")
-        if name == "SYSDATETIME":
-            nargs(0, 0)
-            return raw("CAST(statement_timestamp() AS timestamp(6))")
-        if name == "SYSUTCDATETIME":
-            nargs(0, 0)
-            return raw("CAST(statement_timestamp() AT TIME ZONE 'UTC' AS timestamp(6))")
-        if name == "SYSDATETIMEOFFSET":
-            nargs(0, 0)
-            return raw("_mssql.to_dto(statement_timestamp())")
+            return raw(CLOCK_FUNCTIONS[name])
         if name == "NEWID":
             return raw("gen_random_uuid()")
         if name == "SCOPE_IDENTITY":
@@ -148,38 +158,21 @@ class FunctionsMixin:
             if t is not None and t.name in ("nvarchar", "nchar"):
                 return raw(f"(2 * length(CAST({args[0]} AS text)))")  # UTF-16 bytes
             return raw(f"octet_length({args[0]})")
-        if name == "LEN":
-            nargs(1, 1)
-            return raw(f"length(rtrim(CAST({args[0]} AS text)))")
-        if name == "ISNULL":
-            nargs(2, 2)
-            return raw(f"COALESCE({args[0]}, {args[1]})")
+        if name in TEMPLATE_FUNCTIONS:
+            lo, hi, template = TEMPLATE_FUNCTIONS[name]
+            nargs(lo, hi)
+            return raw(template.format(*args))
         if name in ("LTRIM", "RTRIM", "REVERSE", "ABS", "FLOOR", "CEILING", "SIGN", "SQRT", "EXP",
                     "LOG10", "SQUARE"):
             nargs(1, 1)
             pg = {"CEILING": "ceil", "SQUARE": "(%s)^2"}.get(name, name.lower())
             return raw(pg % args[0] if "%s" in pg else f"{pg}({args[0]})")
-        if name in ("ROUND",):
-            nargs(2, 3)
-            return raw(f"round({args[0]}, {args[1]})")
         if name in ("REPLACE",):
             nargs(3, 3)
             return raw(_replace_ci(*args))
-        if name in ("REPLICATE",):
-            nargs(2, 2)
-            return raw(f"repeat({args[0]}, {args[1]})")
-        if name in ("SUBSTRING",):
-            nargs(3, 3)
-            return raw(f"substr({args[0]}, {args[1]}, {args[2]})")
-        if name in ("SPACE",):
-            nargs(1, 1)
-            return raw(f"repeat(' ', {args[0]})")
         if name in ("YEAR", "MONTH", "DAY"):
             nargs(1, 1)
             return raw(f"CAST(extract({name.lower()} FROM {args[0]}) AS integer)")
-        if name == "EOMONTH":
-            nargs(1, 1)
-            return raw(f"CAST(date_trunc('month', {args[0]}) + INTERVAL '1 month - 1 day' AS date)")
         if name == "SERVERPROPERTY":
             nargs(1, 1)
             a = n.expressions[0]
