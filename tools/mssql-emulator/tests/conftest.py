@@ -106,6 +106,22 @@ def connect(server):
 
 
 @pytest.fixture
+def db(connect, database, request):
+    """An open connection to the test's fresh database, prepared by the test module's DB_SETUP: a list of
+    T-SQL batches, or a function of the connection (none: an empty database)."""
+    conn = connect(database)
+    setup = getattr(request.module, "DB_SETUP", ())
+    if callable(setup):
+        setup(conn)
+    else:
+        for batch in setup:
+            with conn.cursor() as cur:
+                cur.execute(batch)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
 def database(connect):
     """A fresh, empty database for one test (dropped afterwards); yields its name."""
     name = f"conf_{uuid.uuid4().hex[:10]}"

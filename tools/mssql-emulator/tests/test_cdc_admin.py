@@ -12,12 +12,7 @@ from test_cdc_helpers import all_changes, ct_count, q, setup_cdc_table, wait_ct_
 CI = "dbo_orders"
 
 
-@pytest.fixture
-def db(connect, database):
-    conn = connect(database)
-    setup_cdc_table(conn)
-    yield conn
-    conn.close()
+DB_SETUP = setup_cdc_table  # conftest's db fixture prepares each test's fresh database with it
 
 
 def test_stopped_capture_job_holds_changes_until_started(db):

@@ -14,12 +14,7 @@ from test_cdc_helpers import all_changes, ct_count, max_lsn, q, setup_cdc_table,
 CI = "dbo_orders"
 
 
-@pytest.fixture
-def db(connect, database):
-    conn = connect(database)
-    setup_cdc_table(conn)
-    yield conn
-    conn.close()
+DB_SETUP = setup_cdc_table  # conftest's db fixture prepares each test's fresh database with it
 
 
 def test_enable_creates_cdc_objects(db, database):

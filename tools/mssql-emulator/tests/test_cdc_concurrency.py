@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-
 from test_cdc_helpers import all_changes, q, setup_cdc_table, wait_ct_count
 
 CI = "dbo_orders"
 
 
-@pytest.fixture
-def db(connect, database):
-    conn = connect(database)
-    setup_cdc_table(conn)
-    yield conn
-    conn.close()
+DB_SETUP = setup_cdc_table  # conftest's db fixture prepares each test's fresh database with it
 
 
 def test_first_started_transaction_committing_last_gets_the_later_lsn(connect, database, db):

@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import time
 
-
-def q(conn, sql, params=None):
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        rows = cur.fetchall() if cur.description else None
-        while cur.nextset():
-            if cur.description:
-                rows = cur.fetchall()
-        return rows
+from tsql import q_last as q  # the CDC tests read the last result set of a batch
 
 
 def setup_cdc_table(conn, table="dbo.orders", extra_enable=""):

@@ -9,22 +9,7 @@ import uuid
 import pytds
 import pytest
 
-
-def q(conn, sql, params=None):
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        return cur.fetchall() if cur.description else None
-
-
-def q_last(conn, sql, params=None):
-    """Rows of the last result set of a batch."""
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        rows = cur.fetchall() if cur.description else None
-        while cur.nextset():
-            if cur.description:
-                rows = cur.fetchall()
-        return rows
+from tsql import q, q_last
 
 
 def describe(conn, sql):
@@ -44,13 +29,6 @@ CREATE TABLE dbo.Customers (
     Created_At datetime2(3) NOT NULL DEFAULT SYSUTCDATETIME(),
     Is_Active bit NOT NULL DEFAULT 1
 )"""
-
-
-@pytest.fixture
-def db(connect, database):
-    conn = connect(database)
-    yield conn
-    conn.close()
 
 
 def test_create_insert_select_round_trip(db):

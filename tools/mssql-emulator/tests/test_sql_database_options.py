@@ -13,17 +13,9 @@ import time
 import pytds
 import pytest
 
+from tsql import number_of, q
+
 AGAINST_EMULATOR = not os.environ.get("MSSQL_URL")
-
-
-def q(conn, sql, params=None):
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        return cur.fetchall() if cur.description else None
-
-
-def number_of(excinfo) -> int:
-    return excinfo.value.msg_no if hasattr(excinfo.value, "msg_no") else excinfo.value.number
 
 
 def options(conn, name):

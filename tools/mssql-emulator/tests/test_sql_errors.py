@@ -7,27 +7,16 @@ import time
 import pytds
 import pytest
 
-
-def q(conn, sql, params=None):
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        return cur.fetchall() if cur.description else None
+from tsql import number_of, q
 
 
-def number_of(excinfo) -> int:
-    return excinfo.value.msg_no if hasattr(excinfo.value, "msg_no") else excinfo.value.number
-
-
-@pytest.fixture
-def db(connect, database):
-    conn = connect(database)
-    q(conn, "CREATE TABLE dbo.parent (id int PRIMARY KEY, code nvarchar(10) NOT NULL CONSTRAINT UQ_parent_code UNIQUE)")
-    q(conn, "CREATE TABLE dbo.child (id int IDENTITY PRIMARY KEY, parent_id int NOT NULL "
-            "CONSTRAINT FK_child_parent REFERENCES dbo.parent(id))")
-    q(conn, "CREATE UNIQUE INDEX UX_child_parent ON dbo.child (parent_id)")
-    q(conn, "INSERT INTO dbo.parent VALUES (1, N'a')")
-    yield conn
-    conn.close()
+DB_SETUP = [  # run in each test's fresh database by conftest's db fixture
+    "CREATE TABLE dbo.parent (id int PRIMARY KEY, code nvarchar(10) NOT NULL CONSTRAINT UQ_parent_code UNIQUE)",
+    "CREATE TABLE dbo.child (id int IDENTITY PRIMARY KEY, parent_id int NOT NULL "
+    "CONSTRAINT FK_child_parent REFERENCES dbo.parent(id))",
+    "CREATE UNIQUE INDEX UX_child_parent ON dbo.child (parent_id)",
+    "INSERT INTO dbo.parent VALUES (1, N'a')",
+]
 
 
 @pytest.mark.parametrize("sql,number", [

@@ -11,19 +11,13 @@ import pytds
 import pytest
 
 from test_cdc_helpers import max_lsn, q, setup_cdc_table, wait_for
+from tsql import number_of
 
 
-def number_of(excinfo) -> int:
-    return excinfo.value.msg_no if hasattr(excinfo.value, "msg_no") else excinfo.value.number
-
-
-@pytest.fixture
-def db(connect, database):
-    conn = connect(database)
-    q(conn, "CREATE TABLE dbo.t (id int PRIMARY KEY, v int NOT NULL)")
-    q(conn, "INSERT INTO dbo.t VALUES (1, 10)")
-    yield conn
-    conn.close()
+DB_SETUP = [  # run in each test's fresh database by conftest's db fixture
+    "CREATE TABLE dbo.t (id int PRIMARY KEY, v int NOT NULL)",
+    "INSERT INTO dbo.t VALUES (1, 10)",
+]
 
 
 def test_snapshot_without_allow_snapshot_isolation_is_3952(db, database):

@@ -10,22 +10,15 @@ import json
 import pytds
 import pytest
 
-
-def q(conn, sql, params=None):
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        return cur.fetchall() if cur.description else None
+from tsql import q
 
 
-@pytest.fixture
-def db(connect, database):
-    conn = connect(database)
-    q(conn, "CREATE TABLE dbo.t (id int PRIMARY KEY, name nvarchar(50) NULL, amt decimal(10,2) NULL, "
-            "ok bit NOT NULL, d date NULL, b varbinary(10) NULL)")
-    q(conn, "INSERT INTO dbo.t VALUES (1, N'a/\"b\\c' + CHAR(10) + N'd' + CHAR(1), 1.50, 1, '2024-01-02', 0x0102), "
-            "(2, NULL, NULL, 0, NULL, NULL)")
-    yield conn
-    conn.close()
+DB_SETUP = [  # run in each test's fresh database by conftest's db fixture
+    "CREATE TABLE dbo.t (id int PRIMARY KEY, name nvarchar(50) NULL, amt decimal(10,2) NULL, "
+    "ok bit NOT NULL, d date NULL, b varbinary(10) NULL)",
+    "INSERT INTO dbo.t VALUES (1, N'a/\"b\\c' + CHAR(10) + N'd' + CHAR(1), 1.50, 1, '2024-01-02', 0x0102), "
+    "(2, NULL, NULL, 0, NULL, NULL)",
+]
 
 
 ROW1 = '{"id":1,"name":"a\\/\\"b\\\\c\\nd\\u0001","amt":1.50,"ok":true,"d":"2024-01-02","b":"AQI="}'

@@ -3,22 +3,12 @@
 
 from __future__ import annotations
 
-import pytest
+from tsql import q
 
-
-def q(conn, sql, params=None):
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        return cur.fetchall() if cur.description else None
-
-
-@pytest.fixture
-def db(connect, database):
-    conn = connect(database)
-    q(conn, "CREATE SCHEMA sales")
-    q(conn, "CREATE TABLE sales.orders (id int PRIMARY KEY)")
-    yield conn
-    conn.close()
+DB_SETUP = [  # run in each test's fresh database by conftest's db fixture
+    "CREATE SCHEMA sales",
+    "CREATE TABLE sales.orders (id int PRIMARY KEY)",
+]
 
 
 def test_db_id_and_db_name_with_parameters(db, database):

@@ -5,19 +5,12 @@ from __future__ import annotations
 import pytds
 import pytest
 
-
-def q(conn, sql, params=None):
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        return cur.fetchall() if cur.description else None
+from tsql import q
 
 
-@pytest.fixture
-def db(connect, database):
-    conn = connect(database)
-    q(conn, "CREATE TABLE dbo.t (id int PRIMARY KEY, v nvarchar(10))")
-    yield conn
-    conn.close()
+DB_SETUP = [  # run in each test's fresh database by conftest's db fixture
+    "CREATE TABLE dbo.t (id int PRIMARY KEY, v nvarchar(10))",
+]
 
 
 def test_commit_and_rollback(db):

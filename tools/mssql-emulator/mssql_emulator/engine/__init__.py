@@ -1,5 +1,5 @@
 """The SQL engine of the SQL Server emulator (TEST FIXTURE): T-SQL on Postgres, with CDC."""
 
-from .server import EmulatorServer
+from .emulator_server import EmulatorServer
 
 __all__ = ["EmulatorServer"]

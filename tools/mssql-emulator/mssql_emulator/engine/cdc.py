@@ -21,7 +21,10 @@ import json
 
 import asyncpg
 
-from .catalog import Database
+from ..api import SqlError, SqlType
+from .catalog import ColumnInfo, Database, TableInfo
+from .pgsql import literal, qi
+from .types import BIT, DATETIME, INT, LSN, unsupported
 
 LSN_ZERO = b"\x00" * 10
 
@@ -279,3 +282,80 @@ async def load_instances(db: Database, conn: asyncpg.Connection) -> None:
 async def harvest(db: Database, conn: asyncpg.Connection, tz: str) -> int:
     async with conn.transaction():
         return await conn.fetchval("SELECT _mssql.cdc_harvest($1)", tz)
+
+
+# ---------------------------------------------------------------------- the T-SQL functions
+CDC_FUNCS = {
+    "fn_cdc_get_max_lsn": LSN, "fn_cdc_get_min_lsn": LSN, "fn_cdc_increment_lsn": LSN,
+    "fn_cdc_decrement_lsn": LSN, "fn_cdc_map_lsn_to_time": DATETIME,
+    "fn_cdc_map_time_to_lsn": LSN, "fn_cdc_get_column_ordinal": INT,
+    "fn_cdc_is_bit_set": BIT, "fn_cdc_has_column_changed": BIT,
+}
+
+
+def change_function_table(db: Database, schema: str, fn: str) -> TableInfo | None:
+    """The columns of cdc.fn_cdc_get_all_changes_<ci> / fn_cdc_get_net_changes_<ci> (None: not one)."""
+    if schema != "cdc":
+        return None
+    for prefix in ("fn_cdc_get_all_changes_", "fn_cdc_get_net_changes_"):
+        if fn.startswith(prefix):
+            ci = fn[len(prefix):]
+            inst = getattr(db, "cdc_instances", {}).get(ci)
+            if inst is None:
+                return None
+            cols = [ColumnInfo("__$start_lsn", LSN, False, False, 1),
+                    ColumnInfo("__$seqval", LSN, True, False, 2) if prefix.endswith("all_changes_") else None,
+                    ColumnInfo("__$operation", INT, False, False, 3),
+                    ColumnInfo("__$update_mask", SqlType("varbinary", length=128), True, False, 4)]
+            cols = [c for c in cols if c is not None]
+            for c in inst["columns"]:
+                cols.append(ColumnInfo.from_json(c["info"]))
+            return TableInfo("cdc", fn, cols)
+    return None
+
+
+def change_function_sql(db: Database, schema: str, fn: str, written: str, args: list[str]) -> str:
+    """The Postgres subquery of a CDC table-valued function call (written: its name as written,
+    args: its arguments as Postgres SQL)."""
+    if schema == "cdc" and fn.startswith("fn_cdc_get_all_changes_"):
+        ci = fn[len("fn_cdc_get_all_changes_"):]
+        inst = getattr(db, "cdc_instances", {}).get(ci)
+        if inst is None:
+            raise SqlError(208, f"Invalid object name 'cdc.{written}'.")
+        if len(args) != 3:
+            raise SqlError(313 if len(args) < 3 else 8144,
+                           "An insufficient number of arguments were supplied for the procedure or "
+                           f"function cdc.fn_cdc_get_all_changes_ ... ." if len(args) < 3 else
+                           f"Procedure or function cdc.fn_cdc_get_all_changes_{ci} has too many arguments specified.")
+        cols = ", ".join(f"ct.{qi(c['name'])}" for c in inst["columns"])
+        return (f"(SELECT ct.\"__$start_lsn\", ct.\"__$seqval\", ct.\"__$operation\", ct.\"__$update_mask\""
+                f"{', ' + cols if cols else ''} FROM _mssql.cdc_range({literal(ci)}, {args[0]}, {args[1]}, {args[2]}) AS r "
+                f"CROSS JOIN LATERAL (SELECT * FROM cdc.{qi(inst['ct'])} AS c WHERE c.\"__$start_lsn\" >= r.lo "
+                f"AND c.\"__$start_lsn\" <= r.hi AND (r.all_old OR c.\"__$operation\" <> 3)) AS ct "
+                f"ORDER BY ct.\"__$start_lsn\", ct.\"__$seqval\", ct.\"__$command_id\", ct.\"__$operation\")")
+    if schema == "cdc" and fn.startswith("fn_cdc_get_net_changes_"):
+        ci = fn[len("fn_cdc_get_net_changes_"):]
+        inst = getattr(db, "cdc_instances", {}).get(ci)
+        if inst is None or not inst.get("net"):
+            raise SqlError(208, f"Invalid object name 'cdc.{written}'.")
+        if len(args) != 3:
+            raise SqlError(313, "An insufficient number of arguments were supplied for the procedure or "
+                           "function cdc.fn_cdc_get_net_changes_ ... .")
+        keys = inst["key"]
+        cols = ", ".join(f"ct.{qi(c['name'])}" for c in inst["columns"])
+        part = ", ".join(f"c.{qi(k)}" for k in keys)
+        return (f"(SELECT ct.\"__$start_lsn\", ct.\"__$operation\", ct.\"__$update_mask\", {cols} FROM "
+                f"_mssql.cdc_net_range({literal(ci)}, {args[0]}, {args[1]}, {args[2]}) AS r CROSS JOIN LATERAL ("
+                f"SELECT z.*, CASE WHEN z.\"__$operation\" = 1 THEN 1 WHEN r.merge THEN 5 "
+                f"WHEN z.first_op = 2 THEN 2 WHEN z.first_op = 1 THEN 4 ELSE z.\"__$operation\" END AS net_op FROM ("
+                f"SELECT c.*, first_value(c.\"__$operation\") OVER w AS first_op, "
+                f"row_number() OVER (PARTITION BY {part} ORDER BY c.\"__$start_lsn\" DESC, c.\"__$seqval\" DESC, c.\"__$operation\" DESC) AS rn "
+                f"FROM cdc.{qi(inst['ct'])} AS c WHERE c.\"__$start_lsn\" >= r.lo AND c.\"__$start_lsn\" <= r.hi "
+                f"AND c.\"__$operation\" <> 3 WINDOW w AS (PARTITION BY {part} ORDER BY c.\"__$start_lsn\", c.\"__$seqval\", c.\"__$operation\" "
+                f"ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) AS z WHERE z.rn = 1 "
+                f"AND NOT (z.first_op = 2 AND z.\"__$operation\" = 1)) AS ct0 "
+                f"CROSS JOIN LATERAL (SELECT ct0.\"__$start_lsn\", ct0.net_op AS \"__$operation\", "
+                f"CASE WHEN r.with_mask AND ct0.net_op = 4 THEN ct0.\"__$update_mask\" END AS \"__$update_mask\", "
+                f"{', '.join('ct0.' + qi(c['name']) for c in inst['columns'])}) AS ct "
+                f"ORDER BY ct.\"__$start_lsn\")")
+    raise unsupported(f"The table-valued function {written}")

@@ -76,6 +76,14 @@ class Cursor:
         self.i += 1
         return w
 
+    def accept_if_exists(self) -> bool:
+        """Consume an optional IF EXISTS (DROP … IF EXISTS name)."""
+        if self.word() != "IF":
+            return False
+        self.i += 1
+        self.expect("EXISTS")
+        return True
+
     def accept_type(self, tt) -> bool:
         t = self.peek()
         if t is not None and t.token_type == tt:

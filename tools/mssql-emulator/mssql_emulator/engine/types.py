@@ -72,47 +72,34 @@ def parse_type(text: str, *, cast: bool = False) -> SqlType:
     raise unsupported(f"The data type '{raw_name}'")
 
 
+# SQL Server types whose Postgres type does not depend on length, precision or scale.
+_PG_FIXED = {
+    "bit": "smallint",  # 0/1, so T-SQL's `bit_column = 1` works as written
+    "tinyint": "smallint", "smallint": "smallint", "int": "integer", "bigint": "bigint",
+    "money": "numeric(19,4)", "smallmoney": "numeric(10,4)", "real": "real", "float": "double precision",
+    "date": "date", "datetime": "timestamp(3)", "smalldatetime": "timestamp(0)",
+    "datetimeoffset": "_mssql.dto",  # (instant, offset minutes): SQL Server keeps the offset a value was written with
+    "uniqueidentifier": "uuid",
+}
+
+
 def pg_type(t: SqlType) -> str:
     """The Postgres type storing a SQL Server type (collation excluded)."""
     n = t.name
+    if n in _PG_FIXED:
+        return _PG_FIXED[n]
     if n in ("varchar", "nvarchar"):
         return "text" if t.length == -1 else f"varchar({t.length})"
     if n in ("char", "nchar"):
         return f"char({t.length})"
     if n in _BINARIES:
         return "bytea"
-    if n == "bit":
-        return "smallint"  # 0/1, so T-SQL's `bit_column = 1` works as written
-    if n in ("tinyint", "smallint"):
-        return "smallint"
-    if n == "int":
-        return "integer"
-    if n == "bigint":
-        return "bigint"
     if n in ("decimal", "numeric"):
         return f"numeric({t.precision},{t.scale})"
-    if n == "money":
-        return "numeric(19,4)"
-    if n == "smallmoney":
-        return "numeric(10,4)"
-    if n == "real":
-        return "real"
-    if n == "float":
-        return "double precision"
-    if n == "date":
-        return "date"
     if n == "time":
         return f"time({min(t.scale, 6)})"
-    if n == "datetime":
-        return "timestamp(3)"
-    if n == "smalldatetime":
-        return "timestamp(0)"
     if n == "datetime2":
         return f"timestamp({min(t.scale, 6)})"
-    if n == "datetimeoffset":
-        return "_mssql.dto"  # (instant, offset minutes): SQL Server keeps the offset a value was written with
-    if n == "uniqueidentifier":
-        return "uuid"
     raise unsupported(f"The data type '{n}'")
 
 
@@ -145,3 +132,20 @@ PG_FALLBACK = {
     "unknown": SqlType("varchar", length=8000), "oid": SqlType("int"),
     "xid8": SqlType("bigint"), "interval": SqlType("nvarchar", length=100),
 }
+
+
+def fix_real(text: str) -> str:
+    """sqlglot reads REAL as FLOAT(53); spell it float(24) (the same type in SQL Server)."""
+    return re.sub(r"(?i)(?<![\w\[\"@.])real(?![\w\]\"])", "float(24)", text)
+
+
+# SQL Server types the translator and the catalog views name often
+INT = SqlType("int")
+BIGINT = SqlType("bigint")
+BIT = SqlType("bit")
+LSN = SqlType("binary", length=10)
+DATETIME = SqlType("datetime")
+DT2 = SqlType("datetime2", scale=7)
+DTO = SqlType("datetimeoffset", scale=7)
+SYSNAME = SqlType("nvarchar", length=128)
+IDENT = SqlType("numeric", precision=38, scale=0)

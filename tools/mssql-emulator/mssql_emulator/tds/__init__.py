@@ -24,6 +24,6 @@ Modules, by concern:
     server      — the asyncio listener
 """
 
-from mssql_emulator.tds.server import TdsServer
+from mssql_emulator.tds.tds_server import TdsServer
 
 __all__ = ["TdsServer"]

@@ -304,7 +304,7 @@ class EmulatorServer:
                 for r in await conn.fetch("SELECT schema_name, name, info FROM _mssql.procedures"):
                     info = _json.loads(r["info"]) if isinstance(r["info"], str) else r["info"]
                     db.procedures[(r["schema_name"], r["name"])] = info
-            from .session import refresh_constraints
+            from .errors import refresh_constraints
             await refresh_constraints(db, conn)
             db.loaded = True
         finally:
