@@ -67,6 +67,8 @@ let package = Package(
         .target(
             name: "SluiceCore",
             dependencies: [
+                "SluiceSQLServer",  // SQLServerURL: the one mssql:// parser, for the connector files' URLs
+                "SluiceKafka",  // Secret
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],

@@ -28,7 +28,7 @@
 /// `__debezium.source.column.length` (characters/bytes, `-1` for max; precision for decimals) and
 /// `__debezium.source.column.scale` (decimal scale, fractional-second digits) where they apply.
 public enum SQLServerTypeMapping {
-    public enum DecimalMode: String, Sendable { case string, double, precise }
+    public enum DecimalMode: String, CaseIterable, Sendable { case string, double, precise }
 
     public struct UnsupportedType: Error, Hashable, Sendable, CustomStringConvertible {
         public let column: String

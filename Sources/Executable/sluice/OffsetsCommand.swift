@@ -121,14 +121,13 @@ struct OffsetsCommand: AsyncParsableCommand {
             throw error
         }
         await producer.shutdown()
-        let mode = SQLServerTypeMapping.DecimalMode(rawValue: configuration.decimalHandlingMode.rawValue) ?? .string
         print("source \(configuration.name) (positions in \(namer.offsetsTopic))")
         print("database\tprocessed_through\tposition\tsnapshot\tmax_lsn")
         for database in configuration.databases {
             let sql = SQLServerConfiguration(host: configuration.host, port: configuration.port, username: configuration.user,
                                              password: configuration.password.value, database: database,
                                              options: .init(applicationName: "sluice-offsets-\(configuration.name)"))
-            let catalog = CDCCatalog(database: database, mapping: mode, keyOverrides: configuration.messageKeyColumns)
+            let catalog = CDCCatalog(database: database, mapping: configuration.decimalHandlingMode, keyOverrides: configuration.messageKeyColumns)
             let max = try await SQLServerConnection.withConnection(configuration: sql, logger: logger) { try await catalog.maxLSN($0) }
             let offset = stored[database]
             let json = offset?.json.objectValue

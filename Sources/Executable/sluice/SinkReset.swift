@@ -63,7 +63,7 @@ struct SinkReset {
 
     var connection: KafkaConnectionConfiguration {
         KafkaConnectionConfiguration(
-            bootstrapServers: bootstrapServers.split(separator: ",").map { String($0.filter { !$0.isWhitespace }) },
+            bootstrapServers: KafkaConnectionConfiguration.bootstrapServerList(bootstrapServers),
             clientID: "sluice-offsets-\(name)",
             additionalProperties: Dictionary(kafkaProperties.filter { !$0.1.isEmpty && $0.0 != "group.instance.id" }, uniquingKeysWith: { _, last in last }))
     }

@@ -136,12 +136,8 @@ public struct CDCCatalog: Sendable {
         for row in result.rows {
             guard let bytes = row[0].bytes, let lsn = LSN(bytes: bytes), case .dateTime(let local) = row[1] else { continue }
             let offsetMinutes = Int64(row[2].int ?? 0)
-            times[lsn] = Self.epochMilliseconds(local) - offsetMinutes * 60_000
+            times[lsn] = local.millisecondsSinceEpoch - offsetMinutes * 60_000
         }
         return times
-    }
-
-    static func epochMilliseconds(_ dt: SQLDateTime) -> Int64 {
-        Int64(dt.date.daysSince1900 - ValueMapper.epochDaysSince1900) * 86_400_000 + Int64(dt.time.ticksSinceMidnight) / 10_000
     }
 }
