@@ -71,6 +71,7 @@ let package = Package(
                 "SluiceKafka",  // Secret
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),  // ConnectorDefinition makes a Service
             ],
             path: "Sources/Core"
         ),

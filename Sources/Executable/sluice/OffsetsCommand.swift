@@ -95,12 +95,13 @@ struct OffsetsCommand: AsyncParsableCommand {
 
     static func load(_ file: String) throws -> Loaded {
         do {
-            let (kind, properties) = try ConnectorFile.load(path: file, environment: ProcessInfo.processInfo.environment)
-            switch kind {
-            case .sqlServerSource: return .source(try SQLServerSourceConfiguration(properties))
-            case .postgresSink: return .sink(SinkReset(postgres: try PostgresSinkConfiguration(properties)))
-            case .warehouseSink: return .sink(SinkReset(warehouse: try WarehouseSinkConfiguration(properties)))
+            let connector = try ConnectorRegistry.sluice.load(path: file, environment: ProcessInfo.processInfo.environment)
+            if let sink = connector.definition as? any SinkConnectorDefinition.Type,
+               let access = sink.offsets(of: connector.configuration) {
+                return .sink(SinkReset(access))
             }
+            if let source = connector.configuration as? SQLServerSourceConfiguration { return .source(source) }
+            fail("\(file): sluice offsets does not know where a \(connector.kind) connector keeps its position")
         } catch {
             fail(error.description)
         }

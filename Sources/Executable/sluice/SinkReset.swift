@@ -2,9 +2,7 @@ import Foundation
 import Logging
 import SluiceCore
 import SluiceKafka
-import SluicePostgresSink
 import SluiceSinkKit
-import SluiceWarehouseSink
 
 /// A sink's offsets as `sluice offsets` sees them: stored in its target database per partition, next
 /// to the partitions' offsets in Kafka.
@@ -33,32 +31,17 @@ struct SinkReset {
     let topicPattern: String?
     let makeTarget: @Sendable (Logger) -> (target: any SinkTarget, close: @Sendable () async -> Void)
 
-    init(postgres configuration: PostgresSinkConfiguration) {
-        name = configuration.name
-        groupID = configuration.groupID
-        bootstrapServers = configuration.kafkaBootstrapServers
-        kafkaProperties = configuration.kafkaProperties
-        switch configuration.subscription {
+    /// From the sink's connector definition (``SinkConnectorDefinition/offsets(_:)``).
+    init(_ access: SinkOffsetsAccess) {
+        name = access.name
+        groupID = access.groupID
+        bootstrapServers = access.bootstrapServers
+        kafkaProperties = access.kafkaProperties
+        switch access.subscription {
         case .topics(let list): topics = list; topicPattern = nil
         case .regex(let pattern): topics = []; topicPattern = pattern
         }
-        makeTarget = { logger in
-            let target = PostgresSinkTarget(configuration: configuration, logger: logger)
-            return (target, target.close)
-        }
-    }
-
-    init(warehouse configuration: WarehouseSinkConfiguration) {
-        name = configuration.name
-        groupID = configuration.groupID
-        bootstrapServers = configuration.kafkaBootstrapServers
-        kafkaProperties = configuration.kafkaProperties
-        topics = configuration.topics
-        topicPattern = nil
-        makeTarget = { logger in
-            let target = WarehouseTarget(configuration, logger: logger)
-            return (target, target.close)
-        }
+        makeTarget = access.makeTarget
     }
 
     var connection: KafkaConnectionConfiguration {
