@@ -106,6 +106,7 @@ let package = Package(
             name: "SluicePostgresSink",
             dependencies: [
                 "SluiceCore",
+                "SluiceSQLServer",  // SQLServerDataType.Name: the source column types it maps
                 "SluiceKafka",
                 "SluiceSinkKit",
                 .product(name: "PostgresNIO", package: "postgres-nio"),

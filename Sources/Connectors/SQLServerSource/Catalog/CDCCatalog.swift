@@ -68,8 +68,7 @@ public struct CDCCatalog: Sendable {
             let length = row[2].int
             let precision = row[3].int
             let lower = type.lowercased()
-            let isTemporal = ["time", "datetime2", "datetimeoffset", "datetime", "smalldatetime"].contains(lower)
-            let scale = isTemporal ? row[5].int : row[4].int
+            let scale = SQLServerDataType.Name(type)?.hasFractionalSeconds == true ? row[5].int : row[4].int
             let field = try SQLServerTypeMapping.fieldSchema(column: name, typeName: type, length: length, precision: precision,
                                                              scale: scale, optional: true, decimalMode: mapping)
             columns.append(CapturedColumn(name: name, typeName: lower, length: length, precision: precision, scale: scale, field: field))
