@@ -92,7 +92,7 @@ public struct CDCCatalog: Sendable {
     /// job's empty (tran_id 0x00) entries and recompiles under load (Estuary saw lock contention), and
     /// the mapping table lets a window be bounded by a number of transactions, so one poll's work is bounded.
     public func windowUpperBound(_ connection: SQLServerConnection, from: LSN, maxTransactions: Int) async throws -> LSN? {
-        let result: SQLServerResult
+        let result: SQLServerResponse
         if maxTransactions > 0 {
             result = try await connection.execute("""
                 SELECT MAX(w.start_lsn) FROM (
