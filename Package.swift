@@ -67,8 +67,11 @@ let package = Package(
         .target(
             name: "SluiceCore",
             dependencies: [
+                "SluiceSQLServer",  // SQLServerURL: the one mssql:// parser, for the connector files' URLs
+                "SluiceKafka",  // Secret
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),  // ConnectorDefinition makes a Service
             ],
             path: "Sources/Core"
         ),
@@ -103,6 +106,7 @@ let package = Package(
             name: "SluicePostgresSink",
             dependencies: [
                 "SluiceCore",
+                "SluiceSQLServer",  // SQLServerDataType.Name: the source column types it maps
                 "SluiceKafka",
                 "SluiceSinkKit",
                 .product(name: "PostgresNIO", package: "postgres-nio"),

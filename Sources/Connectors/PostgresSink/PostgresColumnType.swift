@@ -1,4 +1,5 @@
 import SluiceCore
+import SluiceSQLServer
 
 /// The Postgres column type of a source column, from the SQL Server type the source propagates in the
 /// field schema (`__debezium.source.column.type/length/scale`), else from the Connect type and its
@@ -58,46 +59,45 @@ public struct PostgresColumnType: Hashable, Sendable, CustomStringConvertible {
 
     public static func of(_ field: FieldSchema) throws(Unsupported) -> PostgresColumnType {
         if let source = field.parameter(SQLServerTypeMapping.sourceTypeParameter) {
-            if let type = fromSourceType(source.lowercased(), field: field) { return type }
+            if let name = SQLServerDataType.Name(source), let type = fromSourceType(name, field: field) { return type }
         }
         return try fromConnect(field)
     }
 
-    static func fromSourceType(_ type: String, field: FieldSchema) -> PostgresColumnType? {
+    static func fromSourceType(_ type: SQLServerDataType.Name, field: FieldSchema) -> PostgresColumnType? {
         let length = field.parameter(SQLServerTypeMapping.sourceLengthParameter).flatMap { Int($0) }
         let scale = field.parameter(SQLServerTypeMapping.sourceScaleParameter).flatMap { Int($0) }
         func fraction(_ s: Int?) -> Int { min(6, max(0, s ?? 7)) }
         let numericForm: ValueForm = field.type == .bytes ? .decimalText : (field.type == .float64 ? .float : .decimalText)
         switch type {
-        case "bit": return .init(sql: "boolean", form: .boolean)
-        case "tinyint", "smallint": return .init(sql: "smallint", form: .integer)
-        case "int": return .init(sql: "integer", form: .integer)
-        case "bigint": return .init(sql: "bigint", form: .integer)
-        case "real": return .init(sql: "real", form: .float)
-        case "float": return .init(sql: "double precision", form: .float)
-        case "decimal", "numeric":
+        case .bit: return .init(sql: "boolean", form: .boolean)
+        case .tinyint, .smallint: return .init(sql: "smallint", form: .integer)
+        case .int: return .init(sql: "integer", form: .integer)
+        case .bigint: return .init(sql: "bigint", form: .integer)
+        case .real: return .init(sql: "real", form: .float)
+        case .float: return .init(sql: "double precision", form: .float)
+        case .decimal, .numeric:
             if field.type == .bytes { return nil }  // precise mode: decoded from the Connect decimal below
             return .init(sql: "numeric(\(length ?? 18),\(scale ?? 0))", form: numericForm)
-        case "money": return field.type == .bytes ? nil : .init(sql: "numeric(19,4)", form: numericForm)
-        case "smallmoney": return field.type == .bytes ? nil : .init(sql: "numeric(10,4)", form: numericForm)
-        case "char", "nchar":
+        case .money: return field.type == .bytes ? nil : .init(sql: "numeric(19,4)", form: numericForm)
+        case .smallmoney: return field.type == .bytes ? nil : .init(sql: "numeric(10,4)", form: numericForm)
+        case .char, .nchar:
             return .init(sql: length.map { $0 > 0 ? "character(\($0))" : "text" } ?? "text", form: .text)
-        case "varchar", "nvarchar":
+        case .varchar, .nvarchar:
             return .init(sql: length.map { $0 > 0 ? "character varying(\($0))" : "text" } ?? "text", form: .text)
-        case "text", "ntext", "xml": return .init(sql: "text", form: .text)
-        case "binary", "varbinary", "image": return field.type == .bytes ? .init(sql: "bytea", form: .base64Bytes) : nil
-        case "uniqueidentifier": return .init(sql: "uuid", form: .uuid)
-        case "date": return .init(sql: "date", form: .epochDays)
-        case "time":
+        case .text, .ntext, .xml: return .init(sql: "text", form: .text)
+        case .binary, .varbinary, .image: return field.type == .bytes ? .init(sql: "bytea", form: .base64Bytes) : nil
+        case .uniqueidentifier: return .init(sql: "uuid", form: .uuid)
+        case .date: return .init(sql: "date", form: .epochDays)
+        case .time:
             let s = scale ?? 7
             return .init(sql: "time(\(fraction(s))) without time zone", form: .timeOfDay(unitsPerSecond: s <= 3 ? 1_000 : s <= 6 ? 1_000_000 : 1_000_000_000))
-        case "datetime2", "datetime", "smalldatetime":
-            let s = type == "datetime2" ? (scale ?? 7) : (type == "datetime" ? 3 : 0)
+        case .datetime2, .datetime, .smalldatetime:
+            let s = type == .datetime2 ? (scale ?? 7) : (type == .datetime ? 3 : 0)
             return .init(sql: "timestamp(\(fraction(s))) without time zone",
                          form: .epochTimestamp(unitsPerSecond: s <= 3 ? 1_000 : s <= 6 ? 1_000_000 : 1_000_000_000))
-        case "datetimeoffset":
+        case .datetimeoffset:
             return .init(sql: "timestamp(\(fraction(scale))) with time zone", form: .isoTimestamp)
-        default: return nil
         }
     }
 

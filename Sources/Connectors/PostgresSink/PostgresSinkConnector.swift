@@ -18,12 +18,8 @@ public enum PostgresSinkConnector {
         let consumer = SinkRuntimeConfiguration.consumer(
             connectorName: configuration.name, bootstrapServers: configuration.kafkaBootstrapServers,
             kafkaProperties: configuration.kafkaProperties, groupID: configuration.groupID)
-        let subscription: SinkRuntimeConfiguration.Subscription = switch configuration.subscription {
-        case .topics(let topics): .topics(topics)
-        case .regex(let pattern): .regex(pattern)
-        }
         return SinkRuntimeConfiguration(
-            connectorName: configuration.name, consumer: consumer, subscription: subscription,
+            connectorName: configuration.name, consumer: consumer, subscription: configuration.subscription,
             batchSize: configuration.batchSize, pollTimeout: .milliseconds(configuration.pollTimeoutMs),
             deadLetterTopic: configuration.deadLetterTopic,
             retryBackoffInitial: .milliseconds(configuration.retryBackoffInitialMs),

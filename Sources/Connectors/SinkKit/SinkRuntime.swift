@@ -26,7 +26,7 @@ public final class SinkRuntime: Service, Sendable {
     let health: HealthRegistry?
     let logger: Logger
     let metrics: SinkMetrics
-    let state = NIOLockedValueBox(SinkRuntimeStateMachine())
+    let state = NIOLockedValueBox(SinkRuntimeState())
 
     public init(configuration: SinkRuntimeConfiguration, target: any SinkTarget, health: HealthRegistry? = nil, logger: Logger) {
         var logger = logger

@@ -1,28 +1,14 @@
+import SluiceCore
 import SluiceKafka
 
 /// How a sink consumes: group, topics, batching, retries, dead letters.
 public struct SinkRuntimeConfiguration: Sendable {
-    public enum Subscription: Sendable, Hashable {
-        /// Exact topic names.
-        case topics([String])
-        /// A regular expression (librdkafka's syntax) every topic name is matched against.
-        case regex(String)
-
-        /// What `KafkaConsumer.subscribe` takes (a regex starts with `^`).
-        public var subscribeList: [String] {
-            switch self {
-            case .topics(let topics): topics
-            case .regex(let pattern): [pattern.hasPrefix("^") ? pattern : "^" + pattern]
-            }
-        }
-    }
-
     /// The connector's name: metric label, health component, default dead-letter topic prefix.
     public var connectorName: String
     public var consumer: KafkaConsumerConfiguration
     /// For the dead-letter topic.
     public var producer: KafkaProducerConfiguration
-    public var subscription: Subscription
+    public var subscription: TopicSubscription
     /// At most this many messages per batch (one target transaction).
     public var batchSize: Int
     /// How long a poll waits for the first message of a batch.
@@ -38,7 +24,7 @@ public struct SinkRuntimeConfiguration: Sendable {
         connectorName: String,
         consumer: KafkaConsumerConfiguration,
         producer: KafkaProducerConfiguration? = nil,
-        subscription: Subscription,
+        subscription: TopicSubscription,
         batchSize: Int = 500,
         pollTimeout: Duration = .milliseconds(250),
         deadLetterTopic: String? = nil,
@@ -86,7 +72,7 @@ public struct SinkRuntimeConfiguration: Sendable {
     public static func consumer(connectorName: String, bootstrapServers: String, kafkaProperties: [(String, String)],
                                 groupID: String) -> KafkaConsumerConfiguration {
         let connection = KafkaConnectionConfiguration(
-            bootstrapServers: bootstrapServers.split(separator: ",").map { String($0.filter { !$0.isWhitespace }) },
+            bootstrapServers: KafkaConnectionConfiguration.bootstrapServerList(bootstrapServers),
             clientID: "sluice-\(connectorName)",
             additionalProperties: Dictionary(kafkaProperties.filter { !$0.1.isEmpty }, uniquingKeysWith: { _, last in last }))
         return KafkaConsumerConfiguration(connection: connection.forConsumer, groupID: groupID,

@@ -4,30 +4,36 @@ import Glibc
 import Darwin
 #endif
 
-/// A connector file on disk, read and classified by `connector.class`.
+/// A connector file on disk: read, and classified by `connector.class` among the connectors a caller
+/// knows (``ConnectorRegistry`` for `sluice run`/`validate`/`offsets`).
 public enum ConnectorFile {
-    /// The connectors this build of Sluice can run.
-    public enum Kind: String, Sendable, CaseIterable {
-        case sqlServerSource = "sqlserver-source"
-        case warehouseSink = "warehouse-sink"
-        case postgresSink = "postgres-sink"
-    }
-
-    /// Reads `path`, substitutes the environment, and returns the properties and their kind.
-    public static func load(path: String, environment: [String: String]) throws(ConfigurationError) -> (Kind, ConnectorProperties) {
+    /// Reads `path` and substitutes the environment.
+    public static func read(path: String, environment: [String: String]) throws(ConfigurationError) -> ConnectorProperties {
         let bytes: [UInt8]
         do {
             bytes = try readAll(path)
         } catch {
             throw ConfigurationError(origin: path, problems: [.init(key: nil, message: "cannot read the file: \(error)")])
         }
-        var properties = try ConnectorProperties.parse(bytes, origin: path, environment: environment)
-        let cls = properties.string("connector.class") ?? ""
-        if SQLServerSourceConfiguration.connectorClasses.contains(cls) { return (.sqlServerSource, properties) }
-        if WarehouseSinkConfiguration.connectorClasses.contains(cls) { return (.warehouseSink, properties) }
-        if PostgresSinkConfiguration.connectorClasses.contains(cls) { return (.postgresSink, properties) }
-        let known = Kind.allCases.map(\.rawValue).joined(separator: ", ")
-        throw ConfigurationError(origin: path, problems: [.init(
+        return try ConnectorProperties.parse(bytes, origin: path, environment: environment)
+    }
+
+    /// Reads `path` and validates it as the one of `types` whose ``ConnectorConfiguration/connectorClasses``
+    /// hold its `connector.class`.
+    public static func load(path: String, environment: [String: String],
+                            as types: [any ConnectorConfiguration.Type]) throws(ConfigurationError) -> any ConnectorConfiguration {
+        let properties = try read(path: path, environment: environment)
+        return try select(properties, among: types.map { ($0, $0) }).init(properties)
+    }
+
+    /// The entry whose configuration type takes the file's `connector.class`; the problem names the known ones.
+    static func select<T>(_ properties: ConnectorProperties,
+                          among candidates: [(T, any ConnectorConfiguration.Type)]) throws(ConfigurationError) -> T {
+        var p = properties
+        let cls = p.string("connector.class") ?? ""
+        if let match = candidates.first(where: { $0.1.connectorClasses.contains(cls) }) { return match.0 }
+        let known = candidates.map { $0.1.kind }.joined(separator: ", ")
+        throw ConfigurationError(origin: properties.origin, problems: [.init(
             key: "connector.class",
             message: cls.isEmpty ? "missing: set it to one of \(known)" : "\"\(cls)\" is not a connector this Sluice runs (\(known))")])
     }

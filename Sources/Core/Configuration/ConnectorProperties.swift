@@ -1,3 +1,5 @@
+import SluiceKafka
+
 /// One connector's configuration file, in Kafka Connect's REST shape:
 ///
 /// ```json
@@ -271,14 +273,6 @@ public struct ConnectorProperties: Sendable {
         keys.forEach { read.insert($0) }
         return keys.map { (String($0.dropFirst(prefix.count)), values[$0]!) }
     }
-}
-
-/// A configuration value that must never be logged or printed.
-public struct Secret: Hashable, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
-    public let value: String
-    public init(_ value: String) { self.value = value }
-    public var description: String { "********" }
-    public var debugDescription: String { "Secret(********)" }
 }
 
 public struct ConfigurationProblem: Hashable, Sendable, CustomStringConvertible {

@@ -1,3 +1,6 @@
+import SluiceKafka
+import SluiceSQLServer
+
 /// The Postgres replica sink's configuration, read from a connector file with Kafka Connect's JDBC sink
 /// property names where one exists.
 ///
@@ -24,19 +27,16 @@
 ///   an older duplicate of the row from resurrecting it); older entries are pruned every 10 minutes. It
 ///   must exceed the longest a duplicate can arrive late (a source replaying its last transaction after a
 ///   crash: minutes). 0 keeps them forever
-public struct PostgresSinkConfiguration: Sendable {
+public struct PostgresSinkConfiguration: ConnectorConfiguration {
     public enum SchemaEvolution: String, CaseIterable, Sendable { case basic, none }
     public enum SSLMode: String, CaseIterable, Sendable { case disable, prefer, require }
-    public enum Subscription: Sendable, Hashable {
-        case topics([String])
-        case regex(String)
-    }
 
-    public static let connectorClasses: Set<String> = ["postgres-sink"]
+    public static let kind = "postgres-sink"
+    public static let connectorClasses: Set<String> = [kind]
     public static let defaultTableNameFormat = "${source.schema}.${source.table}"
 
     public var name: String
-    public var subscription: Subscription
+    public var subscription: TopicSubscription
     public var groupID: String
     public var host: String
     public var port: Int
@@ -190,14 +190,15 @@ public struct PostgresURL: Hashable, Sendable {
             }
             rest = rest[..<question]
         }
-        // Reuse the mssql:// parser for the authority and path: the shape is the same.
-        switch MSSQLURL.parse("mssql://" + rest) {
-        case .failure(let problem):
-            return .failure(Problem(message: problem.message.replacing("mssql://", with: "postgres://")))
-        case .success(let u):
-            let hasPort = rest.split(separator: "@").last.map { $0.split(separator: "/").first?.contains(":") ?? false } ?? false
-            return .success(PostgresURL(host: u.host, port: hasPort ? u.port : 5432, user: u.user, password: u.password,
-                                        database: u.database, sslMode: sslMode))
+        // The SQL Server client's URL parser reads the authority and path: the shape is the same.
+        let u: SQLServerURL
+        do {
+            u = try SQLServerURL(parsing: "mssql://" + rest)
+        } catch {
+            return .failure(Problem(message: error.message.replacing("mssql://", with: "postgres://")))
         }
+        let hasPort = rest.split(separator: "@").last.map { $0.split(separator: "/").first?.contains(":") ?? false } ?? false
+        return .success(PostgresURL(host: u.host, port: hasPort ? u.port : 5432, user: u.user, password: u.password,
+                                    database: u.database, sslMode: sslMode))
     }
 }

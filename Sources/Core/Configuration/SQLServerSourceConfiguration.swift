@@ -1,3 +1,5 @@
+import SluiceKafka
+
 /// The SQL Server source connector's configuration, read from a connector file with Debezium's property
 /// names where one exists.
 ///
@@ -33,22 +35,26 @@
 ///   answering without closing the connection is cancelled after this long and the session given up after
 ///   twice this long; the source is then down (reason in health) and reconnects with the backoff.
 ///   Rounded up to whole seconds (db-lib's unit); 0 waits forever
+<<<<<<< HEAD
 /// - `topic.creation.default.partitions` [1], `topic.creation.default.replication.factor` [-1] — partitions
 ///   and replication factor of the topics the source creates (change events, `<prefix>`, transactions,
 ///   heartbeats; the position topic always has one partition); -1 takes the broker's default. Existing
 ///   topics are left as they are. Events go to `murmur2(key) mod partitions` (librdkafka's
 ///   `murmur2_random`, the Java client's partitioner), so a key's events stay on one partition in order
 public struct SQLServerSourceConfiguration: Sendable {
+=======
+public struct SQLServerSourceConfiguration: ConnectorConfiguration {
+>>>>>>> struct
     public enum SnapshotMode: String, CaseIterable, Sendable {
         case initial, initialOnly = "initial_only", noData = "no_data", whenNeeded = "when_needed", always
         case schemaOnly = "schema_only"
     }
     public enum SnapshotIsolationMode: String, CaseIterable, Sendable { case snapshot, readCommitted = "read_committed" }
-    public enum DecimalHandlingMode: String, CaseIterable, Sendable { case string, double, precise }
     public enum BinaryHandlingMode: String, CaseIterable, Sendable { case base64, hex }
     public enum OffsetPurgedPolicy: String, CaseIterable, Sendable { case fail, resnapshot }
 
-    public static let connectorClasses: Set<String> = ["sqlserver-source", "io.debezium.connector.sqlserver.SqlServerConnector"]
+    public static let kind = "sqlserver-source"
+    public static let connectorClasses: Set<String> = [kind, "io.debezium.connector.sqlserver.SqlServerConnector"]
 
     public var name: String
     public var host: String
@@ -71,7 +77,7 @@ public struct SQLServerSourceConfiguration: Sendable {
     public var heartbeatActionQuery: String?
     public var tombstonesOnDelete: Bool
     public var provideTransactionMetadata: Bool
-    public var decimalHandlingMode: DecimalHandlingMode
+    public var decimalHandlingMode: SQLServerTypeMapping.DecimalMode
     public var binaryHandlingMode: BinaryHandlingMode
     public var keySchemasEnabled: Bool
     public var valueSchemasEnabled: Bool
@@ -92,30 +98,13 @@ public struct SQLServerSourceConfiguration: Sendable {
         if let cls = p.string("connector.class", required: true), !Self.connectorClasses.contains(cls) {
             p.addProblem(key: "connector.class", "\"\(cls)\" is not the SQL Server source; use \"sqlserver-source\"")
         }
-        var host = p.string("database.hostname")
-        var port = p.int("database.port", default: 1433, range: 1...65535)
-        var user = p.string("database.user")
-        var password = p.secret("database.password")
-        var urlDatabase: String?
-        if let url = p.string("database.url") {
-            switch MSSQLURL.parse(url) {
-            case .success(let u):
-                host = host ?? u.host
-                port = u.port
-                user = user ?? u.user
-                password = password ?? u.password.map(Secret.init)
-                urlDatabase = u.database
-            case .failure(let problem):
-                p.addProblem(key: "database.url", problem.message)
-            }
-        }
-        if host == nil { p.addProblem(key: "database.hostname", "missing: set database.url (mssql://user:password@host:port/Database) or database.hostname") }
-        if user == nil { p.addProblem(key: "database.user", "missing: set it in database.url or database.user") }
-        if password == nil { p.addProblem(key: "database.password", "missing: set it in database.url or database.password") }
-        self.host = host ?? ""
-        self.port = port
-        self.user = user ?? ""
-        self.password = password ?? Secret("")
+        let login = SQLServerLogin.read(.init(url: "database.url", urlRequired: false, host: "database.hostname", port: "database.port",
+                                              user: "database.user", password: "database.password"), from: &p)
+        host = login.host
+        port = login.port
+        user = login.user
+        password = login.password
+        let urlDatabase = login.database
         var databases = p.list("database.names")
         if databases.isEmpty, let urlDatabase { databases = [urlDatabase] }
         if databases.isEmpty { p.addProblem(key: "database.names", "missing: name the database(s) to capture") }
@@ -153,7 +142,7 @@ public struct SQLServerSourceConfiguration: Sendable {
         }
         tombstonesOnDelete = p.bool("tombstones.on.delete", default: true)
         provideTransactionMetadata = p.bool("provide.transaction.metadata", default: false)
-        decimalHandlingMode = p.choice("decimal.handling.mode", default: DecimalHandlingMode.string)
+        decimalHandlingMode = p.choice("decimal.handling.mode", default: SQLServerTypeMapping.DecimalMode.string)
         binaryHandlingMode = p.choice("binary.handling.mode", default: BinaryHandlingMode.base64)
         keySchemasEnabled = p.bool("key.converter.schemas.enable", default: false)
         valueSchemasEnabled = p.bool("value.converter.schemas.enable", default: false)
@@ -172,75 +161,5 @@ public struct SQLServerSourceConfiguration: Sendable {
             p.addProblem(key: key, "0 is not allowed: use 1 or more, or -1 for the broker's default")
         }
         try p.validate()
-    }
-}
-
-/// `mssql://user:password@host:port/Database` (user and password percent-encoded).
-public struct MSSQLURL: Hashable, Sendable {
-    public var host: String
-    public var port: Int
-    public var user: String?
-    public var password: String?
-    public var database: String?
-
-    public struct Problem: Error, Hashable, Sendable { public let message: String }
-
-    public static func parse(_ text: String) -> Result<MSSQLURL, Problem> {
-        guard text.hasPrefix("mssql://") else {
-            return .failure(Problem(message: "must start with mssql:// (mssql://user:password@host:port/Database)"))
-        }
-        var rest = Substring(text.dropFirst("mssql://".count))
-        var user: String?, password: String?
-        if let at = rest.lastIndex(of: "@") {
-            let credentials = rest[..<at]
-            rest = rest[rest.index(after: at)...]
-            if let colon = credentials.firstIndex(of: ":") {
-                user = percentDecode(credentials[..<colon])
-                password = percentDecode(credentials[credentials.index(after: colon)...])
-            } else {
-                user = percentDecode(credentials)
-            }
-        }
-        if let question = rest.firstIndex(of: "?") {
-            // The SQL Server client's own URL options (loginTimeout, …) are not read from connector
-            // files; dropping them silently would hide a setting the operator believes is in force.
-            return .failure(Problem(message: "options after '?' are not read from connector files; remove them"))
-        }
-        var database: String?
-        if let slash = rest.firstIndex(of: "/") {
-            let db = String(rest[rest.index(after: slash)...])
-            database = db.isEmpty ? nil : percentDecode(Substring(db))
-            rest = rest[..<slash]
-        }
-        var host = String(rest), port = 1433
-        if let colon = rest.lastIndex(of: ":") {
-            guard let p = Int(rest[rest.index(after: colon)...]), (1...65535).contains(p) else {
-                return .failure(Problem(message: "the port in the URL is not a number from 1 to 65535"))
-            }
-            port = p
-            host = String(rest[..<colon])
-        }
-        guard !host.isEmpty else { return .failure(Problem(message: "the URL has no host")) }
-        return .success(MSSQLURL(host: host, port: port, user: user, password: password, database: database))
-    }
-
-    static func percentDecode(_ s: Substring) -> String? {
-        var bytes: [UInt8] = []
-        var i = s.utf8.startIndex
-        let u = s.utf8
-        while i < u.endIndex {
-            let b = u[i]
-            if b == UInt8(ascii: "%") {
-                let h = u.index(after: i)
-                guard h < u.endIndex, u.index(after: h) < u.endIndex,
-                      let v = UInt8(String(decoding: [u[h], u[u.index(after: h)]], as: UTF8.self), radix: 16) else { return nil }
-                bytes.append(v)
-                i = u.index(h, offsetBy: 2)
-            } else {
-                bytes.append(b)
-                i = u.index(after: i)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -1,3 +1,5 @@
+import SluiceKafka
+
 /// The warehouse sink's configuration: it consumes the credit topics and keeps SCD Type 2 history and
 /// facts in a SQL Server warehouse (see docs/warehouse.md). Kafka Connect sink property names where
 /// one exists.
@@ -21,8 +23,9 @@
 /// - `poll.timeout.ms` [250]
 /// - `errors.deadletterqueue.topic.name` [`<name>.dlq`, as for every sink] — where poison messages go
 /// - `retry.backoff.initial.ms` [500], `retry.backoff.max.ms` [30000] — warehouse reconnect backoff
-public struct WarehouseSinkConfiguration: Sendable {
-    public static let connectorClasses: Set<String> = ["warehouse-sink"]
+public struct WarehouseSinkConfiguration: ConnectorConfiguration {
+    public static let kind = "warehouse-sink"
+    public static let connectorClasses: Set<String> = [kind]
 
     /// The columns each dimension can keep: the columns of `dw.dim_customer` / `dw.dim_application`
     /// created by db-init/warehouse (the source tables' columns less the key).
@@ -72,30 +75,16 @@ public struct WarehouseSinkConfiguration: Sendable {
         if let cls = p.string("connector.class", required: true), !Self.connectorClasses.contains(cls) {
             p.addProblem(key: "connector.class", "\"\(cls)\" is not the warehouse sink; use \"warehouse-sink\"")
         }
-        var host = "", port = 1433, database = ""
-        var user = p.string("connection.user")
-        var password = p.secret("connection.password")
-        if let url = p.string("connection.url", required: true) {
-            switch MSSQLURL.parse(url) {
-            case .success(let u):
-                host = u.host
-                port = u.port
-                user = user ?? u.user
-                password = password ?? u.password.map(Secret.init)
-                if let db = u.database { database = db } else {
-                    p.addProblem(key: "connection.url", "names no database; end it with /CreditWarehouse")
-                }
-            case .failure(let problem):
-                p.addProblem(key: "connection.url", problem.message)
-            }
+        let login = SQLServerLogin.read(.init(url: "connection.url", urlRequired: true,
+                                              user: "connection.user", password: "connection.password"), from: &p)
+        host = login.host
+        port = login.port
+        user = login.user
+        password = login.password
+        database = login.database ?? ""
+        if login.database == nil, p.problems.allSatisfy({ $0.key != "connection.url" }) {
+            p.addProblem(key: "connection.url", "names no database; end it with /CreditWarehouse")
         }
-        if user == nil { p.addProblem(key: "connection.user", "missing: set it in connection.url or connection.user") }
-        if password == nil { p.addProblem(key: "connection.password", "missing: set it in connection.url or connection.password") }
-        self.host = host
-        self.port = port
-        self.database = database
-        self.user = user ?? ""
-        self.password = password ?? Secret("")
         kafkaBootstrapServers = p.string("kafka.bootstrap.servers", required: true) ?? ""
         kafkaProperties = p.raw(prefix: "kafka.").filter { $0.0 != "bootstrap.servers" }
         groupID = p.string("group.id", default: "sluice-warehouse") ?? "sluice-warehouse"

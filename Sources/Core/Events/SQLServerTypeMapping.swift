@@ -1,3 +1,5 @@
+import SluiceSQLServer
+
 /// How each SQL Server column type is represented in change events: its JSON value and its Connect
 /// field schema. Debezium's conventions (`time.precision.mode=adaptive`) with the source column type
 /// propagated in the schema parameters (`column.propagate.source.type` for every column), so sinks can
@@ -28,7 +30,7 @@
 /// `__debezium.source.column.length` (characters/bytes, `-1` for max; precision for decimals) and
 /// `__debezium.source.column.scale` (decimal scale, fractional-second digits) where they apply.
 public enum SQLServerTypeMapping {
-    public enum DecimalMode: String, Sendable { case string, double, precise }
+    public enum DecimalMode: String, CaseIterable, Sendable { case string, double, precise }
 
     public struct UnsupportedType: Error, Hashable, Sendable, CustomStringConvertible {
         public let column: String
@@ -48,17 +50,17 @@ public enum SQLServerTypeMapping {
     ///   - precision, scale: decimal digits; `scale` is also the fractional-second digits of time types.
     public static func fieldSchema(column: String, typeName: String, length: Int?, precision: Int?, scale: Int?,
                                    optional: Bool, decimalMode: DecimalMode) throws(UnsupportedType) -> FieldSchema {
-        let type = typeName.lowercased()
-        var parameters: [(String, String)] = [(sourceTypeParameter, type.uppercased())]
+        guard let type = SQLServerDataType.Name(typeName) else { throw UnsupportedType(column: column, typeName: typeName) }
+        var parameters: [(String, String)] = [(sourceTypeParameter, type.rawValue.uppercased())]
         switch type {
-        case "bit": return FieldSchema(field: column, type: .boolean, optional: optional, parameters: parameters)
-        case "tinyint", "smallint": return FieldSchema(field: column, type: .int16, optional: optional, parameters: parameters)
-        case "int": return FieldSchema(field: column, type: .int32, optional: optional, parameters: parameters)
-        case "bigint": return FieldSchema(field: column, type: .int64, optional: optional, parameters: parameters)
-        case "real": return FieldSchema(field: column, type: .float32, optional: optional, parameters: parameters)
-        case "float": return FieldSchema(field: column, type: .float64, optional: optional, parameters: parameters)
-        case "decimal", "numeric", "money", "smallmoney":
-            let (p, s) = type == "money" ? (19, 4) : type == "smallmoney" ? (10, 4) : (precision ?? 18, scale ?? 0)
+        case .bit: return FieldSchema(field: column, type: .boolean, optional: optional, parameters: parameters)
+        case .tinyint, .smallint: return FieldSchema(field: column, type: .int16, optional: optional, parameters: parameters)
+        case .int: return FieldSchema(field: column, type: .int32, optional: optional, parameters: parameters)
+        case .bigint: return FieldSchema(field: column, type: .int64, optional: optional, parameters: parameters)
+        case .real: return FieldSchema(field: column, type: .float32, optional: optional, parameters: parameters)
+        case .float: return FieldSchema(field: column, type: .float64, optional: optional, parameters: parameters)
+        case .decimal, .numeric, .money, .smallmoney:
+            let (p, s) = type == .money ? (19, 4) : type == .smallmoney ? (10, 4) : (precision ?? 18, scale ?? 0)
             parameters += [(sourceLengthParameter, String(p)), (sourceScaleParameter, String(s))]
             switch decimalMode {
             case .string: return FieldSchema(field: column, type: .string, optional: optional, parameters: parameters)
@@ -67,32 +69,32 @@ public enum SQLServerTypeMapping {
                 return FieldSchema(field: column, type: .bytes, optional: optional, name: "org.apache.kafka.connect.data.Decimal",
                                    parameters: [("scale", String(s)), ("connect.decimal.precision", String(p))] + parameters, version: 1)
             }
-        case "char", "varchar", "nchar", "nvarchar", "text", "ntext":
+        case .char, .varchar, .nchar, .nvarchar, .text, .ntext:
             if let length { parameters.append((sourceLengthParameter, String(length))) }
             return FieldSchema(field: column, type: .string, optional: optional, parameters: parameters)
-        case "binary", "varbinary", "image":
+        case .binary, .varbinary, .image:
             if let length { parameters.append((sourceLengthParameter, String(length))) }
             return FieldSchema(field: column, type: .bytes, optional: optional, parameters: parameters)
-        case "uniqueidentifier":
+        case .uniqueidentifier:
             return FieldSchema(field: column, type: .string, optional: optional, parameters: parameters)
-        case "date":
+        case .date:
             return FieldSchema(field: column, type: .int32, optional: optional, name: "io.debezium.time.Date", parameters: parameters, version: 1)
-        case "time":
+        case .time:
             let s = scale ?? 7
             parameters.append((sourceScaleParameter, String(s)))
             if s <= 3 { return FieldSchema(field: column, type: .int32, optional: optional, name: "io.debezium.time.Time", parameters: parameters, version: 1) }
             if s <= 6 { return FieldSchema(field: column, type: .int64, optional: optional, name: "io.debezium.time.MicroTime", parameters: parameters, version: 1) }
             return FieldSchema(field: column, type: .int64, optional: optional, name: "io.debezium.time.NanoTime", parameters: parameters, version: 1)
-        case "smalldatetime", "datetime", "datetime2":
-            let s = type == "datetime2" ? (scale ?? 7) : (type == "datetime" ? 3 : 0)
+        case .smalldatetime, .datetime, .datetime2:
+            let s = type == .datetime2 ? (scale ?? 7) : (type == .datetime ? 3 : 0)
             parameters.append((sourceScaleParameter, String(s)))
             if s <= 3 { return FieldSchema(field: column, type: .int64, optional: optional, name: "io.debezium.time.Timestamp", parameters: parameters, version: 1) }
             if s <= 6 { return FieldSchema(field: column, type: .int64, optional: optional, name: "io.debezium.time.MicroTimestamp", parameters: parameters, version: 1) }
             return FieldSchema(field: column, type: .int64, optional: optional, name: "io.debezium.time.NanoTimestamp", parameters: parameters, version: 1)
-        case "datetimeoffset":
+        case .datetimeoffset:
             parameters.append((sourceScaleParameter, String(scale ?? 7)))
             return FieldSchema(field: column, type: .string, optional: optional, name: "io.debezium.time.ZonedTimestamp", parameters: parameters, version: 1)
-        default:
+        case .xml:  // not captured (README "Types": other types stop the source)
             throw UnsupportedType(column: column, typeName: typeName)
         }
     }

@@ -1,3 +1,5 @@
+import SluiceKafka
+
 /// One OpenLineage dataset of a run (an input or an output), named with OpenLineage's dataset naming
 /// (https://openlineage.io/docs/spec/naming): a namespace that names the system and a name inside it.
 /// It carries the `schema` facet (its columns, when known) and, for outputs, the `columnLineage` facet.
@@ -52,7 +54,7 @@ public struct LineageDataset: Hashable, Sendable {
     /// `kafka://host:port` of the first of `host:port[,host:port…]` (a missing port is Kafka's 9092; a
     /// `PLAINTEXT://` or other listener prefix is dropped).
     public static func kafkaNamespace(bootstrapServers: String) -> String {
-        var first = bootstrapServers.split(separator: ",").first.map { $0.trimmingWhitespace() } ?? ""
+        var first = KafkaConnectionConfiguration.bootstrapServerList(bootstrapServers).first ?? ""
         if let scheme = first.firstRange(of: "://") { first = String(first[scheme.upperBound...]) }
         let hasPort: Bool
         if first.hasPrefix("["), let close = first.lastIndex(of: "]") {

@@ -219,12 +219,13 @@ struct OffsetsCommand: AsyncParsableCommand {
 
     static func load(_ file: String) throws -> Loaded {
         do {
-            let (kind, properties) = try ConnectorFile.load(path: file, environment: ProcessInfo.processInfo.environment)
-            switch kind {
-            case .sqlServerSource: return .source(try SQLServerSourceConfiguration(properties))
-            case .postgresSink: return .sink(SinkReset(postgres: try PostgresSinkConfiguration(properties)))
-            case .warehouseSink: return .sink(SinkReset(warehouse: try WarehouseSinkConfiguration(properties)))
+            let connector = try ConnectorRegistry.sluice.load(path: file, environment: ProcessInfo.processInfo.environment)
+            if let sink = connector.definition as? any SinkConnectorDefinition.Type,
+               let access = sink.offsets(of: connector.configuration) {
+                return .sink(SinkReset(access))
             }
+            if let source = connector.configuration as? SQLServerSourceConfiguration { return .source(source) }
+            fail("\(file): sluice offsets does not know where a \(connector.kind) connector keeps its position")
         } catch {
             fail(error.description)
         }
@@ -242,12 +243,11 @@ struct OffsetsCommand: AsyncParsableCommand {
             throw error
         }
         await producer.shutdown()
-        let mode = SQLServerTypeMapping.DecimalMode(rawValue: configuration.decimalHandlingMode.rawValue) ?? .string
         print("source \(configuration.name) (positions in \(namer.offsetsTopic))")
         print("database\tprocessed_through\tposition\tsnapshot\tmax_lsn")
         for database in configuration.databases {
             let sql = sqlServer(configuration, database: database)
-            let catalog = CDCCatalog(database: database, mapping: mode, keyOverrides: configuration.messageKeyColumns)
+            let catalog = CDCCatalog(database: database, mapping: configuration.decimalHandlingMode, keyOverrides: configuration.messageKeyColumns)
             let max = try await SQLServerConnection.withConnection(configuration: sql, logger: logger) { try await catalog.maxLSN($0) }
             let offset = stored[database]
             let json = offset?.json.objectValue

@@ -8,9 +8,6 @@ import SluiceCore
 import SluiceKafka
 import SluiceLineage
 import SluiceOperations
-import SluiceSQLServerSource
-import SluicePostgresSink
-import SluiceWarehouseSink
 import ServiceLifecycle
 import UnixSignals
 
@@ -89,25 +86,10 @@ struct RunCommand: AsyncParsableCommand {
         var failed = false
         for path in files {
             do {
-                let (kind, properties) = try ConnectorFile.load(path: path, environment: environment)
-                switch kind {
-                case .sqlServerSource:
-                    let configuration = try SQLServerSourceConfiguration(properties)
-                    let run = lineage?.run(connector: configuration.name)
-                    connectors.append(Self.lineage(SQLServerSourceConnector(configuration: configuration, health: health, logger: logger,
-                                                                            lineage: run), run, datasets: nil))
-                case .postgresSink:
-                    let configuration = try PostgresSinkConfiguration(properties)
-                    let run = lineage?.run(connector: configuration.name)
-                    connectors.append(Self.lineage(PostgresSinkConnector.makeService(configuration: configuration, health: health, logger: logger,
-                                                                                     lineage: run),
-                                                   run, datasets: PostgresSinkConnector.lineageDatasets(configuration)))
-                case .warehouseSink:
-                    let configuration = try WarehouseSinkConfiguration(properties)
-                    connectors.append(Self.lineage(WarehouseSinkConnector.makeService(configuration: configuration, health: health, logger: logger),
-                                                   lineage?.run(connector: configuration.name),
-                                                   datasets: WarehouseSinkConnector.lineageDatasets(configuration)))
-                }
+                let connector = try ConnectorRegistry.sluice.load(path: path, environment: environment)
+                let run = lineage?.run(connector: connector.name)
+                let service = connector.makeService(ConnectorContext(health: health, logger: logger, lineage: run))
+                connectors.append(Self.lineage(service, run, datasets: connector.lineageDatasets))
             } catch {
                 failed = true
                 FileHandle.standardError.write(Data((error.description + "\n").utf8))

@@ -2,9 +2,7 @@ import Foundation
 import Logging
 import SluiceCore
 import SluiceKafka
-import SluicePostgresSink
 import SluiceSinkKit
-import SluiceWarehouseSink
 
 /// A sink's offsets as `sluice offsets` sees them: stored in its target database per partition, next
 /// to the partitions' offsets in Kafka.
@@ -33,37 +31,22 @@ struct SinkReset {
     let topicPattern: String?
     let makeTarget: @Sendable (Logger) -> (target: any SinkTarget, close: @Sendable () async -> Void)
 
-    init(postgres configuration: PostgresSinkConfiguration) {
-        name = configuration.name
-        groupID = configuration.groupID
-        bootstrapServers = configuration.kafkaBootstrapServers
-        kafkaProperties = configuration.kafkaProperties
-        switch configuration.subscription {
+    /// From the sink's connector definition (``SinkConnectorDefinition/offsets(_:)``).
+    init(_ access: SinkOffsetsAccess) {
+        name = access.name
+        groupID = access.groupID
+        bootstrapServers = access.bootstrapServers
+        kafkaProperties = access.kafkaProperties
+        switch access.subscription {
         case .topics(let list): topics = list; topicPattern = nil
         case .regex(let pattern): topics = []; topicPattern = pattern
         }
-        makeTarget = { logger in
-            let target = PostgresSinkTarget(configuration: configuration, logger: logger)
-            return (target, target.close)
-        }
-    }
-
-    init(warehouse configuration: WarehouseSinkConfiguration) {
-        name = configuration.name
-        groupID = configuration.groupID
-        bootstrapServers = configuration.kafkaBootstrapServers
-        kafkaProperties = configuration.kafkaProperties
-        topics = configuration.topics
-        topicPattern = nil
-        makeTarget = { logger in
-            let target = WarehouseTarget(configuration, logger: logger)
-            return (target, target.close)
-        }
+        makeTarget = access.makeTarget
     }
 
     var connection: KafkaConnectionConfiguration {
         KafkaConnectionConfiguration(
-            bootstrapServers: bootstrapServers.split(separator: ",").map { String($0.filter { !$0.isWhitespace }) },
+            bootstrapServers: KafkaConnectionConfiguration.bootstrapServerList(bootstrapServers),
             clientID: "sluice-offsets-\(name)",
             additionalProperties: Dictionary(kafkaProperties.filter { !$0.1.isEmpty && $0.0 != "group.instance.id" }, uniquingKeysWith: { _, last in last }))
     }

@@ -16,13 +16,8 @@ struct ValidateCommand: ParsableCommand {
         var failed = false
         for path in files {
             do {
-                let (kind, properties) = try ConnectorFile.load(path: path, environment: ProcessInfo.processInfo.environment)
-                switch kind {
-                case .sqlServerSource: _ = try SQLServerSourceConfiguration(properties)
-                case .warehouseSink: _ = try WarehouseSinkConfiguration(properties)
-                case .postgresSink: _ = try PostgresSinkConfiguration(properties)
-                }
-                print("\(path): ok (\(kind.rawValue) \"\(properties.name)\")")
+                let connector = try ConnectorRegistry.sluice.load(path: path, environment: ProcessInfo.processInfo.environment)
+                print("\(path): ok (\(connector.kind) \"\(connector.name)\")")
             } catch {
                 failed = true
                 FileHandle.standardError.write(Data((error.description + "\n").utf8))

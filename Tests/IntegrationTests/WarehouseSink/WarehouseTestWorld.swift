@@ -124,8 +124,8 @@ enum WarehouseTestWorld {
             """).rows
         return rows.map { r in
             Version(surrogate: r[0].int64!, customerID: r[1].int64!, address: r[2].string, income: r[3].decimal?.description,
-                    email: r[4].string, validFrom: WarehouseTime.milliseconds(r[5].dateTime!),
-                    validTo: r[6].dateTime.map(WarehouseTime.milliseconds), isCurrent: r[7].bool!, isDeleted: r[8].bool!)
+                    email: r[4].string, validFrom: r[5].dateTime!.millisecondsSinceEpoch,
+                    validTo: r[6].dateTime.map(\.millisecondsSinceEpoch), isCurrent: r[7].bool!, isDeleted: r[8].bool!)
         }
     }
 

@@ -101,3 +101,27 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+/// The one URL-and-keys merge, as the source and the warehouse sink read their logins.
+@Suite struct SQLServerLoginTests {
+    func properties(_ config: String) throws -> ConnectorProperties {
+        try ConnectorProperties.parse(Array(#"{"name":"c","config":{\#(config)}}"#.utf8), origin: "t.json", environment: [:])
+    }
+
+    @Test func separateKeysOverrideTheURL() throws {
+        var p = try properties(#""database.url":"mssql://u:p@db:1500/Credit","database.hostname":"other","database.port":"1600","database.password":"q""#)
+        let login = SQLServerLogin.read(.init(url: "database.url", urlRequired: false, host: "database.hostname", port: "database.port",
+                                              user: "database.user", password: "database.password"), from: &p)
+        #expect(login.host == "other" && login.port == 1600 && login.user == "u" && login.password.value == "q" && login.database == "Credit")
+        #expect(p.problems.isEmpty)
+    }
+
+    @Test func missingPartsNameBothPlaces() throws {
+        var p = try properties(#""connection.url":"mssql://wh/CreditWarehouse?loginTimeout=5""#)
+        _ = SQLServerLogin.read(.init(url: "connection.url", urlRequired: true, user: "connection.user", password: "connection.password"), from: &p)
+        let text = p.problems.map(\.description)
+        #expect(text.contains("connection.user: missing: set it in connection.url or connection.user"), "\(text)")
+        #expect(text.contains("connection.password: missing: set it in connection.url or connection.password"), "\(text)")
+        #expect(text.contains("connection.url: options after '?' are not read from connector files; remove them"), "\(text)")
+    }
+}

@@ -59,13 +59,13 @@ struct KafkaConfigurationTests {
     @Test("secrets never show in descriptions")
     func secretsAreRedacted() throws {
         var secured = connection
-        secured.security = .sasl(mechanism: "SCRAM-SHA-512", username: "sluice", password: KafkaSecret("hunter2"))
+        secured.security = .sasl(mechanism: "SCRAM-SHA-512", username: "sluice", password: Secret("hunter2"))
         secured.additionalProperties = ["ssl.key.password": "also-secret"]
         let configuration = KafkaProducerConfiguration(connection: secured)
         let properties = try configuration.properties()
         #expect(properties["sasl.password"] == "hunter2")
         #expect(properties["security.protocol"] == "sasl_ssl")
-        for text in [properties.description, configuration.description, secured.description, "\(secured.security)", "\(KafkaSecret("hunter2"))"] {
+        for text in [properties.description, configuration.description, secured.description, "\(secured.security)", "\(Secret("hunter2"))"] {
             #expect(!text.contains("hunter2"))
             #expect(!text.contains("also-secret"))
         }
@@ -90,7 +90,7 @@ struct KafkaConfigurationTests {
             let error = try #require(error as? KafkaError)
             return error.code == .configuration && error.message.contains("invalid value") && error.underlyingDescription?.isEmpty == false
         }
-        bad.security = .sasl(mechanism: "PLAIN", username: "sluice", password: KafkaSecret("hunter2"))
+        bad.security = .sasl(mechanism: "PLAIN", username: "sluice", password: Secret("hunter2"))
         bad.additionalProperties = ["socket.timeout.ms": "never"]
         #expect {
             _ = try KafkaAdminClient(configuration: KafkaAdminConfiguration(connection: bad), logger: Logger(label: "test"))

@@ -57,3 +57,34 @@ import Testing
         }
     }
 }
+
+/// The one `mssql://` parser: the client's configuration and the connector files' URLs both use it.
+@Suite struct SQLServerURLTests {
+    @Test func credentialsEndAtTheLastAt() throws {
+        let url = try SQLServerURL(parsing: "mssql://u:p?w@rd@db:1444/Credit")
+        #expect(url.user == "u" && url.password == "p?w@rd" && url.host == "db" && url.port == 1444 && url.database == "Credit")
+        #expect(url.options.isEmpty)
+    }
+
+    @Test func userAndPasswordAreOptional() throws {
+        let url = try SQLServerURL(parsing: "mssql://db/Credit")
+        #expect(url.user == nil && url.password == nil && url.port == 1433)
+        #expect(throws: SQLServerError.self) { try SQLServerConfiguration(url: "mssql://db/Credit") }
+    }
+
+    @Test func optionsArePercentDecodedInOrder() throws {
+        let url = try SQLServerURL(parsing: "sqlserver://u:p@h/D?applicationName=a%20b&loginTimeout=3")
+        #expect(url.options.map(\.name) == ["applicationName", "loginTimeout"])
+        #expect(url.options.first?.value == "a b")
+    }
+
+    @Test(arguments: ["postgres://u:p@h/D", "mssql://u:p@:1/D", "mssql://u:p@h:0/D", "mssql://u:p@h/D/x", "mssql://u:p%zz@h/D"])
+    func problemsNeverEchoTheURL(text: String) {
+        do {
+            _ = try SQLServerURL(parsing: text)
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect(!error.message.contains("u:p"))
+        }
+    }
+}

@@ -58,8 +58,8 @@ import Testing
     }
 
     @Test func regexSubscriptionsGetTheirCaret() {
-        #expect(SinkRuntimeConfiguration.Subscription.regex(#"credit\..*"#).subscribeList == [#"^credit\..*"#])
-        #expect(SinkRuntimeConfiguration.Subscription.topics(["a", "b"]).subscribeList == ["a", "b"])
+        #expect(TopicSubscription.regex(#"credit\..*"#).subscribeList == [#"^credit\..*"#])
+        #expect(TopicSubscription.topics(["a", "b"]).subscribeList == ["a", "b"])
     }
 }
 

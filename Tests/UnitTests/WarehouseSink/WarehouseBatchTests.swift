@@ -50,7 +50,7 @@ import Testing
 
     @Test func timesRoundTripThroughDatetime2() {
         for ms: Int64 in [0, 1, -1, 1_736_156_220_358, -86_400_001] {
-            #expect(WarehouseTime.milliseconds(WarehouseTime.dateTime(ms: ms)) == ms)
+            #expect(SQLDateTime(millisecondsSinceEpoch: ms).millisecondsSinceEpoch == ms)
         }
     }
 }

@@ -40,11 +40,11 @@ import Testing
     }
 
     @Test func theShippedConnectorFileIsValid() throws {
-        let (kind, properties) = try ConnectorFile.load(
+        let loaded = try ConnectorFile.load(
             path: #filePath.components(separatedBy: "/Tests/")[0] + "/connectors/warehouse-scd2.json",
-            environment: ["SLUICE_WAREHOUSE_URL": "mssql://sluice:pw@127.0.0.1:51434/CreditWarehouse", "SLUICE_KAFKA_BOOTSTRAP": "127.0.0.1:9092"])
-        #expect(kind == .warehouseSink)
-        let c = try WarehouseSinkConfiguration(properties)
+            environment: ["SLUICE_WAREHOUSE_URL": "mssql://sluice:pw@127.0.0.1:51434/CreditWarehouse", "SLUICE_KAFKA_BOOTSTRAP": "127.0.0.1:9092"],
+            as: [SQLServerSourceConfiguration.self, PostgresSinkConfiguration.self, WarehouseSinkConfiguration.self])
+        let c = try #require(loaded as? WarehouseSinkConfiguration)
         #expect(c.groupID == "sluice-warehouse")
     }
 }

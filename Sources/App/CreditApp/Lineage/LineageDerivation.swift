@@ -106,7 +106,7 @@ public enum LineageDerivation {
         return graph
     }
 
-    static func subscribes(_ subscription: PostgresSinkConfiguration.Subscription, _ topic: String) -> Bool {
+    static func subscribes(_ subscription: TopicSubscription, _ topic: String) -> Bool {
         switch subscription {
         case .topics(let names): return names.contains(topic)
         case .regex(let pattern):

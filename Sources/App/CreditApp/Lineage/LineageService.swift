@@ -28,15 +28,20 @@ public struct LineageService: Sendable {
         self.logger = logger
     }
 
+    /// The connectors whose files the lineage page reads (each adds its own part of the graph).
+    static let connectorConfigurations: [any ConnectorConfiguration.Type] = [
+        SQLServerSourceConfiguration.self, PostgresSinkConfiguration.self, WarehouseSinkConfiguration.self,
+    ]
+
     /// Parses the connector files into configurations; a file that cannot be read is a problem line.
     public static func loadConnectors(_ paths: [String], environment: [String: String], into inputs: inout LineageDerivation.Inputs) {
         for path in paths {
             do {
-                let (kind, properties) = try ConnectorFile.load(path: path, environment: environment)
-                switch kind {
-                case .sqlServerSource: inputs.sources.append(try SQLServerSourceConfiguration(properties))
-                case .postgresSink: inputs.replicaSinks.append(try PostgresSinkConfiguration(properties))
-                case .warehouseSink: inputs.warehouseSinks.append(try WarehouseSinkConfiguration(properties))
+                switch try ConnectorFile.load(path: path, environment: environment, as: Self.connectorConfigurations) {
+                case let source as SQLServerSourceConfiguration: inputs.sources.append(source)
+                case let sink as PostgresSinkConfiguration: inputs.replicaSinks.append(sink)
+                case let sink as WarehouseSinkConfiguration: inputs.warehouseSinks.append(sink)
+                default: break
                 }
             } catch {
                 inputs.problems.append("connector file \(path): \(error) (set SLUICE_CONNECTORS to the files `sluice run` runs)")

@@ -4,7 +4,7 @@ public struct KafkaConnectionConfiguration: Sendable, CustomStringConvertible {
     public struct Security: Sendable, CustomStringConvertible {
         enum Backing: Sendable {
             case plaintext
-            case sasl(mechanism: String, username: String, password: KafkaSecret, tls: Bool)
+            case sasl(mechanism: String, username: String, password: Secret, tls: Bool)
             case tls
         }
 
@@ -16,7 +16,7 @@ public struct KafkaConnectionConfiguration: Sendable, CustomStringConvertible {
         public static let tls = Security(backing: .tls)
 
         /// SASL/PLAIN or SCRAM (`mechanism`: "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512").
-        public static func sasl(mechanism: String, username: String, password: KafkaSecret, tls: Bool = true) -> Security {
+        public static func sasl(mechanism: String, username: String, password: Secret, tls: Bool = true) -> Security {
             Security(backing: .sasl(mechanism: mechanism, username: username, password: password, tls: tls))
         }
 
@@ -60,10 +60,13 @@ public struct KafkaConnectionConfiguration: Sendable, CustomStringConvertible {
 
     /// Convenience for a comma-separated `bootstrap.servers` string such as `SLUICE_KAFKA_BOOTSTRAP`.
     public init(bootstrapServers: String, clientID: String = "sluice") {
-        self.init(
-            bootstrapServers: bootstrapServers.split(separator: ",").map { String($0.filter { !$0.isWhitespace }) }.filter { !$0.isEmpty },
-            clientID: clientID
-        )
+        self.init(bootstrapServers: Self.bootstrapServerList(bootstrapServers), clientID: clientID)
+    }
+
+    /// `host:port` entries of a comma-separated `bootstrap.servers` text (`kafka.bootstrap.servers`,
+    /// `SLUICE_KAFKA_BOOTSTRAP`): whitespace removed, empty entries dropped.
+    public static func bootstrapServerList(_ text: String) -> [String] {
+        text.split(separator: ",").map { String($0.filter { !$0.isWhitespace }) }.filter { !$0.isEmpty }
     }
 
     func render(into properties: inout KafkaProperties) {

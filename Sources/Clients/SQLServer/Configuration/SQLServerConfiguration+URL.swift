@@ -1,7 +1,6 @@
-import Foundation
-
 extension SQLServerConfiguration {
-    /// Parses `mssql://user:password@host[:port][/Database][?key=value&…]` (also `sqlserver://`).
+    /// Parses `mssql://user:password@host[:port][/Database][?key=value&…]` (also `sqlserver://`) with
+    /// ``SQLServerURL``.
     ///
     /// User, password and database are percent-decoded, so a password with `@`, `:` or `/` is written
     /// `p%40ss`. Query keys (all optional): `loginTimeout` (seconds), `queryTimeout` (seconds),
@@ -14,28 +13,16 @@ extension SQLServerConfiguration {
                 message: "Invalid SQL Server URL: \(why). Expected mssql://user:password@host:port/Database (percent-encode special characters in the password)."
             )
         }
-        guard let components = URLComponents(string: url) else { throw invalid("it is not a URL") }
-        guard let scheme = components.scheme?.lowercased(), scheme == "mssql" || scheme == "sqlserver" else {
-            throw invalid("the scheme must be mssql://")
+        let parsed: SQLServerURL
+        do {
+            parsed = try SQLServerURL(parsing: url)
+        } catch {
+            throw invalid(error.message)
         }
-        guard let host = components.host, !host.isEmpty else { throw invalid("the host is missing") }
-        guard let user = components.percentEncodedUser.flatMap({ $0.removingPercentEncoding }), !user.isEmpty else {
-            throw invalid("the user name is missing")
-        }
-        let password = components.percentEncodedPassword.flatMap { $0.removingPercentEncoding } ?? ""
-        let port = components.port ?? 1433
-        guard (1...65535).contains(port) else { throw invalid("the port must be between 1 and 65535") }
-        var database: String?
-        let path = components.percentEncodedPath
-        if path.count > 1 {
-            guard let decoded = String(path.dropFirst()).removingPercentEncoding, !decoded.contains("/") else {
-                throw invalid("the path must be a single database name")
-            }
-            database = decoded
-        }
+        guard let user = parsed.user, !user.isEmpty else { throw invalid("the user name is missing") }
         var options = Options()
-        for item in components.queryItems ?? [] {
-            let value = item.value ?? ""
+        for item in parsed.options {
+            let value = item.value
             switch item.name {
             case "loginTimeout":
                 guard let seconds = Int(value), seconds > 0 else { throw invalid("loginTimeout must be a positive number of seconds") }
@@ -52,6 +39,7 @@ extension SQLServerConfiguration {
                 throw invalid("unknown option '\(item.name)' (known: loginTimeout, queryTimeout, applicationName, rowsPerFetch)")
             }
         }
-        self.init(host: host, port: port, username: user, password: password, database: database, options: options)
+        self.init(host: parsed.host, port: parsed.port, username: user, password: parsed.password ?? "",
+                  database: parsed.database, options: options)
     }
 }

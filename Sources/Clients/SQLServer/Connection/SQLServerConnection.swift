@@ -99,7 +99,7 @@ public final class SQLServerConnection: Sendable {
     /// whole response: every result set, row counts, return status and output parameters.
     /// For large results use ``withResults(isolation:_:_:)``, which streams.
     @discardableResult
-    public func execute(_ query: SQLServerQuery) async throws -> SQLServerResult {
+    public func execute(_ query: SQLServerQuery) async throws -> SQLServerResponse {
         try await withResults(query) { results in try await results.collect() }
     }
 
@@ -110,7 +110,7 @@ public final class SQLServerConnection: Sendable {
     /// db-lib cannot send an empty string or empty binary as an RPC argument (it would arrive as
     /// NULL): such a call is refused with ``SQLServerError/Code/unsupportedValue``; call the procedure
     /// through ``execute(_:)`` (`EXEC proc @a = \(value)`) instead, which handles them.
-    public func callProcedure(_ name: String, parameters: [SQLServerParameter] = []) async throws -> SQLServerResult {
+    public func callProcedure(_ name: String, parameters: [SQLServerParameter] = []) async throws -> SQLServerResponse {
         if let empty = parameters.first(where: { !$0.isOutput && ($0.value == .string("") || $0.value == .bytes([])) }) {
             throw SQLServerError(
                 code: .unsupportedValue,
@@ -128,7 +128,7 @@ public final class SQLServerConnection: Sendable {
     public func withResults<T>(
         isolation: isolated (any Actor)? = #isolation,
         _ query: SQLServerQuery,
-        _ body: (SQLServerResults) async throws -> T
+        _ body: (SQLServerResponseStream) async throws -> T
     ) async throws -> T {
         let send: @Sendable (DBProcessHandle) throws -> Void
         if query.parameters.isEmpty {
@@ -144,10 +144,10 @@ public final class SQLServerConnection: Sendable {
     private func withResponse<T>(
         isolation: isolated (any Actor)? = #isolation,
         send: @escaping @Sendable (DBProcessHandle) throws -> Void,
-        _ body: (SQLServerResults) async throws -> T
+        _ body: (SQLServerResponseStream) async throws -> T
     ) async throws -> T {
         try startOperation()
-        let results = SQLServerResults(connection: self)
+        let results = SQLServerResponseStream(connection: self)
         do {
             try await runBlocking { handle in try send(handle) }
             let value = try await body(results)

@@ -89,36 +89,39 @@ public enum SQLServerDataType: Sendable, Hashable, CustomStringConvertible {
             if first == "max" || first == "-1" { return .max }
             return .count(Int(first) ?? value)
         }
-        switch name {
-        case "bit": self = .bit
-        case "tinyint": self = .tinyint
-        case "smallint": self = .smallint
-        case "int", "integer": self = .int
-        case "bigint": self = .bigint
-        case "decimal", "dec": self = .decimal(precision: int(0, default: 18), scale: int(1, default: 0))
-        case "numeric": self = .numeric(precision: int(0, default: 18), scale: int(1, default: 0))
-        case "money": self = .money
-        case "smallmoney": self = .smallmoney
-        case "real": self = .real
-        case "float": self = int(0, default: 53) <= 24 ? .real : .float
-        case "char": self = .char(int(0, default: 1))
-        case "varchar": self = .varchar(length(default: 1))
-        case "nchar": self = .nchar(int(0, default: 1))
-        case "nvarchar": self = .nvarchar(length(default: 1))
-        case "text": self = .text
-        case "ntext": self = .ntext
-        case "binary": self = .binary(int(0, default: 1))
-        case "varbinary": self = .varbinary(length(default: 1))
-        case "image": self = .image
-        case "date": self = .date
-        case "time": self = .time(scale: int(0, default: 7))
-        case "smalldatetime": self = .smalldatetime
-        case "datetime": self = .datetime
-        case "datetime2": self = .datetime2(scale: int(0, default: 7))
-        case "datetimeoffset": self = .datetimeoffset(scale: int(0, default: 7))
-        case "uniqueidentifier": self = .uniqueidentifier
-        case "xml": self = .xml
-        default: self = .other(declaration)
+        guard let known = Name(name) else {
+            self = .other(declaration)
+            return
+        }
+        switch known {
+        case .bit: self = .bit
+        case .tinyint: self = .tinyint
+        case .smallint: self = .smallint
+        case .int: self = .int
+        case .bigint: self = .bigint
+        case .decimal: self = .decimal(precision: int(0, default: 18), scale: int(1, default: 0))
+        case .numeric: self = .numeric(precision: int(0, default: 18), scale: int(1, default: 0))
+        case .money: self = .money
+        case .smallmoney: self = .smallmoney
+        case .real: self = .real
+        case .float: self = int(0, default: 53) <= 24 ? .real : .float
+        case .char: self = .char(int(0, default: 1))
+        case .varchar: self = .varchar(length(default: 1))
+        case .nchar: self = .nchar(int(0, default: 1))
+        case .nvarchar: self = .nvarchar(length(default: 1))
+        case .text: self = .text
+        case .ntext: self = .ntext
+        case .binary: self = .binary(int(0, default: 1))
+        case .varbinary: self = .varbinary(length(default: 1))
+        case .image: self = .image
+        case .date: self = .date
+        case .time: self = .time(scale: int(0, default: 7))
+        case .smalldatetime: self = .smalldatetime
+        case .datetime: self = .datetime
+        case .datetime2: self = .datetime2(scale: int(0, default: 7))
+        case .datetimeoffset: self = .datetimeoffset(scale: int(0, default: 7))
+        case .uniqueidentifier: self = .uniqueidentifier
+        case .xml: self = .xml
         }
     }
 }

@@ -68,8 +68,7 @@ public struct CDCCatalog: Sendable {
             let length = row[2].int
             let precision = row[3].int
             let lower = type.lowercased()
-            let isTemporal = ["time", "datetime2", "datetimeoffset", "datetime", "smalldatetime"].contains(lower)
-            let scale = isTemporal ? row[5].int : row[4].int
+            let scale = SQLServerDataType.Name(type)?.hasFractionalSeconds == true ? row[5].int : row[4].int
             let field = try SQLServerTypeMapping.fieldSchema(column: name, typeName: type, length: length, precision: precision,
                                                              scale: scale, optional: true, decimalMode: mapping)
             columns.append(CapturedColumn(name: name, typeName: lower, length: length, precision: precision, scale: scale, field: field))
@@ -93,7 +92,7 @@ public struct CDCCatalog: Sendable {
     /// job's empty (tran_id 0x00) entries and recompiles under load (Estuary saw lock contention), and
     /// the mapping table lets a window be bounded by a number of transactions, so one poll's work is bounded.
     public func windowUpperBound(_ connection: SQLServerConnection, from: LSN, maxTransactions: Int) async throws -> LSN? {
-        let result: SQLServerResult
+        let result: SQLServerResponse
         if maxTransactions > 0 {
             result = try await connection.execute("""
                 SELECT MAX(w.start_lsn) FROM (
@@ -136,12 +135,8 @@ public struct CDCCatalog: Sendable {
         for row in result.rows {
             guard let bytes = row[0].bytes, let lsn = LSN(bytes: bytes), case .dateTime(let local) = row[1] else { continue }
             let offsetMinutes = Int64(row[2].int ?? 0)
-            times[lsn] = Self.epochMilliseconds(local) - offsetMinutes * 60_000
+            times[lsn] = local.millisecondsSinceEpoch - offsetMinutes * 60_000
         }
         return times
-    }
-
-    static func epochMilliseconds(_ dt: SQLDateTime) -> Int64 {
-        Int64(dt.date.daysSince1900 - ValueMapper.epochDaysSince1900) * 86_400_000 + Int64(dt.time.ticksSinceMidnight) / 10_000
     }
 }

@@ -1,4 +1,5 @@
 import SluiceCore
+import SluiceSQLServer
 
 /// One capture instance of a source table, as `cdc.change_tables`, `cdc.index_columns` and the change
 /// table's own column metadata describe it. A capture instance keeps the column set it was created with,
@@ -33,7 +34,9 @@ public struct CaptureInstance: Hashable, Sendable {
 /// A captured column: its SQL Server type and the Connect schema it is published with.
 public struct CapturedColumn: Hashable, Sendable {
     public var name: String
-    public var typeName: String
+    public let typeName: String
+    /// `typeName` as a value (nil for a type the client does not model).
+    public let type: SQLServerDataType.Name?
     public var length: Int?
     public var precision: Int?
     public var scale: Int?
@@ -42,6 +45,7 @@ public struct CapturedColumn: Hashable, Sendable {
     public init(name: String, typeName: String, length: Int?, precision: Int?, scale: Int?, field: FieldSchema) {
         self.name = name
         self.typeName = typeName
+        self.type = SQLServerDataType.Name(typeName)
         self.length = length
         self.precision = precision
         self.scale = scale

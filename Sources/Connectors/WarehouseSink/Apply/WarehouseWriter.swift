@@ -101,7 +101,7 @@ public struct WarehouseWriter: Sendable {
                 result[key] = DimensionVersion(
                     surrogateKey: surrogate, versionID: versionID, key: key,
                     tracked: Array(values[0..<dimension.tracked.count]), type1: Array(values[dimension.tracked.count...]),
-                    validFromMs: WarehouseTime.milliseconds(validFrom), validToMs: nil, isDeleted: isDeleted,
+                    validFromMs: validFrom.millisecondsSinceEpoch, validToMs: nil, isDeleted: isDeleted,
                     sourcePosition: source, lastPosition: last)
             }
         }
@@ -114,7 +114,7 @@ public struct WarehouseWriter: Sendable {
         ]
         for chunk in StatementBuilder.chunks(closes, parametersPerRow: columns.count) {
             var s = StatementBuilder("MERGE \(dimension.qualifiedTable) WITH (HOLDLOCK) AS t USING ")
-            s.appendValues(chunk.map { [.bytes($0.versionID), .dateTime(WarehouseTime.dateTime(ms: $0.validToMs)),
+            s.appendValues(chunk.map { [.bytes($0.versionID), .dateTime(SQLDateTime(millisecondsSinceEpoch: $0.validToMs)),
                                         .bytes($0.lastPosition.warehouseBytes)] }, columns: columns)
             s.append("""
                  ON t.version_id = s.version_id
@@ -136,8 +136,8 @@ public struct WarehouseWriter: Sendable {
         let sourceColumns = columns.dropFirst().map { "s." + quoteIdentifier($0.name) }.joined(separator: ", ")
         let rows = versions.enumerated().map { ordinal, v -> [SQLServerValue] in
             [.int(Int32(ordinal)), .bytes(v.versionID), .int(Int32(truncatingIfNeeded: v.key))] + v.tracked + v.type1
-                + [.dateTime(WarehouseTime.dateTime(ms: v.validFromMs)),
-                   v.validToMs.map { .dateTime(WarehouseTime.dateTime(ms: $0)) } ?? .null,
+                + [.dateTime(SQLDateTime(millisecondsSinceEpoch: v.validFromMs)),
+                   v.validToMs.map { .dateTime(SQLDateTime(millisecondsSinceEpoch: $0)) } ?? .null,
                    .bit(v.isCurrent), .bit(v.isDeleted), .bytes(v.sourcePosition.warehouseBytes),
                    .bytes(v.lastPosition.warehouseBytes)]
         }
@@ -205,7 +205,7 @@ public struct WarehouseWriter: Sendable {
             var s = StatementBuilder("MERGE \(qualified) WITH (HOLDLOCK) AS t USING ")
             s.appendValues(chunk.map { row in
                 [.int(Int32(truncatingIfNeeded: row.key))] + row.values
-                    + [.dateTime(WarehouseTime.dateTime(ms: row.recordedAtMs)), .bit(row.isDeleted), .bytes(row.lastPosition.warehouseBytes)]
+                    + [.dateTime(SQLDateTime(millisecondsSinceEpoch: row.recordedAtMs)), .bit(row.isDeleted), .bytes(row.lastPosition.warehouseBytes)]
             }, columns: columns)
             s.append("""
                  ON t.\(quotedKey) = s.\(quotedKey)

@@ -59,10 +59,10 @@ public struct WarehouseColumn: Sendable, Hashable {
             return .decimal(v)
         case .date:
             guard let days = json.int64Value else { throw invalid(json, "days since 1970-01-01") }
-            return .date(SQLDate(daysSince1900: Int(days) + WarehouseTime.daysFrom1900To1970))
+            return .date(SQLDate(daysSince1900: Int(days) + SQLDate.daysFrom1900To1970))
         case .timestamp:
             guard let ms = json.int64Value else { throw invalid(json, "ms since the epoch (io.debezium.time.Timestamp)") }
-            return .dateTime(WarehouseTime.dateTime(ms: ms))
+            return .dateTime(SQLDateTime(millisecondsSinceEpoch: ms))
         }
     }
 
@@ -79,7 +79,7 @@ public struct WarehouseColumn: Sendable, Hashable {
             return value
         case .timestamp:
             guard case .dateTime(let dt) = value else { return value }
-            return .dateTime(WarehouseTime.dateTime(ms: WarehouseTime.milliseconds(dt)))
+            return .dateTime(SQLDateTime(millisecondsSinceEpoch: dt.millisecondsSinceEpoch))
         }
     }
 

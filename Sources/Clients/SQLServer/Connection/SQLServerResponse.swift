@@ -1,5 +1,9 @@
 /// A whole response, read into memory: see ``SQLServerConnection/execute(_:)``.
-public struct SQLServerResult: Sendable, Hashable {
+///
+/// The client's four result types are a response and a row set (one result set), each either in
+/// memory or as a stream: ``SQLServerResponse`` / ``SQLServerResponseStream``, ``SQLServerRowSet`` /
+/// ``SQLServerRowStream``.
+public struct SQLServerResponse: Sendable, Hashable {
     public var resultSets: [SQLServerRowSet]
     /// The row count of every statement that reported one, in order (result sets included).
     public var rowCounts: [Int]
@@ -21,16 +25,5 @@ public struct SQLServerResult: Sendable, Hashable {
     public func outputParameter(_ name: String) -> SQLServerValue? {
         let wanted = (name.hasPrefix("@") ? name : "@" + name).lowercased()
         return outputParameters.first { $0.name.lowercased() == wanted }?.value
-    }
-}
-
-/// One result set read into memory.
-public struct SQLServerRowSet: Sendable, Hashable {
-    public var columns: SQLServerColumns
-    public var rows: [SQLServerRow]
-
-    public init(columns: SQLServerColumns, rows: [SQLServerRow]) {
-        self.columns = columns
-        self.rows = rows
     }
 }

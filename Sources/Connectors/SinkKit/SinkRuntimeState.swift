@@ -1,5 +1,6 @@
-/// The runtime's shared state: whether shutdown was requested and which topics are stopped.
-struct SinkRuntimeStateMachine: Sendable {
+/// The runtime's shared state, behind its lock: whether shutdown was requested and which topics are
+/// stopped. (Plain state, not a state machine: the session loop in `SinkRuntime` decides what to do.)
+struct SinkRuntimeState: Sendable {
     enum Phase: Sendable { case running, stopping }
 
     private(set) var phase: Phase = .running

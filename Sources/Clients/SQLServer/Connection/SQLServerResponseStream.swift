@@ -1,6 +1,6 @@
 /// The response to one request, read as it arrives: result sets in order, then the row counts,
 /// return status and output parameters. Valid only inside the `withResults` body that received it.
-public final class SQLServerResults {
+public final class SQLServerResponseStream {
     private let connection: SQLServerConnection
     private let rowsPerFetch: Int
 
@@ -27,7 +27,7 @@ public final class SQLServerResults {
 
     /// The next result set, or `nil` at the end of the response. Rows of the previous result set
     /// that were not read are skipped.
-    public func nextResultSet() async throws -> SQLServerResultSet? {
+    public func nextResultSet() async throws -> SQLServerRowStream? {
         while !currentSetEnded {
             _ = try await nextRow(generation: generation)
         }
@@ -38,7 +38,7 @@ public final class SQLServerResults {
                 currentSetEnded = false
                 pending = []
                 pendingIndex = 0
-                return SQLServerResultSet(columns: columns, results: self, generation: generation)
+                return SQLServerRowStream(columns: columns, results: self, generation: generation)
             case .rowCount(let count):
                 if let count { rowCounts.append(count) }
             case .rows:
@@ -53,14 +53,14 @@ public final class SQLServerResults {
     }
 
     /// Reads the rest of the response into memory.
-    public func collect() async throws -> SQLServerResult {
+    public func collect() async throws -> SQLServerResponse {
         var sets: [SQLServerRowSet] = []
         while let set = try await nextResultSet() {
             var rows: [SQLServerRow] = []
             for try await row in set { rows.append(row) }
             sets.append(SQLServerRowSet(columns: set.columns, rows: rows))
         }
-        return SQLServerResult(resultSets: sets, rowCounts: rowCounts, returnStatus: returnStatus, outputParameters: outputParameters)
+        return SQLServerResponse(resultSets: sets, rowCounts: rowCounts, returnStatus: returnStatus, outputParameters: outputParameters)
     }
 
     /// The next row of result set `generation`, or `nil` at its end.

@@ -1,14 +1,14 @@
 /// One result set of a response: its columns, and its rows as an `AsyncSequence` that fetches a few
 /// hundred rows per hop to the blocking thread (memory stays flat however many rows there are).
 /// It can be iterated once.
-public struct SQLServerResultSet: AsyncSequence {
+public struct SQLServerRowStream: AsyncSequence {
     public typealias Element = SQLServerRow
 
     public let columns: SQLServerColumns
-    private let results: SQLServerResults
+    private let results: SQLServerResponseStream
     private let generation: Int
 
-    init(columns: SQLServerColumns, results: SQLServerResults, generation: Int) {
+    init(columns: SQLServerColumns, results: SQLServerResponseStream, generation: Int) {
         self.columns = columns
         self.results = results
         self.generation = generation
@@ -19,10 +19,10 @@ public struct SQLServerResultSet: AsyncSequence {
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        private let results: SQLServerResults
+        private let results: SQLServerResponseStream
         private let generation: Int
 
-        init(results: SQLServerResults, generation: Int) {
+        init(results: SQLServerResponseStream, generation: Int) {
             self.results = results
             self.generation = generation
         }
