@@ -281,14 +281,29 @@ def pg_checksums(schema: str) -> dict:
 
 # ---------------------------------------------------------------------------------------------- stages
 
-def end_offsets(bootstrap: str, topics: list[str]) -> dict:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-watermarks"})
+def end_offsets(bootstrap: str, topics: list[str], quiet: float = 2.0) -> dict:
+    """{(topic, partition): offset after the last message} of topics nobody writes to any more.
+
+    The broker's high watermark is only where reading starts: Tansu under-reports it (the start of the
+    partition's last batch, it seems: 1411 for 1488 messages), so each partition is read from there until
+    it has stayed quiet for `quiet` seconds, and its end is the last offset read + 1."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-watermarks", "enable.auto.commit": False,
+                         "max.partition.fetch.bytes": 8388608})
     try:
         metadata = consumer.list_topics(timeout=10)
         ends = {}
         for topic in topics:
             for partition in metadata.topics[topic].partitions:
                 ends[(topic, partition)] = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
+        consumer.assign([TopicPartition(t, p, max(0, end - 1)) for (t, p), end in ends.items()])
+        while True:
+            messages = consumer.consume(num_messages=10000, timeout=quiet)
+            if not messages:
+                break
+            for m in messages:
+                if m.error() is None:
+                    key = (m.topic(), m.partition())
+                    ends[key] = max(ends[key], m.offset() + 1)
         return ends
     finally:
         consumer.close()
@@ -309,14 +324,20 @@ def run_source(binary, config, expected, workdir, name, timeout, ops):
         sluice.stop()
 
 
-def run_replica_sink(binary, topics, schema, group, workdir, ends, timeout, extra=None):
+def replica_sink_config(topics, schema, group, extra=None) -> dict:
+    """The replica sink's connector file in the benchmark: its own schema and consumer group."""
     config = {"name": f"bench-replica-{schema}", "config": {
         "connector.class": "postgres-sink", "topics": ",".join(topics), "group.id": group,
         "connection.url": os.environ["SLUICE_PG_URL"], "kafka.bootstrap.servers": os.environ["SLUICE_KAFKA_BOOTSTRAP"],
         "table.name.format": schema + ".${source.table}", "offsets.schema": "sluice",
         "kafka.session.timeout.ms": "6000", "kafka.heartbeat.interval.ms": "500"}}
     config["config"].update(extra or {})
-    sluice = Sluice(binary, config, f"replica-{schema}", workdir)
+    return config
+
+
+def run_replica_sink(binary, topics, schema, group, workdir, ends, timeout, extra=None, on_poll=None):
+    """`on_poll(sluice)`, if given, is called at every progress check (e.g. to sample its memory)."""
+    sluice = Sluice(binary, replica_sink_config(topics, schema, group, extra), f"replica-{schema}", workdir)
     total_end = sum(ends.values())
     first = None
     try:
@@ -326,6 +347,8 @@ def run_replica_sink(binary, topics, schema, group, workdir, ends, timeout, extr
                 return {(t, p): o for t, p, o in rows}
             while True:
                 sluice.check_alive()
+                if on_poll:
+                    on_poll(sluice)
                 offsets = stored()
                 done = sum(offsets.values())
                 if offsets and first is None:
@@ -424,22 +447,114 @@ def run_apply_benchmark(binary_dir: Path, events: int, batch: int):
 
 # ---------------------------------------------------------------------------------------------- main
 
-def main():
-    ap = argparse.ArgumentParser()
+# The stages beside the throughput stage, one module each; they use this file's helpers as `bench`.
+sys.modules.setdefault("bench", sys.modules[__name__])
+if str(ROOT / "benchmarks") not in sys.path:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+from latency import stage as latency_stage  # noqa: E402
+from memory import stage as memory_stage  # noqa: E402
+from scale import stage as scale_stage  # noqa: E402
+
+STAGES = ("throughput", "scale", "memory", "latency")
+
+
+def parse_arguments():
+    ap = argparse.ArgumentParser(description="Every Sluice benchmark in one run: one table, one name=value line.")
     ap.add_argument("--binary", default=str(ROOT / ".build/release/sluice"))
+    ap.add_argument("--only", default=",".join(STAGES),
+                    help=f"comma-separated stages to run, of {', '.join(STAGES)} (scale needs throughput's topics) [all]")
     ap.add_argument("--customers", type=int, default=10000, help="initial customers (applications and repayments: 1.5x each)")
     ap.add_argument("--no-warehouse", action="store_true")
     ap.add_argument("--warehouse-messages", type=int, default=8000, help="messages the warehouse stage samples")
     ap.add_argument("--apply-events", type=int, default=100000, help="events for the apply-only benchmark (0: skip)")
+    ap.add_argument("--scale-partitions", type=int, default=6, help="partitions of the scale stage's topics")
+    ap.add_argument("--scale-processes", default="1,2,3", help="sink process counts the scale stage runs, comma-separated")
+    ap.add_argument("--memory-rows", type=int, default=memory_stage.DEFAULT_ROWS,
+                    help=f"rows of the memory stage's one source transaction (the target is stated for 1000000) [{memory_stage.DEFAULT_ROWS}]")
+    ap.add_argument("--latency-rate", type=float, default=500, help="changes per second the latency stage writes [500]")
+    ap.add_argument("--latency-seconds", type=float, default=30, help="how long the latency stage writes [30]")
+    ap.add_argument("--latency-tx", type=int, default=10, help="changes per transaction in the latency stage [10]")
+    ap.add_argument("--latency-poll-ms", type=int, default=None, help="the source's poll.interval.ms in the latency stage [as shipped]")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--results", default=str(ROOT / "benchmarks/results"))
     args = ap.parse_args()
+    args.only = [x.strip() for x in args.only.split(",") if x.strip()]
+    unknown = [x for x in args.only if x not in STAGES]
+    if unknown:
+        ap.error(f"--only: unknown stage(s) {', '.join(unknown)}; choose from {', '.join(STAGES)}")
+    if "scale" in args.only and "throughput" not in args.only:
+        ap.error("--only: the scale stage copies the throughput stage's topics; add throughput")
+    try:
+        args.scale_processes = [int(x) for x in args.scale_processes.split(",") if x.strip()]
+    except ValueError:
+        ap.error(f"--scale-processes: expected comma-separated counts such as 1,2,3, got {args.scale_processes!r}")
+    if not Path(args.binary).exists():
+        ap.error(f"--binary: {args.binary} does not exist; build it with `swift build -c release --product sluice` (make bench does)")
+    return args
 
+
+def main():
+    args = parse_arguments()
     run = uuid.uuid4().hex[:6]
-    db, prefix = f"Bench_{run}", f"bench{run}"
     workdir = Path(tempfile.mkdtemp(prefix=f"sluice-bench-{run}-"))
+    log(f"run {run}: stages {', '.join(args.only)}, logs in {workdir}")
+    rows, values, detail, header, cleanup = [], {}, {}, [], []
+    try:
+        if "throughput" in args.only:
+            t = throughput(args, run, workdir)
+            rows += t["rows"]
+            values.update(t["values"])
+            detail.update(t["detail"])
+            header.append(t["header"])
+            cleanup.append(t["cleanup"])
+            if "scale" in args.only and args.scale_processes:
+                log(f"scale: {args.scale_partitions} partitions, {args.scale_processes} sink processes")
+                r = scale_stage.run(args.binary, run, workdir, t["topics"], args.scale_partitions, args.scale_processes,
+                                    t["checksums"], args.timeout, reference_schema=t["replica_schema"])
+                rows += r["rows"]
+                values.update(r["values"])
+                detail["scale"] = r["detail"]
+        if "memory" in args.only and args.memory_rows > 0:
+            log(f"memory: one source transaction of {args.memory_rows} rows")
+            r = memory_stage.run(args.binary, run, workdir, args.memory_rows, args.timeout,
+                                 json.loads((ROOT / "connectors/credit-source.json").read_text()))
+            rows += r["rows"]
+            values.update(r["values"])
+            detail["memory"] = r["detail"]
+        if "latency" in args.only and args.latency_seconds > 0:
+            r = latency_stage.run(args.binary, run, workdir, args.latency_rate, args.latency_seconds, args.latency_tx,
+                                  args.latency_poll_ms, args.timeout)
+            rows += r["rows"]
+            values.update(r["values"])
+            detail["latency"] = r["detail"]
+    finally:
+        for step in cleanup:
+            step()
+
+    out = [f"Sluice benchmark {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, run {run}: "
+           f"{'; '.join(header) or 'stages ' + ', '.join(args.only)}, {os.cpu_count()} cores "
+           f"(shared; ratios are same-run), load average {os.getloadavg()[0]:.1f} at the end",
+           f"{'stage':40} {'events/rows':>11} {'seconds':>8} {'rate/s':>9}  ratio",
+           "-" * 100]
+    for name, n, seconds, r, ratio in rows:
+        out.append(f"{name:40} {n:>11} {seconds:>8.2f} {r:>9.0f}  {ratio}")
+    out.append(" ".join(f"{k}={v}" for k, v in values.items()))
+    text = "\n".join(out)
+    print(text)
+    results = Path(args.results)
+    results.mkdir(parents=True, exist_ok=True)
+    if args.only == list(STAGES):
+        (results / "latest.txt").write_text(text + "\n")
+    stamp = time.strftime('%Y%m%dT%H%M%S', time.gmtime())
+    (results / f"bench-{stamp}.txt").write_text(text + "\n")
+    (results / f"bench-{stamp}.json").write_text(json.dumps({**detail, "values": values, "stages": args.only}, indent=2, default=str))
+
+
+def throughput(args, run: str, workdir: Path) -> dict:
+    """The credit tables through the source, the replica sink, the peer, COPY, the warehouse, the apply path."""
+    db, prefix = f"Bench_{run}", f"bench{run}"
     c0, a0, r0 = args.customers, args.customers * 3 // 2, args.customers * 3 // 2
-    log(f"run {run}: database {db}, topic prefix {prefix}, logs in {workdir}")
+    log(f"throughput: database {db}, topic prefix {prefix}")
 
     tsql("master", [f"CREATE DATABASE [{db}]", f"ALTER DATABASE [{db}] SET ALLOW_SNAPSHOT_ISOLATION ON"])
     tsql(db, [f"CREATE TABLE dbo.{t} ({ddl})" for t, (_, ddl) in TABLES.items()] + ["CREATE TABLE dbo.bench_marker (id int NOT NULL PRIMARY KEY)"])
@@ -545,27 +660,17 @@ def main():
         values["apply_vs_copy"] = round(apply_rate / apply_copy, 2)
         values["apply_events_per_s"] = round(apply_rate)
 
-    out = [f"Sluice benchmark {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, run {run}: {total_events} events "
-           f"({snapshot_events} snapshot + {backlog_events} backlog), {os.cpu_count()} cores (shared; ratios are same-run)",
-           f"{'stage':38} {'events/rows':>11} {'seconds':>8} {'rate/s':>9}  ratio",
-           "-" * 100]
-    for name, n, seconds, r, ratio in rows:
-        out.append(f"{name:38} {n:>11} {seconds:>8.2f} {r:>9.0f}  {ratio}")
-    out.append(" ".join(f"{k}={v}" for k, v in values.items()))
-    text = "\n".join(out)
-    print(text)
-    results = Path(args.results)
-    results.mkdir(parents=True, exist_ok=True)
-    (results / "latest.txt").write_text(text + "\n")
-    (results / f"bench-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}.json").write_text(json.dumps(
-        {"snapshot": snap, "stream": stream, "sink": sink, "peer": peer, "copy": copy, "warehouse": warehouse, "apply": apply,
-         "values": values}, indent=2))
-    with pg() as conn:
-        for schema in (sluice_schema, peer_schema):
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    tsql("master", [f"DROP DATABASE [{db}]"])
-    if warehouse:
-        tsql("master", [f"DROP DATABASE [BenchWh_{run}]"], "SLUICE_WAREHOUSE_URL")
+    def cleanup():
+        with pg() as conn:
+            for schema in (sluice_schema, peer_schema):
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        tsql("master", [f"DROP DATABASE [{db}]"])
+        if warehouse:
+            tsql("master", [f"DROP DATABASE [BenchWh_{run}]"], "SLUICE_WAREHOUSE_URL")
+    return {"rows": rows, "values": values, "topics": topics, "checksums": want, "cleanup": cleanup, "replica_schema": sluice_schema,
+            "header": f"{total_events} events ({snapshot_events} snapshot + {backlog_events} backlog)",
+            "detail": {"snapshot": snap, "stream": stream, "sink": sink, "peer": peer, "copy": copy, "warehouse": warehouse,
+                       "apply": apply}}
 
 
 if __name__ == "__main__":

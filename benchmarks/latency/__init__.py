@@ -1,0 +1,1 @@
+"""The latency stage of `make bench` (benchmarks/bench.py calls stage.run)."""
