@@ -35,16 +35,12 @@ import SluiceKafka
 ///   answering without closing the connection is cancelled after this long and the session given up after
 ///   twice this long; the source is then down (reason in health) and reconnects with the backoff.
 ///   Rounded up to whole seconds (db-lib's unit); 0 waits forever
-<<<<<<< HEAD
 /// - `topic.creation.default.partitions` [1], `topic.creation.default.replication.factor` [-1] — partitions
 ///   and replication factor of the topics the source creates (change events, `<prefix>`, transactions,
 ///   heartbeats; the position topic always has one partition); -1 takes the broker's default. Existing
 ///   topics are left as they are. Events go to `murmur2(key) mod partitions` (librdkafka's
 ///   `murmur2_random`, the Java client's partitioner), so a key's events stay on one partition in order
-public struct SQLServerSourceConfiguration: Sendable {
-=======
 public struct SQLServerSourceConfiguration: ConnectorConfiguration {
->>>>>>> struct
     public enum SnapshotMode: String, CaseIterable, Sendable {
         case initial, initialOnly = "initial_only", noData = "no_data", whenNeeded = "when_needed", always
         case schemaOnly = "schema_only"
