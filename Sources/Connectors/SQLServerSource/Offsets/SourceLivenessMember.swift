@@ -59,7 +59,9 @@ final class SourceLivenessMember: Sendable {
         while !isStopped && !Task.isCancelled {
             var consumer: KafkaConsumer?
             do {
-                let admin = try KafkaAdminClient(configuration: KafkaAdminConfiguration(connection: connection.forProducer), logger: logger)
+                // A short request timeout: a blocked admin call is what a SIGTERM waits for when the broker is down.
+                let admin = try KafkaAdminClient(configuration: KafkaAdminConfiguration(connection: connection.forProducer, requestTimeout: .seconds(5)),
+                                                 logger: logger)
                 do {
                     _ = try await admin.ensureTopic(KafkaTopicSpecification.compacted(name: topic, replicationFactor: replicationFactor))
                 } catch {
@@ -93,8 +95,11 @@ final class SourceLivenessMember: Sendable {
                 if isStopped || Task.isCancelled { break }
                 logger.warning("Joining consumer group \(group) (how offsets reset sees a running source) failed, retrying in \(backoff): \(error)")
                 health.set(component, .down("cannot join consumer group \(group) (retrying in \(backoff)): \(error)"))
-                let wait = backoff
-                try? await Task.sleep(for: wait)
+                // In slices, so stop() (graceful shutdown) is not kept waiting for a long backoff.
+                let until = ContinuousClock.now + backoff
+                while !isStopped && !Task.isCancelled && ContinuousClock.now < until {
+                    try? await Task.sleep(for: .milliseconds(200))
+                }
                 backoff = min(backoff * 2, retryBackoffMax)
             }
         }
