@@ -539,3 +539,7 @@ async def _sp_cdc_get_ddl_history(session, a) -> AsyncIterator[ResultItem]:
     yield ResultSet(cols, rows)
     yield Done(len(rows))
     yield ReturnStatus(0)
+
+
+# name -> implementation (procs.call binds the arguments by procs.SIGNATURES first)
+PROCEDURES = {name[1:]: fn for name, fn in list(globals().items()) if name.startswith("_sp_cdc_")}

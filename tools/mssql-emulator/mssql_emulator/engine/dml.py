@@ -12,8 +12,8 @@ from sqlglot import exp
 from ..api import Column, Done, ResultItem, ResultSet, SqlError, SqlType
 from .catalog import ColumnInfo, TableInfo
 from .ddl import syntax
-from .query import FOR_JSON_COLUMN, convert_row, converter, touches_database
 from .pgsql import qi
+from .query import FOR_JSON_COLUMN, convert_row, converter, touches_database
 from .scope import Output
 from .translate import Translator, coerce_sql
 from .types import unsupported

@@ -13,8 +13,8 @@ from ..api import Done, Param, ResultItem, ReturnStatus, ReturnValue, SqlError, 
 from . import procs
 from .ddl import Cursor, syntax
 from .flow import BatchReturn, DeferredArg
-from .splitter import split_batch
 from .pgsql import literal
+from .splitter import split_batch
 from .types import parse_type, unsupported
 
 

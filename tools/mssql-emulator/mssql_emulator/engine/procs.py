@@ -98,7 +98,7 @@ async def call(session, name: str, args: dict, positional: list) -> AsyncIterato
             yield item
         return
     bound = _bind(proc, sig, args, positional)
-    fn = getattr(cdc_procs, "_" + proc)
+    fn = cdc_procs.PROCEDURES[proc]
     async for item in fn(session, bound):
         yield item
 

@@ -42,6 +42,12 @@ log = logging.getLogger("mssql_emulator.engine")
 
 class EngineSession(TransactionsMixin, SettingsMixin, QueryMixin, DmlMixin, DdlMixin, DatabaseOptionsMixin,
                     ProceduresMixin):
+    """One client connection: its databases' Postgres connections, transaction, options and variables.
+
+    The wire layer calls execute, call, cancel and close. System procedures (procs.py, cdc_procs.py) use
+    only the public part: conn, execute, execute_ddl, system_transaction, create_table, map_error and the
+    state attributes (db, server, login, trancount, variables)."""
+
     def __init__(self, server, login: str, app_name: str, db: Database, spid: int) -> None:
         self.server = server
         self.login = login

@@ -6,16 +6,15 @@ from __future__ import annotations
 import re
 import struct
 from contextlib import asynccontextmanager
+from typing import AsyncIterator
 
 import asyncpg
 
-from ..api import EnvChange, Done, ResultItem, SqlError
+from ..api import Done, EnvChange, ResultItem, SqlError
 from . import cdc
 from .catalog import Database
 from .ddl import syntax
 from .types import unsupported
-
-from typing import AsyncIterator
 
 
 # SQL Server's isolation levels on Postgres. Postgres never reads uncommitted data, so READ UNCOMMITTED
