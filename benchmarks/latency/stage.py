@@ -2,24 +2,30 @@
 p50 and p99 of (replica row visible − source commit), against the bound poll interval + capture interval
 + 250 ms.
 
-    .venv/bin/python benchmarks/bench.py --only latency [--latency-rate 500] [--latency-seconds 30]
+    .venv/bin/python benchmarks/bench.py --only latency [--latency-rate 500] [--latency-seconds 30] [--latency-tx 20]
 
 A fresh database on the emulated staging SQL Server holds one table `dbo.lat (id, seq, note, changed_at)`.
-The source (the shipped connector file's settings, `poll.interval.ms` as shipped unless
-`--latency-poll-ms`) and Sluice's replica sink (the shipped replica file's `batch.size`) run as two
-`sluice run` processes, as deployed. After a warm-up row has reached the replica:
+The source (the shipped `connectors/credit-source.json` settings: `poll.interval.ms` as shipped unless
+`--latency-poll-ms`) and Sluice's replica sink (the shipped `connectors/replica-postgres.json` settings)
+run as two `sluice run` processes, as deployed. After a warm-up row has reached the replica:
 
-- a writer commits transactions of `--latency-tx` changes (default 10: 8 inserts of new keys, 2 updates
-  of keys written at least two seconds before) on a fixed schedule that adds up to `--latency-rate`
-  changes a second; every change sets `seq` to the next number, and the writer notes the moment each
-  COMMIT returned (the source commit time, as the client sees it: after the server committed);
+- a writer commits transactions of `--latency-tx` changes (a fifth of them updates of keys written at
+  least two seconds before, the rest inserts of new keys) on a fixed schedule that adds up to
+  `--latency-rate` changes a second, each transaction one batch (`BEGIN TRANSACTION; INSERT …; UPDATE …
+  CASE …; COMMIT`: the emulator's cost is per statement). Every change sets `seq` to the next number; the
+  writer notes when the batch returned, i.e. just after the server committed (the source commit time as
+  the client sees it). When the emulator cannot keep up, the writer falls behind its schedule and the
+  achieved rate is what the table prints;
 - a reader polls the replica every 10 ms (`SELECT seq … WHERE seq > <highest seen>`, an index on `seq`)
   and notes when each `seq` first became visible.
 
-Latency of a change = first seen − its commit returned; a change overwritten before the replica showed it
-(an update of the same key in the same sink batch) has no visible moment and is counted apart. Both
-clocks are this process's monotonic clock. The capture interval is read from the running emulator's
-command line (`--capture-interval`, `SLUICE_CAPTURE_INTERVAL` when `scripts/services up` started it).
+Latency of a change = first seen − its commit returned. A change overwritten before the replica showed
+it (its key updated again within one sink batch) has no visible moment and is counted apart. The split
+uses the Kafka messages' create timestamps (the source's producer): commit → published (the capture
+job's interval, the source's poll interval, reading and encoding) and published → visible (the broker
+and the sink). All times are this machine's wall clock. The capture interval is read from the running
+emulator's command line (`--capture-interval`, from `SLUICE_CAPTURE_INTERVAL` when `scripts/services up`
+started it).
 """
 from __future__ import annotations
 
