@@ -493,8 +493,14 @@ def parse_arguments():
     return args
 
 
+def interrupted(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main():
     args = parse_arguments()
+    # SIGTERM (timeout, a closed terminal) unwinds like Ctrl-C, so each stage stops the sluice processes it started.
+    signal.signal(signal.SIGTERM, interrupted)
     run = uuid.uuid4().hex[:6]
     workdir = Path(tempfile.mkdtemp(prefix=f"sluice-bench-{run}-"))
     log(f"run {run}: stages {', '.join(args.only)}, logs in {workdir}")
