@@ -46,12 +46,13 @@ bench-pgsink: bootstrap
 
 # Every benchmark in one run on the local world (release build): one table, one name=value line,
 # kept in benchmarks/results/latest.txt (benchmarks/README.md). Not part of `make test`.
+# BENCH_ARGS passes options, e.g. BENCH_ARGS="--only memory --memory-rows 1000000".
 bench: bootstrap
 	swift build -c release --product sluice
 	swift build -c release --product sluice-bench-pgsink
 	.venv/bin/pip install -q -r benchmarks/peer/requirements.txt
 	scripts/services up
-	eval "$$(scripts/services env)" && .venv/bin/python benchmarks/bench.py --binary .build/release/sluice
+	eval "$$(scripts/services env)" && .venv/bin/python benchmarks/bench.py --binary .build/release/sluice $(BENCH_ARGS)
 
 # dbt on the local world's replica: deps (if any), build, source freshness; non-zero on any failure.
 dbt: bootstrap

@@ -473,7 +473,7 @@ def parse_arguments():
                     help=f"rows of the memory stage's one source transaction (the target is stated for 1000000) [{memory_stage.DEFAULT_ROWS}]")
     ap.add_argument("--latency-rate", type=float, default=500, help="changes per second the latency stage writes [500]")
     ap.add_argument("--latency-seconds", type=float, default=30, help="how long the latency stage writes [30]")
-    ap.add_argument("--latency-tx", type=int, default=10, help="changes per transaction in the latency stage [10]")
+    ap.add_argument("--latency-tx", type=int, default=20, help="changes per transaction in the latency stage (a fifth of them updates) [20]")
     ap.add_argument("--latency-poll-ms", type=int, default=None, help="the source's poll.interval.ms in the latency stage [as shipped]")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--results", default=str(ROOT / "benchmarks/results"))
@@ -493,8 +493,14 @@ def parse_arguments():
     return args
 
 
+def interrupted(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main():
     args = parse_arguments()
+    # SIGTERM (timeout, a closed terminal) unwinds like Ctrl-C, so each stage stops the sluice processes it started.
+    signal.signal(signal.SIGTERM, interrupted)
     run = uuid.uuid4().hex[:6]
     workdir = Path(tempfile.mkdtemp(prefix=f"sluice-bench-{run}-"))
     log(f"run {run}: stages {', '.join(args.only)}, logs in {workdir}")

@@ -2,24 +2,30 @@
 p50 and p99 of (replica row visible − source commit), against the bound poll interval + capture interval
 + 250 ms.
 
-    .venv/bin/python benchmarks/bench.py --only latency [--latency-rate 500] [--latency-seconds 30]
+    .venv/bin/python benchmarks/bench.py --only latency [--latency-rate 500] [--latency-seconds 30] [--latency-tx 20]
 
 A fresh database on the emulated staging SQL Server holds one table `dbo.lat (id, seq, note, changed_at)`.
-The source (the shipped connector file's settings, `poll.interval.ms` as shipped unless
-`--latency-poll-ms`) and Sluice's replica sink (the shipped replica file's `batch.size`) run as two
-`sluice run` processes, as deployed. After a warm-up row has reached the replica:
+The source (the shipped `connectors/credit-source.json` settings: `poll.interval.ms` as shipped unless
+`--latency-poll-ms`) and Sluice's replica sink (the shipped `connectors/replica-postgres.json` settings)
+run as two `sluice run` processes, as deployed. After a warm-up row has reached the replica:
 
-- a writer commits transactions of `--latency-tx` changes (default 10: 8 inserts of new keys, 2 updates
-  of keys written at least two seconds before) on a fixed schedule that adds up to `--latency-rate`
-  changes a second; every change sets `seq` to the next number, and the writer notes the moment each
-  COMMIT returned (the source commit time, as the client sees it: after the server committed);
+- a writer commits transactions of `--latency-tx` changes (a fifth of them updates of keys written at
+  least two seconds before, the rest inserts of new keys) on a fixed schedule that adds up to
+  `--latency-rate` changes a second, each transaction one batch (`BEGIN TRANSACTION; INSERT …; UPDATE …
+  CASE …; COMMIT`: the emulator's cost is per statement). Every change sets `seq` to the next number; the
+  writer notes when the batch returned, i.e. just after the server committed (the source commit time as
+  the client sees it). When the emulator cannot keep up, the writer falls behind its schedule and the
+  achieved rate is what the table prints;
 - a reader polls the replica every 10 ms (`SELECT seq … WHERE seq > <highest seen>`, an index on `seq`)
   and notes when each `seq` first became visible.
 
-Latency of a change = first seen − its commit returned; a change overwritten before the replica showed it
-(an update of the same key in the same sink batch) has no visible moment and is counted apart. Both
-clocks are this process's monotonic clock. The capture interval is read from the running emulator's
-command line (`--capture-interval`, `SLUICE_CAPTURE_INTERVAL` when `scripts/services up` started it).
+Latency of a change = first seen − its commit returned. A change overwritten before the replica showed
+it (its key updated again within one sink batch) has no visible moment and is counted apart. The split
+uses the Kafka messages' create timestamps (the source's producer): commit → published (the capture
+job's interval, the source's poll interval, reading and encoding) and published → visible (the broker
+and the sink). All times are this machine's wall clock. The capture interval is read from the running
+emulator's command line (`--capture-interval`, from `SLUICE_CAPTURE_INTERVAL` when `scripts/services up`
+started it).
 """
 from __future__ import annotations
 
@@ -33,6 +39,7 @@ import urllib.request
 from pathlib import Path
 
 import pytds
+from confluent_kafka import Consumer, TopicPartition
 
 import bench
 
@@ -86,13 +93,13 @@ class Writer(threading.Thread):
         # One round trip per transaction: BEGIN … COMMIT in one batch (the emulator is slow per request).
         with pytds.connect(database=self.db, autocommit=True, timeout=60, **bench.mssql("SLUICE_STAGING_URL")) as conn:
             cur = conn.cursor()
-            self.started_at = time.monotonic()
+            self.started_at = time.time()
             k = 0
             while True:
                 due = self.started_at + k * period
                 if due - self.started_at >= self.seconds:
                     break
-                now = time.monotonic()
+                now = time.time()
                 if due > now:
                     time.sleep(due - now)
                 else:
@@ -104,20 +111,26 @@ class Writer(threading.Thread):
                     values.append(f"({self.next_id}, {self.seq}, N'insert {self.seq}', SYSDATETIME())")
                     self.next_id += 1
                 statements = ["INSERT INTO dbo.lat (id, seq, note, changed_at) VALUES " + ", ".join(values)]
-                old = bisect.bisect_left(self.written_at, time.monotonic() - 2.0)
-                for _ in range(updates if old else 0):
-                    self.seq += 1
-                    seqs.append(self.seq)
-                    statements.append(f"UPDATE dbo.lat SET seq = {self.seq}, note = N'update {self.seq}', changed_at = SYSDATETIME() "
-                                      f"WHERE id = {self.written_ids[rng.randrange(old)]}")
+                old = bisect.bisect_left(self.written_at, time.time() - 2.0)
+                if old >= updates > 0:
+                    chosen = {}
+                    while len(chosen) < updates:
+                        chosen.setdefault(self.written_ids[rng.randrange(old)], None)
+                    for key in chosen:
+                        self.seq += 1
+                        seqs.append(self.seq)
+                        chosen[key] = self.seq
+                    # One statement for the transaction's updates (the emulator's cost is per statement).
+                    statements.append("UPDATE dbo.lat SET seq = CASE id " + " ".join(f"WHEN {i} THEN {q}" for i, q in chosen.items()) +
+                                      f" END, note = N'update', changed_at = SYSDATETIME() WHERE id IN ({', '.join(map(str, chosen))})")
                 cur.execute("BEGIN TRANSACTION; " + "; ".join(statements) + "; COMMIT TRANSACTION")
-                at = time.monotonic()
+                at = time.time()
                 for s in seqs:
                     self.committed[s] = at
                 self.written_ids.extend(range(self.next_id - inserts, self.next_id))
                 self.written_at.extend([at] * inserts)
                 k += 1
-            self.finished_at = time.monotonic()
+            self.finished_at = time.time()
 
 
 class Reader(threading.Thread):
@@ -138,7 +151,7 @@ class Reader(threading.Thread):
                 query = f'SELECT seq FROM "{self.schema}".lat WHERE seq > %s'
                 while not self.stop_event.is_set():
                     rows = conn.execute(query, (self.highest,)).fetchall()
-                    at = time.monotonic()
+                    at = time.time()
                     self.polls += 1
                     for (seq,) in rows:
                         self.seen.setdefault(seq, at)
@@ -146,6 +159,30 @@ class Reader(threading.Thread):
                     self.stop_event.wait(self.interval)
         except BaseException as error:
             self.error = error
+
+
+def published_times(topic: str) -> dict[int, float]:
+    """{seq: when the source produced its event} (the messages' create timestamps, wall clock)."""
+    ends = bench.end_offsets(os.environ["SLUICE_KAFKA_BOOTSTRAP"], [topic])
+    consumer = Consumer({"bootstrap.servers": os.environ["SLUICE_KAFKA_BOOTSTRAP"], "group.id": f"bench-latency-read-{topic}",
+                         "enable.auto.commit": False})
+    out: dict[int, float] = {}
+    try:
+        consumer.assign([TopicPartition(t, p, 0) for (t, p) in ends])
+        remaining = dict(ends)
+        while any(offset > 0 for offset in remaining.values()):
+            for m in consumer.consume(num_messages=5000, timeout=2):
+                if m.error() is not None:
+                    continue
+                remaining[(m.topic(), m.partition())] = ends[(m.topic(), m.partition())] - m.offset() - 1
+                value = m.value()
+                if value:
+                    after = json.loads(value).get("payload", {}).get("after")
+                    if after:
+                        out[int(after["seq"])] = m.timestamp()[1] / 1000
+    finally:
+        consumer.close()
+    return out
 
 
 def run(binary: str, run_id: str, workdir, rate: float, seconds: float, tx: int, poll_ms: int | None, timeout: float) -> dict:
@@ -208,6 +245,7 @@ def run(binary: str, run_id: str, workdir, rate: float, seconds: float, tx: int,
         rss = {"source": src.hwm(), "sink": sink.hwm()}
         if reader.error:
             raise SystemExit(f"the latency stage's reader failed: {reader.error!r}")
+        published = published_times(f"{prefix}.{db}.dbo.lat")
     finally:
         for process in (sink, src):
             if process:
@@ -217,6 +255,10 @@ def run(binary: str, run_id: str, workdir, rate: float, seconds: float, tx: int,
         bench.tsql("master", [f"DROP DATABASE [{db}]"])
 
     latencies = sorted((reader.seen[s] - t) * 1000 for s, t in writer.committed.items() if s in reader.seen)
+    # Where the time goes: commit → the source produced the event (capture job + source poll), and
+    # produced → visible in the replica (broker + sink).
+    to_published = sorted((published[s] - t) * 1000 for s, t in writer.committed.items() if s in reader.seen and s in published)
+    to_visible = sorted((reader.seen[s] - published[s]) * 1000 for s in writer.committed if s in reader.seen and s in published)
     unseen = len(writer.committed) - len(latencies)
     changes = len(writer.committed)
     wrote = writer.finished_at - writer.started_at
@@ -225,14 +267,19 @@ def run(binary: str, run_id: str, workdir, rate: float, seconds: float, tx: int,
     met = p99 <= bound_ms
     table = [(f"latency at {achieved:.0f} changes/s (p50)", changes, wrote, achieved,
               f"p50 {p50:.0f} ms, p99 {p99:.0f} ms (bound {bound_ms:.0f} ms = poll {poll} + capture {capture * 1000:.0f} + 250: "
-              f"{'met' if met else 'NOT met'}), max {worst:.0f} ms")]
-    values = {"latency_changes": changes, "latency_changes_per_s": round(achieved), "latency_p50_ms": round(p50),
+              f"{'met' if met else 'NOT met'}), max {worst:.0f} ms; p50/p99 commit→published "
+              f"{percentile(to_published, 50):.0f}/{percentile(to_published, 99):.0f} ms, published→visible "
+              f"{percentile(to_visible, 50):.0f}/{percentile(to_visible, 99):.0f} ms")]
+    values = {"latency_changes": changes, "latency_changes_per_s": round(achieved), "latency_target_changes_per_s": round(rate),
+              "latency_p50_ms": round(p50),
               "latency_p99_ms": round(p99), "latency_max_ms": round(worst), "latency_bound_ms": round(bound_ms),
               "latency_p99_within_bound": str(met).lower()}
     detail = {"changes": changes, "seen": len(latencies), "overwritten_before_visible": unseen, "write_seconds": wrote,
               "writer_behind_max_s": writer.behind_max, "reader_polls": reader.polls, "poll_interval_ms": poll,
               "capture_interval_s": capture, "capture_interval_from": capture_from, "bound_ms": bound_ms,
               "p50_ms": p50, "p90_ms": percentile(latencies, 90), "p99_ms": p99, "max_ms": worst,
+              "commit_to_published_ms": {p: percentile(to_published, p) for p in (50, 90, 99, 100)},
+              "published_to_visible_ms": {p: percentile(to_visible, p) for p in (50, 90, 99, 100)},
               "source_cpu_us_per_change": (cpu1[0] - cpu0[0]) / changes * 1e6 if changes else None,
               "sink_cpu_us_per_change": (cpu1[1] - cpu0[1]) / changes * 1e6 if changes else None,
               "peak_rss_mib": rss}

@@ -1,0 +1,49 @@
+"""Unit tests of the benchmark harness's own arithmetic (no local world needed):
+
+    .venv/bin/pip install -q -r benchmarks/peer/requirements.txt && .venv/bin/pytest -q benchmarks/tests
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import bench  # noqa: E402
+from latency import stage as latency  # noqa: E402
+from memory import stage as memory  # noqa: E402
+
+
+@pytest.mark.parametrize("p, expected", [(50, 50), (99, 99), (100, 100), (1, 1), (0, 1)])
+def test_percentile_is_nearest_rank(p, expected):
+    assert latency.percentile([float(v) for v in range(1, 101)], p) == expected
+
+
+def test_percentile_of_a_short_list_takes_its_largest_for_p99():
+    assert latency.percentile([5.0, 7.0, 900.0], 99) == 900.0
+    assert latency.percentile([5.0, 7.0, 900.0], 50) == 7.0
+
+
+def keys_of(sql: str) -> tuple[int, int]:
+    """The smallest and largest key the generated INSERT … SELECT can produce, and its WHERE bound."""
+    places = len(re.findall(r"AS d\d+\(n\)", sql))
+    bound = int(re.search(r"WHERE i <= (\d+)$", sql).group(1))
+    return 10 ** places, bound  # keys 1 … 10**places before the WHERE
+
+
+@pytest.mark.parametrize("rows", [1, 9, 10, 11, 200_000, 999_999, 1_000_000, 1_000_001])
+def test_one_transaction_insert_generates_every_key_and_no_more_digits_than_needed(rows):
+    sql = memory.one_transaction_insert(rows)
+    generated, bound = keys_of(sql)
+    assert bound == rows
+    assert generated >= rows, "the cross join must reach the last key"
+    assert generated <= max(10, 10 * (rows - 1)), "one digit more than needed multiplies the server's work by ten"
+    assert sql.count("INSERT INTO") == 1, "one statement: one source transaction"
+
+
+def test_stage_modules_share_the_harness_module():
+    # bench.py runs as __main__ and registers itself as `bench`: the stages must not load a second copy.
+    assert memory.bench is bench and latency.bench is bench
