@@ -146,15 +146,24 @@ class FaultRunner:
             return f"terminated {sum(1 for r in rows if r['ok'])} replica sink session(s)"
         if k == "stale-redelivery":
             # Stop a sink, rewind its stored offsets to the start of every partition, start it again: it
-            # reads everything again, and its position guard must make all of it a no-op.
+            # reads everything again, and its position guard must make all of it a no-op. `offsets reset`
+            # refuses while the group has members; Tansu keeps a member killed just before until another
+            # one joins, so when it stays the sink runs 15 s (its join evicts it) and the fault tries again.
             proc = self.processes[p["sink"]]
-            status = proc.signal(signal.SIGTERM)
-            try:
-                rewound = retry("sluice offsets reset", lambda: offsets_reset(proc), timeout=60, interval=1)
-            finally:
+            for attempt in range(1, 5):
+                status = proc.signal(signal.SIGTERM)
+                try:
+                    rewound = retry("sluice offsets reset", lambda: offsets_reset(proc), timeout=20, interval=1)
+                except RuntimeError:
+                    proc.start()
+                    if attempt == 4:
+                        raise
+                    time.sleep(15)
+                    continue
                 proc.start()
-            self.redelivered += rewound
-            return f"{p['sink']} stopped ({status}), its offsets reset to earliest ({rewound} events to read again), restarted"
+                self.redelivered += rewound
+                return (f"{p['sink']} stopped ({status}), its offsets reset to earliest ({rewound} events to read again), "
+                        f"restarted (attempt {attempt})")
         if k == "poison-message":
             topic = f"{self.prefix}.CreditStaging.dbo.{p['table']}"
             key = f"chaos-poison-{n}"

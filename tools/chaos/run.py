@@ -163,6 +163,7 @@ def main() -> int:
     live = [procs["source"], procs["replica-sink"], procs["warehouse-sink"], procs["app"]]
     supervisor = Supervisor(live)
     violations: list[str] = []
+    runner = None
     try:
         for p in live:
             p.start()
@@ -230,9 +231,11 @@ def main() -> int:
                                           [f"{prefix}-replica.dlq", f"{prefix}-warehouse.dlq", f"{prefix}-replay.dlq"], log)
         violations += checks.check_rss(live, log)
     finally:
+        if runner is not None:
+            runner.stopping.set()
         supervisor.stop()
         for p in procs.values():
-            p.stop()
+            p.stop(final=True)
     if violations:
         log(f"chaos run {prefix} (CHAOS_SEED={seed}): FAILED, {len(violations)} violation(s):")
         for v in violations:

@@ -70,6 +70,7 @@ class SluiceProcess:
         self.proc: subprocess.Popen | None = None
         self.lock = threading.Lock()
         self.expected_down = False
+        self.closed = False  # stopped for good: a fault or the supervisor must not start it again
         self.starts = 0
         self.unexpected_exits: list[tuple[float, int]] = []
         self.peak_rss_kib = 0
@@ -80,6 +81,8 @@ class SluiceProcess:
 
     def start(self) -> None:
         with self.lock:
+            if self.closed:
+                return
             handle = open(self.log, "ab")
             argv = ([str(self.binary), "app", "--http-port", str(self.port), "--config", str(self.connector)] if self.app
                     else [str(self.binary), "run", "--http-port", str(self.port), str(self.connector)])
@@ -110,7 +113,11 @@ class SluiceProcess:
             p.wait()
             return None
 
-    def stop(self) -> int | None:
+    def stop(self, final: bool = False) -> int | None:
+        """SIGTERM and wait; `final`: never started again (the end of the run)."""
+        if final:
+            with self.lock:
+                self.closed = True
         return self.signal(signal.SIGTERM, wait=60)
 
     def wait_live(self, timeout: float = 60) -> None:
