@@ -17,7 +17,7 @@ import kafka
 from world import ROOT, mssql_execute, pg, replica_pg_port, replica_url, retry, services
 
 KINDS = ["kill9-source", "kill9-replica-sink", "kill9-warehouse-sink", "sigterm-restart", "broker-pause",
-         "postgres-crash", "capture-job-stop", "replica-session-kill", "poison-message"]
+         "postgres-crash", "capture-job-stop", "replica-session-kill", "poison-message", "stale-redelivery"]
 
 
 @dataclass
@@ -28,12 +28,15 @@ class Fault:
 
 
 def schedule(seed: int, minutes: float) -> list[Fault]:
-    """At least 2.5 faults a minute (6 at least); every kind once before any repeats."""
+    """At least 2.5 faults a minute (6 at least); every kind once before any repeats, and a stale
+    redelivery in every run (it is what catches a sink whose position guard is gone)."""
     rng = random.Random(seed)
     count = max(6, math.ceil(2.5 * minutes))
-    kinds = rng.sample(KINDS, len(KINDS))[:count]
+    others = [k for k in KINDS if k != "stale-redelivery"]
+    kinds = rng.sample(others, len(others))[:count - 1] + ["stale-redelivery"]
     while len(kinds) < count:
         kinds.append(rng.choice(KINDS))
+    rng.shuffle(kinds)
     span = minutes * 60
     times = sorted(rng.uniform(5, max(10, span - 25)) for _ in range(count))
     faults = []
@@ -51,8 +54,25 @@ def schedule(seed: int, minutes: float) -> list[Fault]:
             params["seconds"] = round(rng.uniform(5, 25), 1)
         if kind == "poison-message":
             params["table"] = rng.choice(["customers", "credit_applications", "repayments"])
+        if kind == "stale-redelivery":
+            params["sink"] = rng.choice(["replica-sink", "warehouse-sink"])
         faults.append(Fault(round(at, 1), kind, params))
     return faults
+
+
+def offsets_reset(proc) -> int:
+    """`sluice offsets reset <connector> --to earliest --yes` (refused while the group still has members:
+    retried); how many events the sink will read again (stored minus new, over the partitions)."""
+    r = subprocess.run([str(proc.binary), "offsets", "reset", str(proc.connector), "--to", "earliest", "--yes"],
+                       env=proc.environ, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError(f"sluice offsets reset exited {r.returncode}: {(r.stderr or r.stdout).strip()[-300:]}")
+    rewound = 0
+    for line in r.stdout.splitlines()[1:]:
+        cols = line.split("\t")
+        if len(cols) == 4 and cols[2].isdigit() and cols[3].isdigit():
+            rewound += int(cols[2]) - int(cols[3])
+    return rewound
 
 
 class FaultRunner:
@@ -61,6 +81,7 @@ class FaultRunner:
         self.done: list[tuple[Fault, float, str]] = []
         self.poison: list[tuple[str, str]] = []   # (topic, key)
         self.counts: Counter[str] = Counter()
+        self.redelivered = 0
         self.error: str | None = None
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, name="faults", daemon=True)
@@ -123,6 +144,26 @@ class FaultRunner:
                 replica_url(), "SELECT pid, pg_terminate_backend(pid) AS ok FROM pg_stat_activity "
                 "WHERE datname = 'credit_app' AND pid <> pg_backend_pid() AND backend_type = 'client backend'"))
             return f"terminated {sum(1 for r in rows if r['ok'])} replica sink session(s)"
+        if k == "stale-redelivery":
+            # Stop a sink, rewind its stored offsets to the start of every partition, start it again: it
+            # reads everything again, and its position guard must make all of it a no-op. `offsets reset`
+            # refuses while the group has members; Tansu keeps a member killed just before until another
+            # one joins, so when it stays the sink runs 15 s (its join evicts it) and the fault tries again.
+            proc = self.processes[p["sink"]]
+            for attempt in range(1, 5):
+                status = proc.signal(signal.SIGTERM)
+                try:
+                    rewound = retry("sluice offsets reset", lambda: offsets_reset(proc), timeout=20, interval=1)
+                except RuntimeError:
+                    proc.start()
+                    if attempt == 4:
+                        raise
+                    time.sleep(15)
+                    continue
+                proc.start()
+                self.redelivered += rewound
+                return (f"{p['sink']} stopped ({status}), its offsets reset to earliest ({rewound} events to read again), "
+                        f"restarted (attempt {attempt})")
         if k == "poison-message":
             topic = f"{self.prefix}.CreditStaging.dbo.{p['table']}"
             key = f"chaos-poison-{n}"

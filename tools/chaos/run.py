@@ -13,14 +13,16 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import sys
 import time
 from pathlib import Path
 
+import app as credit_app
 import checks
 import kafka
 from faults import FaultRunner, schedule
-from supervisor import SluiceProcess, Supervisor
+from supervisor import SluiceProcess, Supervisor, reap_leftovers
 from workload import Writer
 from world import ROOT, dataflow_world, env, mssql_execute, pg, replica_pg_port, replica_url, services
 
@@ -138,21 +140,30 @@ def main() -> int:
     directory.mkdir(parents=True, exist_ok=True)
     log = Log(directory / "chaos.log")
     log(f"chaos run {prefix}: CHAOS_SEED={seed} CHAOS_MINUTES={minutes:g}; log {directory / 'chaos.log'}")
+    # SIGTERM/SIGHUP (a timeout, a closed terminal) end the run through `finally`, which stops the processes.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda number, _frame: sys.exit(128 + number))
+    reap_leftovers(log)
 
     # The replica's own cluster, fresh.
     services("pg-scratch", "remove", str(replica_pg_port()))
     services("pg-scratch", "up", str(replica_pg_port()))
     pg(replica_url(), "CREATE SCHEMA IF NOT EXISTS dbo")
+    credit_app.load_app_schema()
     replay_schema = "dw_replay"
     create_replay_schema(replay_schema)
     files = connector_files(directory, prefix, replay_schema)
-    ports = free_ports(4)
+    ports = free_ports(5)
     environ = dict(os.environ)
     procs = {name: SluiceProcess(name, binary, files[name], port, directory / f"{name}.log", environ)
              for name, port in zip(["source", "replica-sink", "warehouse-sink", "replay-sink"], ports)}
-    live = [procs["source"], procs["replica-sink"], procs["warehouse-sink"]]
+    # The credit app on the run's replica (users and sessions there too, so it meets the replica's crashes).
+    app_config = credit_app.write_config(directory, procs["source"].url)
+    procs["app"] = SluiceProcess("app", binary, app_config, ports[4], directory / "app.log", environ, app=True)
+    live = [procs["source"], procs["replica-sink"], procs["warehouse-sink"], procs["app"]]
     supervisor = Supervisor(live)
     violations: list[str] = []
+    runner = None
     try:
         for p in live:
             p.start()
@@ -169,8 +180,10 @@ def main() -> int:
         broker_pid = int((ROOT / ".run/broker.pid").read_text())
         runner = FaultRunner(faults, procs, prefix, broker_pid, log)
         writer = Writer(seed, log=log)
+        app_writer = credit_app.AppWriter(seed, procs["app"].url, log=log)
         supervisor.start()
         writer.start()
+        app_writer.start()
         runner.start()
         t0 = time.monotonic()
         runner.join()
@@ -178,9 +191,14 @@ def main() -> int:
         if remaining > 0:
             time.sleep(remaining)
         writer.stop()
+        app_writer.stop()
         log(f"writer stopped after {time.monotonic() - t0:.0f} s: {writer.committed} transactions committed "
             f"({dict(writer.kinds)}), {writer.failed} failed (last error: {writer.error})")
-        log("faults by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(runner.counts.items())) + f"; total {sum(runner.counts.values())}")
+        log(f"app writer (through sluice app's API): {dict(sorted(app_writer.counts.items()))}; "
+            f"{len(app_writer.submitted)} applications submitted (last error: {app_writer.error})")
+        if not any(k.endswith(" ok") for k in app_writer.counts):
+            violations.append(f"no request through sluice app succeeded: {dict(app_writer.counts)}; last error: {app_writer.error}")
+        log("faults by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(runner.counts.items())) + f"; total {sum(runner.counts.values())}; events redelivered by stale-redelivery faults: {runner.redelivered}")
         if runner.error:
             violations.append(f"a fault could not be applied: {runner.error}")
 
@@ -213,9 +231,11 @@ def main() -> int:
                                           [f"{prefix}-replica.dlq", f"{prefix}-warehouse.dlq", f"{prefix}-replay.dlq"], log)
         violations += checks.check_rss(live, log)
     finally:
+        if runner is not None:
+            runner.stopping.set()
         supervisor.stop()
         for p in procs.values():
-            p.stop()
+            p.stop(final=True)
     if violations:
         log(f"chaos run {prefix} (CHAOS_SEED={seed}): FAILED, {len(violations)} violation(s):")
         for v in violations:

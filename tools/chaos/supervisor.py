@@ -12,6 +12,44 @@ from pathlib import Path
 
 from world import ROOT, http_status
 
+# Every process a run starts, one "pid<TAB>connector file" line each: a run that dies before it stops
+# them (a SIGKILLed harness) leaves them running, still writing the shared warehouse; the next run kills
+# them first (`reap_leftovers`). Found the hard way: seed 31's warehouse sink met the versions a
+# leftover warehouse sink of an aborted run kept writing into dw.
+REGISTRY = ROOT / ".run/chaos/processes"
+
+
+def register(pid: int, connector: Path) -> None:
+    REGISTRY.parent.mkdir(parents=True, exist_ok=True)
+    with open(REGISTRY, "a") as f:
+        f.write(f"{pid}\t{connector}\n")
+
+
+def reap_leftovers(log) -> int:
+    """SIGKILLs the processes earlier runs registered that still run with their connector (or app) file
+    (a pid that was reused by anything else is left alone). Returns how many were killed."""
+    killed = 0
+    try:
+        lines = REGISTRY.read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
+        pid_text, _, connector = line.partition("\t")
+        try:
+            pid = int(pid_text)
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (ValueError, OSError):
+            continue
+        if connector.encode() in argv:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+                log(f"killed a leftover of an earlier run: pid {pid} ({connector})")
+            except OSError:
+                pass
+    REGISTRY.write_text("")
+    return killed
+
 
 def rss_kib(pid: int) -> int | None:
     try:
@@ -24,12 +62,15 @@ def rss_kib(pid: int) -> int | None:
 
 
 class SluiceProcess:
-    def __init__(self, name: str, binary: Path, connector: Path, port: int, log: Path, environ: dict):
+    def __init__(self, name: str, binary: Path, connector: Path, port: int, log: Path, environ: dict, app: bool = False):
+        """`connector`: the connector file of `sluice run`, or with `app` the --config file of `sluice app`."""
         self.name, self.binary, self.connector, self.port, self.log = name, binary, connector, port, log
+        self.app = app
         self.environ = environ
         self.proc: subprocess.Popen | None = None
         self.lock = threading.Lock()
         self.expected_down = False
+        self.closed = False  # stopped for good: a fault or the supervisor must not start it again
         self.starts = 0
         self.unexpected_exits: list[tuple[float, int]] = []
         self.peak_rss_kib = 0
@@ -40,11 +81,16 @@ class SluiceProcess:
 
     def start(self) -> None:
         with self.lock:
+            if self.closed:
+                return
             handle = open(self.log, "ab")
-            self.proc = subprocess.Popen([str(self.binary), "run", "--http-port", str(self.port), str(self.connector)],
+            argv = ([str(self.binary), "app", "--http-port", str(self.port), "--config", str(self.connector)] if self.app
+                    else [str(self.binary), "run", "--http-port", str(self.port), str(self.connector)])
+            self.proc = subprocess.Popen(argv,
                                          cwd=ROOT, env=self.environ, stdout=handle, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
             handle.close()
+            register(self.proc.pid, self.connector)
             self.starts += 1
             self.expected_down = False
 
@@ -67,7 +113,11 @@ class SluiceProcess:
             p.wait()
             return None
 
-    def stop(self) -> int | None:
+    def stop(self, final: bool = False) -> int | None:
+        """SIGTERM and wait; `final`: never started again (the end of the run)."""
+        if final:
+            with self.lock:
+                self.closed = True
         return self.signal(signal.SIGTERM, wait=60)
 
     def wait_live(self, timeout: float = 60) -> None:

@@ -93,6 +93,14 @@ public final class WarehouseTarget: SinkTarget {
                 throw SinkError(code: .transient, message: "the warehouse asked to retry (or the connection dropped); retrying the batch",
                                 underlying: "\(error)")
             }
+            if error.code == .duplicateKey {
+                // Every unique key of the model (version id, current version, position, fact keys, offsets) is
+                // one the writer skips when it is already there, so one writer never meets one: another writer
+                // committed the same rows after this batch read them. The retry reads them and skips them.
+                throw SinkError(code: .transient,
+                                message: "another writer committed the same warehouse rows while this batch ran (a second sink on this warehouse, or the partition's previous owner finishing its batch); retrying the batch, which skips them",
+                                underlying: "\(error)")
+            }
             if error.code == .invalidObject {
                 throw SinkError(code: .transient,
                                 message: "the warehouse tables are missing; run db-init/warehouse (scripts/db-init warehouse) against \(configuration.database ?? "the warehouse database")",
