@@ -186,8 +186,15 @@ public final class SQLServerConnection: Sendable {
         }
         let sql = prefix + query.sql
         var encoded = [DBEncodedParameter.positionalText(sql), DBEncodedParameter.positionalText(declared.declarationList)]
+        encoded.reserveCapacity(declared.count + 2)
+        // Input values travel by position (in `@params` order): db-lib then copies no names and the
+        // request carries none. An OUTPUT parameter needs `@name = value`, and T-SQL allows no
+        // positional argument after a named one, so then all of them are named.
+        let positional = !declared.contains { $0.isOutput }
         for parameter in declared {
-            encoded.append(try DBEncodedParameter(parameter))
+            var value = try DBEncodedParameter(parameter)
+            if positional { value.name = nil }
+            encoded.append(value)
         }
         return (sql, encoded)
     }
