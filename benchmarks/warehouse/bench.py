@@ -11,7 +11,7 @@ warehouse database on the emulated "warehouse" SQL Server (a test fixture, far s
 Sluice's CPU (utime+stime of its process, /proc) is counted from its first stored batch to the last
 (the emulator's time does not count). `--perf FILE` records the same interval with `perf record -g`
 (and FILE.idle the idle measurement).
-`--reuse` keeps the topics of the last run of the same size (in .run/bench-warehouse-<customers>.json) when the broker still has them,
+`--reuse` keeps the topics of the last run of the same size (.run/bench-warehouse-<customers>.json) while the broker has them,
 so a second measurement skips the source. Then the same sink runs again with nothing to consume for
 `--idle-seconds`: its CPU per second, times the steady interval, is the part of the figure that comes from the
 emulator's slowness rather than from the messages. The run checks the warehouse against the source (current
@@ -153,11 +153,13 @@ def main():
     print(f"warehouse sink: {w['messages']} messages (steady) in {w['seconds']:.1f} s, {w['cpu']:.2f} s CPU in Sluice, "
           f"{us:.1f} µs CPU/msg, peak RSS {w['rss_mib']:.0f} MiB")
     if idle is not None:
-        # What the process spends per second while nothing arrives, spread over the messages of the
-        # steady interval: the part of the figure that is the emulator's slowness, not per-message work.
+        # What the process spends per second while nothing arrives (librdkafka's threads, the poll loop),
+        # spread over the messages of the steady interval: at most this much of the figure comes from
+        # the emulator's slowness rather than from the messages (while a batch is applied the sink
+        # does not poll, so the steady share is smaller).
         share = idle * w["seconds"] / w["messages"] * 1e6
-        print(f"idle: {idle * 1000:.1f} ms CPU per second with nothing to do = {share:.1f} µs of each message's figure "
-              f"at this run's {w['messages'] / w['seconds']:.0f} msg/s")
+        print(f"idle: {idle * 1000:.1f} ms CPU per second with nothing to do = at most {share:.1f} µs of each message's "
+              f"figure at this run's {w['messages'] / w['seconds']:.0f} msg/s")
     print(f"warehouse_messages={w['messages']} warehouse_cpu_us_per_message={us:.1f} warehouse_seconds={w['seconds']:.1f} "
           f"warehouse_peak_rss_mib={w['rss_mib']:.1f}" + (f" warehouse_idle_cpu_ms_per_s={idle * 1000:.1f}" if idle is not None else ""))
 
