@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help bootstrap build test test-deploy demo demo-down services-up services-down bench bench-source bench-pgsink dbt airflow airflow-down screenshots chaos
+.PHONY: help bootstrap build test test-deploy demo demo-down services-up services-down bench bench-source bench-pgsink bench-warehouse dbt airflow airflow-down screenshots chaos
 
 help:
 	@echo "make test       install what is missing, start the local world, run every test, stop the world"
@@ -43,6 +43,13 @@ bench-source: bootstrap
 bench-pgsink: bootstrap
 	scripts/services up
 	eval "$$(scripts/services env)" && swift run -c release sluice-bench-pgsink
+
+# The warehouse sink alone (benchmarks/warehouse/bench.py): CPU per message in Sluice, optional perf profile.
+bench-warehouse: bootstrap
+	swift build -c release --product sluice
+	.venv/bin/pip install -q -r benchmarks/peer/requirements.txt
+	scripts/services up
+	eval "$$(scripts/services env)" && .venv/bin/python benchmarks/warehouse/bench.py --binary .build/release/sluice $(BENCH_ARGS)
 
 # Every benchmark in one run on the local world (release build): one table, one name=value line,
 # kept in benchmarks/results/latest.txt (benchmarks/README.md). Not part of `make test`.

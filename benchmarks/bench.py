@@ -395,7 +395,7 @@ def copy_final_rows(schema: str) -> dict:
     return {"rows": int(rows), "seconds": seconds}
 
 
-def run_warehouse(binary, topics, db, workdir, ends, timeout, limit):
+def run_warehouse(binary, topics, db, workdir, ends, timeout, limit, on_first=None):
     wh = mssql("SLUICE_WAREHOUSE_URL")
     tsql("master", [f"CREATE DATABASE [{db}]"], "SLUICE_WAREHOUSE_URL")
     tsql(db, ["CREATE SCHEMA dw"], "SLUICE_WAREHOUSE_URL")
@@ -423,6 +423,7 @@ def run_warehouse(binary, topics, db, workdir, ends, timeout, limit):
             done = sum(int(o) for _, _, o in rows)
             if rows and first is None:
                 first = (time.monotonic(), done, sluice.cpu())
+                on_first and on_first(sluice)  # benchmarks/warehouse/bench.py: perf record from here
             if first and (done >= limit or done >= sum(ends.values())):
                 break
             if time.monotonic() - sluice.started > timeout:

@@ -68,4 +68,20 @@ import Testing
         ]
         #expect(parameters.declarationList == "@id int, @total decimal(18,2) OUTPUT")
     }
+
+    @Test func sp_executesqlSendsInputValuesByPositionAndOutputsByName() throws {
+        let inputs: SQLServerQuery = "SELECT \(Int32(1)), \("x"), \("")"
+        let (sql, arguments) = try SQLServerConnection.sp_executesqlArguments(inputs)
+        // The empty string is declared in the text; the others follow @stmt and @params by position.
+        #expect(sql == "DECLARE @p3 nvarchar(4000) = N''; SELECT @p1, @p2, @p3")
+        #expect(arguments.count == 4)
+        #expect(arguments.allSatisfy { $0.name == nil })
+        #expect(arguments[1].bytes == Array("@p1 int, @p2 nvarchar(4000)".utf8))
+        #expect(arguments[2].bytes == withUnsafeBytes(of: Int32(1)) { Array($0) })
+
+        var withOutput = SQLServerQuery(sql: "SET @total = @id * 2", parameters: [SQLServerParameter(name: "@id", value: .int(21))])
+        withOutput.parameters.append(SQLServerParameter(name: "@total", value: .null, type: .int, isOutput: true))
+        let named = try SQLServerConnection.sp_executesqlArguments(withOutput).parameters
+        #expect(named.dropFirst(2).map(\.name) == ["@id", "@total"])
+    }
 }

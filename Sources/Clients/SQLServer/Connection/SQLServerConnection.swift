@@ -98,9 +98,25 @@ public final class SQLServerConnection: Sendable {
     /// Runs a batch (no parameters) or an `sp_executesql` call (with parameters) and collects the
     /// whole response: every result set, row counts, return status and output parameters.
     /// For large results use ``withResults(isolation:_:_:)``, which streams.
+    ///
+    /// The request is sent and its whole response read in one blocking call on the thread pool (a
+    /// statement costs one hop, not one per step of the response).
     @discardableResult
     public func execute(_ query: SQLServerQuery) async throws -> SQLServerResponse {
-        try await withResults(query) { results in try await results.collect() }
+        let send = try Self.sender(for: query)
+        try startOperation()
+        do {
+            let result = try await runBlocking { handle in
+                try send(handle)
+                return try handle.collect()
+            }
+            await finishOperation()
+            return result
+        } catch {
+            // A failed statement left the handle idle (it read or cancelled the rest of the response).
+            await finishOperation()
+            throw error
+        }
     }
 
     /// Calls a stored procedure by RPC with typed parameters; the result carries its return status
@@ -130,15 +146,17 @@ public final class SQLServerConnection: Sendable {
         _ query: SQLServerQuery,
         _ body: (SQLServerResponseStream) async throws -> T
     ) async throws -> T {
-        let send: @Sendable (DBProcessHandle) throws -> Void
+        return try await withResponse(send: try Self.sender(for: query), body)
+    }
+
+    /// How `query` is sent: a plain batch without parameters, else an `sp_executesql` call.
+    private static func sender(for query: SQLServerQuery) throws(SQLServerError) -> @Sendable (DBProcessHandle) throws -> Void {
         if query.parameters.isEmpty {
             let sql = query.sql
-            send = { handle in try handle.sendBatch(sql) }
-        } else {
-            let parameters = try Self.sp_executesqlArguments(query).parameters
-            send = { handle in try handle.sendRPC("sp_executesql", parameters: parameters) }
+            return { handle in try handle.sendBatch(sql) }
         }
-        return try await withResponse(send: send, body)
+        let parameters = try sp_executesqlArguments(query).parameters
+        return { handle in try handle.sendRPC("sp_executesql", parameters: parameters) }
     }
 
     private func withResponse<T>(
@@ -186,8 +204,15 @@ public final class SQLServerConnection: Sendable {
         }
         let sql = prefix + query.sql
         var encoded = [DBEncodedParameter.positionalText(sql), DBEncodedParameter.positionalText(declared.declarationList)]
+        encoded.reserveCapacity(declared.count + 2)
+        // Input values travel by position (in `@params` order): db-lib then copies no names and the
+        // request carries none. An OUTPUT parameter needs `@name = value`, and T-SQL allows no
+        // positional argument after a named one, so then all of them are named.
+        let positional = !declared.contains { $0.isOutput }
         for parameter in declared {
-            encoded.append(try DBEncodedParameter(parameter))
+            var value = try DBEncodedParameter(parameter)
+            if positional { value.name = nil }
+            encoded.append(value)
         }
         return (sql, encoded)
     }

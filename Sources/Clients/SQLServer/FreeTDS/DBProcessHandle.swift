@@ -123,16 +123,19 @@ final class DBProcessHandle {
         guard dbrpcinit(process, procedure, 0) == SUCCEED else {
             throw failure(default: "FreeTDS dbrpcinit(\(procedure)) failed.")
         }
-        // db-lib keeps the value pointers until dbrpcsend: the buffers live until after it.
-        var buffers: [UnsafeMutableRawPointer] = []
-        defer { buffers.forEach { $0.deallocate() } }
+        // db-lib keeps the value pointers until dbrpcsend: every value is copied into one buffer
+        // (16-byte aligned slots) that lives until after it.
+        let size = parameters.reduce(0) { $0 + (($1.bytes?.count ?? 0) + 15) / 16 * 16 + 16 }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(size, 16), alignment: 16)
+        defer { buffer.deallocate() }
+        var offset = 0
         for parameter in parameters {
             var pointer: UnsafeMutablePointer<BYTE>?
             if let bytes = parameter.bytes {
-                let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 16)
-                buffers.append(buffer)
-                bytes.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
-                pointer = buffer.assumingMemoryBound(to: BYTE.self)
+                let slot = buffer + offset
+                bytes.withUnsafeBytes { if let base = $0.baseAddress { slot.copyMemory(from: base, byteCount: bytes.count) } }
+                offset += (bytes.count + 15) / 16 * 16 + 16
+                pointer = slot.assumingMemoryBound(to: BYTE.self)
             }
             let status = BYTE(parameter.isOutput ? DBRPCRETURN : DBRPCNORETURN)
             let ok = parameter.name.map { name in

@@ -25,6 +25,16 @@ public struct SQLServerParameter: Sendable, Hashable {
 extension Array where Element == SQLServerParameter {
     /// The `@params` argument of `sp_executesql`: the declarations joined by `, `.
     public var declarationList: String {
-        map(\.declaration).joined(separator: ", ")
+        // Appended in place: a statement over a batch declares hundreds of parameters.
+        var list = ""
+        list.reserveCapacity(count * 24)
+        for (index, parameter) in enumerated() {
+            if index > 0 { list += ", " }
+            list += parameter.name
+            list += " "
+            list += parameter.type.declaration
+            if parameter.isOutput { list += " OUTPUT" }
+        }
+        return list
     }
 }

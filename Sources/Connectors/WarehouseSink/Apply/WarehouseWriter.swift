@@ -40,10 +40,10 @@ public struct WarehouseWriter: Sendable {
         let customerPlan = try await applyDimension(model.customer, batch.customers, on: connection, summary: &summary)
         let applicationPlan = try await applyDimension(model.application, batch.applications, on: connection, summary: &summary)
         let applicationFacts = try await applyFact(
-            table: "fact_credit_application", key: "application_id",
+            table: WarehouseModel.applicationFactTable, key: "application_id",
             columns: WarehouseModel.applicationFactTableColumns, batch.applicationFacts, on: connection, summary: &summary)
         let repayments = try await applyFact(
-            table: "fact_repayment", key: "repayment_id",
+            table: WarehouseModel.repaymentFactTable, key: "repayment_id",
             columns: WarehouseModel.repaymentFactColumns, batch.repayments, on: connection, summary: &summary)
 
         let customers = customerPlan.keysWithNewVersions
@@ -224,63 +224,60 @@ public struct WarehouseWriter: Sendable {
     /// `customer_version_key` of the applications of `customers` and of `applications`: the customer
     /// version whose validity holds the application's `recorded_at`.
     private func rekeyApplicationFacts(customers: [Int64], applications: [Int64], on connection: SQLServerConnection) async throws {
-        let fact = quoteIdentifier(model.schema, "fact_credit_application")
-        let dim = model.customer.qualifiedTable
-        for (kind, ids) in [("f.customer_id", customers), ("f.application_id", applications)] {
-            for chunk in StatementBuilder.chunks(ids, parametersPerRow: 1) {
-                var s = StatementBuilder("""
-                    MERGE \(fact) WITH (HOLDLOCK) AS t
-                    USING (
-                        SELECT f.application_id, d.customer_version_key
-                        FROM \(fact) AS f
-                        LEFT JOIN \(dim) AS d
-                            ON d.customer_id = f.customer_id AND d.valid_from <= f.recorded_at
-                            AND (d.valid_to IS NULL OR f.recorded_at < d.valid_to)
-                        WHERE 
-                    """)
-                s.appendIn(kind, chunk)
-                s.append("""
-                    ) AS s ON t.application_id = s.application_id
-                    WHEN MATCHED AND ISNULL(t.customer_version_key, -1) <> ISNULL(s.customer_version_key, -1) THEN
-                        UPDATE SET customer_version_key = s.customer_version_key;
-                    """)
-                try await connection.execute(s.query)
-            }
-        }
+        try await rekey(
+            fact: WarehouseModel.applicationFactTable, alias: "f", key: "application_id",
+            columns: [("customer_version_key", "d.customer_version_key")],
+            joins: "LEFT JOIN \(model.customer.qualifiedTable) AS d ON d.customer_id = f.customer_id AND \(Self.valid("d", at: "f"))",
+            selecting: [("f.customer_id", customers), ("f.application_id", applications)], on: connection)
     }
 
     /// `customer_id`, `application_version_key` and `customer_version_key` of the repayments of
     /// `customers`, of `applications` and of `repayments`, as valid at each repayment's `recorded_at`.
     private func rekeyRepayments(customers: [Int64], applications: [Int64], repayments: [Int64],
                                  on connection: SQLServerConnection) async throws {
-        let fact = quoteIdentifier(model.schema, "fact_repayment")
-        let applicationFact = quoteIdentifier(model.schema, "fact_credit_application")
-        let customerDim = model.customer.qualifiedTable
-        let applicationDim = model.application.qualifiedTable
-        for (kind, ids) in [("a.customer_id", customers), ("r.application_id", applications), ("r.repayment_id", repayments)] {
+        try await rekey(
+            fact: WarehouseModel.repaymentFactTable, alias: "r", key: "repayment_id",
+            columns: [("customer_id", "a.customer_id"), ("application_version_key", "da.application_version_key"),
+                      ("customer_version_key", "dc.customer_version_key")],
+            joins: """
+                LEFT JOIN \(quoteIdentifier(model.schema, WarehouseModel.applicationFactTable)) AS a ON a.application_id = r.application_id
+                LEFT JOIN \(model.application.qualifiedTable) AS da ON da.application_id = r.application_id AND \(Self.valid("da", at: "r"))
+                LEFT JOIN \(model.customer.qualifiedTable) AS dc ON dc.customer_id = a.customer_id AND \(Self.valid("dc", at: "r"))
+                """,
+            selecting: [("a.customer_id", customers), ("r.application_id", applications), ("r.repayment_id", repayments)],
+            on: connection)
+    }
+
+    /// The dimension version (alias `dimension`) valid at the fact row's (alias `fact`) `recorded_at`.
+    private static func valid(_ dimension: String, at fact: String) -> String {
+        "\(dimension).valid_from <= \(fact).recorded_at AND (\(dimension).valid_to IS NULL OR \(fact).recorded_at < \(dimension).valid_to)"
+    }
+
+    /// The one re-key statement: for the rows of `fact` (alias `alias`) selected by each `(column, ids)`,
+    /// sets `columns` to their `expression`s over `joins` where any of them differs (NULL compared as -1).
+    private func rekey(fact: String, alias: String, key: String, columns: [(name: String, expression: String)], joins: String,
+                       selecting selectors: [(column: String, ids: [Int64])], on connection: SQLServerConnection) async throws {
+        let table = quoteIdentifier(model.schema, fact)
+        let key = quoteIdentifier(key)
+        let select = ([alias + "." + key] + columns.map { "\($0.expression) AS \(quoteIdentifier($0.name))" }).joined(separator: ", ")
+        let differs = columns.map { "ISNULL(t.\(quoteIdentifier($0.name)), -1) <> ISNULL(s.\(quoteIdentifier($0.name)), -1)" }
+            .joined(separator: " OR ")
+        let assignments = columns.map { "\(quoteIdentifier($0.name)) = s.\(quoteIdentifier($0.name))" }.joined(separator: ", ")
+        for (column, ids) in selectors {
             for chunk in StatementBuilder.chunks(ids, parametersPerRow: 1) {
                 var s = StatementBuilder("""
-                    MERGE \(fact) WITH (HOLDLOCK) AS t
+                    MERGE \(table) WITH (HOLDLOCK) AS t
                     USING (
-                        SELECT r.repayment_id, a.customer_id, da.application_version_key, dc.customer_version_key
-                        FROM \(fact) AS r
-                        LEFT JOIN \(applicationFact) AS a ON a.application_id = r.application_id
-                        LEFT JOIN \(applicationDim) AS da
-                            ON da.application_id = r.application_id AND da.valid_from <= r.recorded_at
-                            AND (da.valid_to IS NULL OR r.recorded_at < da.valid_to)
-                        LEFT JOIN \(customerDim) AS dc
-                            ON dc.customer_id = a.customer_id AND dc.valid_from <= r.recorded_at
-                            AND (dc.valid_to IS NULL OR r.recorded_at < dc.valid_to)
+                        SELECT \(select)
+                        FROM \(table) AS \(alias)
+                        \(joins)
                         WHERE 
                     """)
-                s.appendIn(kind, chunk)
+                s.appendIn(column, chunk)
                 s.append("""
-                    ) AS s ON t.repayment_id = s.repayment_id
-                    WHEN MATCHED AND (ISNULL(t.customer_id, -1) <> ISNULL(s.customer_id, -1)
-                        OR ISNULL(t.application_version_key, -1) <> ISNULL(s.application_version_key, -1)
-                        OR ISNULL(t.customer_version_key, -1) <> ISNULL(s.customer_version_key, -1)) THEN
-                        UPDATE SET customer_id = s.customer_id, application_version_key = s.application_version_key,
-                            customer_version_key = s.customer_version_key;
+                    ) AS s ON t.\(key) = s.\(key)
+                    WHEN MATCHED AND (\(differs)) THEN
+                        UPDATE SET \(assignments);
                     """)
                 try await connection.execute(s.query)
             }

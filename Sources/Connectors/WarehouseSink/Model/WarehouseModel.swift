@@ -11,6 +11,10 @@ public struct WarehouseModel: Sendable, Hashable {
     public var applicationsTable = "dbo.credit_applications"
     public var repaymentsTable = "dbo.repayments"
 
+    /// The fact tables (in `schema`).
+    public static let applicationFactTable = "fact_credit_application"
+    public static let repaymentFactTable = "fact_repayment"
+
     /// Every column the customer dimension can hold, with its type (as in dw.dim_customer).
     public static let customerColumns: [WarehouseColumn] = [
         .init("full_name", .string(200)), .init("national_id", .string(20)), .init("date_of_birth", .date),

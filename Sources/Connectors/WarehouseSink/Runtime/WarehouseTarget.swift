@@ -1,5 +1,4 @@
 import Logging
-import Metrics
 import NIOConcurrencyHelpers
 import SluiceCore
 import SluiceKafka
@@ -18,21 +17,14 @@ public final class WarehouseTarget: SinkTarget {
     let logger: Logger
     private let connection = NIOLockedValueBox<SQLServerConnection?>(nil)
 
-    let versionsCreated: [String: Counter]
-    let ignored: [String: Counter]
+    let metrics: WarehouseMetrics
 
     public init(configuration: SQLServerConfiguration, model: WarehouseModel, group: String, logger: Logger) {
         self.configuration = configuration
         self.writer = WarehouseWriter(model: model, logger: logger)
         self.offsets = WarehouseOffsetStore(schema: model.schema, group: group)
         self.logger = logger
-        let tables = [model.customer.table, model.application.table, "fact_credit_application", "fact_repayment"]
-        versionsCreated = Dictionary(uniqueKeysWithValues: [model.customer.table, model.application.table].map {
-            ($0, Counter(label: "sluice_warehouse_versions_created_total", dimensions: [("group", group), ("table", $0)]))
-        })
-        ignored = Dictionary(uniqueKeysWithValues: tables.map {
-            ($0, Counter(label: "sluice_warehouse_events_ignored_total", dimensions: [("group", group), ("table", $0)]))
-        })
+        self.metrics = WarehouseMetrics(model: model, group: group)
     }
 
     /// Builds the target from the connector's configuration.
@@ -60,10 +52,9 @@ public final class WarehouseTarget: SinkTarget {
                 return summary
             }
         }
-        for (table, count) in summary.versionsCreated where count > 0 { versionsCreated[table]?.increment(by: count) }
-        for (table, count) in summary.ignored where count > 0 { ignored[table]?.increment(by: count) }
+        metrics.record(summary)
         // An application event feeds both its dimension and its fact: count it once.
-        let stale = summary.ignored.filter { $0.key != "fact_credit_application" }.values.reduce(0, +)
+        let stale = summary.ignored.filter { $0.key != WarehouseModel.applicationFactTable }.values.reduce(0, +)
         return SinkApplyOutcome(applied: summary.applied, stale: stale)
     }
 
