@@ -2,8 +2,8 @@ extension DBProcessHandle {
     /// Reads the whole response in this one blocking call: what ``SQLServerConnection/execute(_:)``
     /// returns, without a hop between the thread pool and the caller for every step. Throws like
     /// `step` (the handle is ready again afterwards).
-    func collect() throws(SQLServerError) -> SQLServerResult {
-        var result = SQLServerResult()
+    func collect() throws(SQLServerError) -> SQLServerResponse {
+        var result = SQLServerResponse()
         var current: SQLServerRowSet?
         while true {
             switch try step(maxRows: Int.max) {
