@@ -147,18 +147,18 @@ class FaultRunner:
         if k == "stale-redelivery":
             # Stop a sink, rewind its stored offsets to the start of every partition, start it again: it
             # reads everything again, and its position guard must make all of it a no-op. `offsets reset`
-            # refuses while the group has members; Tansu keeps a member killed just before until another
-            # one joins, so when it stays the sink runs 15 s (its join evicts it) and the fault tries again.
+            # refuses while the group has members, and Tansu keeps a member that was stopped before its
+            # join completed: so the sink is stopped once it holds its partitions (it leaves cleanly).
             proc = self.processes[p["sink"]]
-            for attempt in range(1, 5):
+            for attempt in range(1, 4):
+                proc.wait_for_log("Partitions assigned", timeout=120)
                 status = proc.signal(signal.SIGTERM)
                 try:
-                    rewound = retry("sluice offsets reset", lambda: offsets_reset(proc), timeout=20, interval=1)
+                    rewound = retry("sluice offsets reset", lambda: offsets_reset(proc), timeout=30, interval=1)
                 except RuntimeError:
                     proc.start()
-                    if attempt == 4:
+                    if attempt == 3:
                         raise
-                    time.sleep(15)
                     continue
                 proc.start()
                 self.redelivered += rewound

@@ -222,7 +222,8 @@ def main() -> int:
         replay = procs["replay-sink"]
         replay.start()
         replay.wait_live()
-        replayed = wait("replay", lambda: sink_offsets_at_end(prefix, None, [(replay_schema, f"{prefix}-replay")]), 300, log)
+        replayed = wait("replay", lambda: sink_offsets_at_end(prefix, None, [(replay_schema, f"{prefix}-replay")]),
+                        float(os.environ.get("CHAOS_REPLAY_SECONDS", "900")), log)
         replay.stop()
         if not replayed:
             violations.append("the replay warehouse sink did not reach the topics' end")
