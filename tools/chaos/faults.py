@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import kafka
-from world import ROOT, mssql_execute, pg, replica_pg_port, replica_url, retry, services
+from world import ROOT, mssql_execute, mssql_fetch, pg, replica_pg_port, replica_url, retry, services
 
 KINDS = ["kill9-source", "kill9-replica-sink", "kill9-warehouse-sink", "sigterm-restart", "broker-pause",
          "postgres-crash", "capture-job-stop", "replica-session-kill", "poison-message", "stale-redelivery"]
@@ -111,6 +111,18 @@ class FaultRunner:
             self.log(f"fault {n}/{len(self.faults)} at +{offset:.1f}s ({time.strftime('%H:%M:%S', time.gmtime(started))} UTC, "
                      f"{time.monotonic() - self.t0 - offset:.1f} s): {fault.kind} {json.dumps(fault.params)} -> {outcome}")
 
+    def rewind_in_target(self, sink: str) -> int:
+        """The sink's stored offsets set to 0 where it stores them (it is stopped); events to read again."""
+        if sink == "replica-sink":
+            rows = pg(replica_url(), "UPDATE sluice.sluice_offsets AS o SET next_offset = 0 FROM sluice.sluice_offsets AS b "
+                      "WHERE o.group_id = $1 AND b.group_id = o.group_id AND b.topic = o.topic AND b.\"partition\" = o.\"partition\" "
+                      "RETURNING b.next_offset", f"{self.prefix}-replica")
+            return sum(r["next_offset"] for r in rows)
+        group = f"{self.prefix}-warehouse"
+        before = mssql_fetch("SLUICE_WAREHOUSE_URL", "SELECT next_offset FROM dw.sluice_offsets WHERE consumer_group = %s", (group,))
+        mssql_execute("SLUICE_WAREHOUSE_URL", "UPDATE dw.sluice_offsets SET next_offset = 0 WHERE consumer_group = %s", (group,))
+        return sum(r[0] for r in before)
+
     def apply(self, n: int, fault: Fault) -> str:
         k, p = fault.kind, fault.params
         if k.startswith("kill9-") or k == "sigterm-restart":
@@ -146,24 +158,24 @@ class FaultRunner:
             return f"terminated {sum(1 for r in rows if r['ok'])} replica sink session(s)"
         if k == "stale-redelivery":
             # Stop a sink, rewind its stored offsets to the start of every partition, start it again: it
-            # reads everything again, and its position guard must make all of it a no-op. `offsets reset`
-            # refuses while the group has members; Tansu keeps a member killed just before until another
-            # one joins, so when it stays the sink runs 15 s (its join evicts it) and the fault tries again.
+            # reads everything again, and its position guard must make all of it a no-op. Through
+            # `sluice offsets reset`, which refuses while the broker lists members of the group; Tansu
+            # keeps listing a member whose session timed out (a broker pause) or that was stopped mid-join,
+            # so then the stored offsets (the sink resumes from them) are rewound in the target directly.
             proc = self.processes[p["sink"]]
-            for attempt in range(1, 5):
-                status = proc.signal(signal.SIGTERM)
+            proc.wait_for_log("Partitions assigned", timeout=120)
+            status = proc.signal(signal.SIGTERM)
+            try:
                 try:
-                    rewound = retry("sluice offsets reset", lambda: offsets_reset(proc), timeout=20, interval=1)
-                except RuntimeError:
-                    proc.start()
-                    if attempt == 4:
-                        raise
-                    time.sleep(15)
-                    continue
+                    rewound = retry("sluice offsets reset", lambda: offsets_reset(proc), timeout=30, interval=1)
+                    how = "sluice offsets reset --to earliest"
+                except RuntimeError as refused:
+                    rewound = self.rewind_in_target(p["sink"])
+                    how = f"in the target (offsets reset refused: {str(refused)[-120:]})"
+            finally:
                 proc.start()
-                self.redelivered += rewound
-                return (f"{p['sink']} stopped ({status}), its offsets reset to earliest ({rewound} events to read again), "
-                        f"restarted (attempt {attempt})")
+            self.redelivered += rewound
+            return f"{p['sink']} stopped ({status}), its offsets rewound to 0 {how} ({rewound} events to read again), restarted"
         if k == "poison-message":
             topic = f"{self.prefix}.CreditStaging.dbo.{p['table']}"
             key = f"chaos-poison-{n}"

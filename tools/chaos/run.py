@@ -174,6 +174,15 @@ def main() -> int:
             raise SystemExit("chaos: the initial snapshot did not reach the replica; see " + str(directory))
         checks.install_audit()
         log("audit triggers installed on the replica")
+        # The clean replay: a fresh warehouse sink of its own group into dw_replay. It runs alongside (no
+        # fault is aimed at it; only the broker's pauses reach it), so the end waits only for its tail;
+        # CHAOS_REPLAY_ALONGSIDE=0 starts it after the drain instead.
+        replay = procs["replay-sink"]
+        alongside = os.environ.get("CHAOS_REPLAY_ALONGSIDE", "1") != "0"
+        if alongside:
+            replay.start()
+            replay.wait_live()
+            log(f"replay: a fresh warehouse sink (group {prefix}-replay) into CreditWarehouse.{replay_schema}, alongside")
 
         faults = schedule(seed, minutes)
         log(f"fault schedule ({len(faults)} faults): " + "; ".join(f"+{f.at:.0f}s {f.kind}" for f in faults))
@@ -218,11 +227,12 @@ def main() -> int:
         poison_keys = {k for _t, k in runner.poison}
         violations += checks.check_source_duplicates(prefix, poison_keys, source_kills, log)
 
-        log(f"replay: a fresh warehouse sink (group {prefix}-replay) into CreditWarehouse.{replay_schema}")
-        replay = procs["replay-sink"]
-        replay.start()
-        replay.wait_live()
-        replayed = wait("replay", lambda: sink_offsets_at_end(prefix, None, [(replay_schema, f"{prefix}-replay")]), 300, log)
+        if not alongside:
+            log(f"replay: a fresh warehouse sink (group {prefix}-replay) into CreditWarehouse.{replay_schema}")
+            replay.start()
+            replay.wait_live()
+        replayed = wait("replay", lambda: sink_offsets_at_end(prefix, None, [(replay_schema, f"{prefix}-replay")]),
+                        float(os.environ.get("CHAOS_REPLAY_SECONDS", "900")), log)
         replay.stop()
         if not replayed:
             violations.append("the replay warehouse sink did not reach the topics' end")

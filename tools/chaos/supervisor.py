@@ -89,6 +89,7 @@ class SluiceProcess:
             self.proc = subprocess.Popen(argv,
                                          cwd=ROOT, env=self.environ, stdout=handle, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
+            self.log_offset = handle.tell()
             handle.close()
             register(self.proc.pid, self.connector)
             self.starts += 1
@@ -143,6 +144,20 @@ class SluiceProcess:
             self.unexpected_exits.append((time.time(), self.proc.returncode))
         time.sleep(2)
         self.start()
+
+    def wait_for_log(self, text: str, timeout: float) -> bool:
+        """Until the current process's log (what it wrote since its start) contains `text`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with open(self.log, "rb") as f:
+                    f.seek(getattr(self, "log_offset", 0))
+                    if text.encode() in f.read():
+                        return True
+            except OSError:
+                pass
+            time.sleep(0.5)
+        return False
 
     def tail(self, n: int = 30) -> str:
         try:
