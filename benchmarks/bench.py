@@ -3,6 +3,7 @@
 
     make bench                                   # release build, local world, this script
     .venv/bin/python benchmarks/bench.py --binary .build/release/sluice [--customers 10000] [--no-warehouse]
+    .venv/bin/python benchmarks/bench.py --only memory --memory-rows 1000000
 
 The workload is the credit tables (customers, credit_applications, repayments: the columns and keys of
 db-init/staging, without IDENTITY and foreign keys so keys can change) in a fresh database on the
@@ -19,6 +20,12 @@ Then, from the same topics, in the same run:
   peer's are compared by checksum; a difference stops the run with exit status 1.
 Sluice's CPU is read from /proc/<pid>/stat (utime+stime) of its process, its peak RSS from VmHWM.
 The Postgres sink's apply path alone (decode + SQL, batches already read) runs as `sluice-bench-pgsink`.
+
+Beside this throughput stage, one module per stage, called from main() and adding rows to the same table:
+  scale     benchmarks/scale/stage.py    the sink with the topics at 6 partitions, 1, 2 and 3 processes
+  memory    benchmarks/memory/stage.py   peak RSS: the source streaming one big transaction, the sink its backlog
+  latency   benchmarks/latency/stage.py  p50/p99 of replica visible − source commit at 500 changes/s
+`--only` picks stages (`--help` lists every knob); benchmarks/README.md says how each figure is taken.
 
 The machine is shared (2 cores, other builds may run): the ratios of one run are the figures to read.
 """

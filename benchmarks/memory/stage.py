@@ -21,7 +21,12 @@ harvest of a million rows take minutes on this shared machine, so `make bench` r
 """
 from __future__ import annotations
 
+import copy
+import decimal
+import json
+import os
 import time
+import urllib.request
 
 import bench
 
@@ -74,7 +79,7 @@ def source_streams_one_transaction(binary, source_config, db, rows, workdir, tim
         def ready():
             sampler.sample()
             try:
-                return bench.urllib.request.urlopen(f"http://127.0.0.1:{sluice.port}/health/ready", timeout=2).status == 200
+                return urllib.request.urlopen(f"http://127.0.0.1:{sluice.port}/health/ready", timeout=2).status == 200
             except OSError:
                 return False
         bench.wait(ready, 120, "the memory stage's source to be ready (empty snapshot)", interval=0.2, alive=sluice.check_alive)
@@ -104,7 +109,7 @@ def source_streams_one_transaction(binary, source_config, db, rows, workdir, tim
 
 
 def sink_applies_backlog(binary, topic, schema, group, workdir, timeout) -> dict:
-    ends = bench.end_offsets(bench.os.environ["SLUICE_KAFKA_BOOTSTRAP"], [topic])
+    ends = bench.end_offsets(os.environ["SLUICE_KAFKA_BOOTSTRAP"], [topic])
     samplers: list[RSSSampler] = []
 
     def sample(sluice) -> None:
@@ -118,12 +123,15 @@ def sink_applies_backlog(binary, topic, schema, group, workdir, timeout) -> dict
 
 
 def replica_matches(db: str, schema: str, rows: int) -> str:
-    want = bench.tsql_rows(db, "SELECT COUNT(*), SUM(CAST(customer_id AS bigint)), SUM(monthly_income) FROM dbo.customers")[0]
+    """(count, sum of keys, sum of incomes) of the source table and of the replica must be equal."""
+    def normal(row):
+        return int(row[0]), int(row[1]), decimal.Decimal(str(row[2])).normalize()
+    want = normal(bench.tsql_rows(db, "SELECT COUNT(*), SUM(CAST(customer_id AS bigint)), SUM(monthly_income) FROM dbo.customers")[0])
     with bench.pg() as conn:
-        got = conn.execute(f'SELECT count(*), sum(customer_id::bigint), sum(monthly_income) FROM "{schema}".customers').fetchone()
-    if tuple(int(v) if i < 2 else bench.decimal.Decimal(v) for i, v in enumerate(want)) != \
-            tuple(int(v) if i < 2 else bench.decimal.Decimal(v) for i, v in enumerate(got)) or int(got[0]) != rows:
-        raise SystemExit(f"MEMORY STAGE MISMATCH, no figures printed: source (count, sum of keys, sum of incomes) {want}, replica {got}")
+        got = normal(conn.execute(f'SELECT count(*), sum(customer_id::bigint), sum(monthly_income) FROM "{schema}".customers').fetchone())
+    if want != got or got[0] != rows:
+        raise SystemExit(f"MEMORY STAGE MISMATCH, no figures printed: source (count, sum of keys, sum of incomes) {want}, "
+                         f"replica {got}, rows written {rows}")
     return "equal"
 
 
@@ -134,11 +142,11 @@ def run(binary: str, run_id: str, workdir, rows: int, timeout: float, source_tem
                     "EXEC sys.sp_cdc_enable_table @source_schema = N'dbo', @source_name = N'customers', "
                     "@role_name = NULL, @supports_net_changes = 1"])
     s = bench.mssql("SLUICE_STAGING_URL")
-    source = bench.json.loads(bench.json.dumps(source_template))
+    source = copy.deepcopy(source_template)
     source["name"] = f"bench-memory-{run_id}"
     source["config"].update({
         "database.url": f"mssql://{s['user']}:{s['password']}@{s['server']}:{s['port']}/{db}", "database.names": db,
-        "topic.prefix": prefix, "kafka.bootstrap.servers": bench.os.environ["SLUICE_KAFKA_BOOTSTRAP"],
+        "topic.prefix": prefix, "kafka.bootstrap.servers": os.environ["SLUICE_KAFKA_BOOTSTRAP"],
         "table.include.list": "dbo.customers", "poll.interval.ms": 100})
     schema = f"mem_{run_id}"
     try:
