@@ -5,14 +5,17 @@ import SluiceCore
 /// whatever DDL the source table sees later.
 public struct CaptureInstance: Hashable, Sendable {
     public var name: String
-    public var table: TableID
+    public var table: TableID { didSet { schema = Self.schema(table: table, columns: columns, keyColumns: keyColumns) } }
     /// The lowest LSN still readable (`cdc.change_tables.start_lsn`; moved by the cleanup job).
     public var startLSN: LSN
     /// `object_id` of `cdc.<name>_CT`, the key into `cdc.captured_columns` and `cdc.index_columns`.
     public var changeTableObjectID: Int
-    public var columns: [CapturedColumn]
+    public var columns: [CapturedColumn] { didSet { schema = Self.schema(table: table, columns: columns, keyColumns: keyColumns) } }
     /// The message-key columns: `message.key.columns` for the table, else the instance's unique index.
-    public var keyColumns: [String]
+    public var keyColumns: [String] { didSet { schema = Self.schema(table: table, columns: columns, keyColumns: keyColumns) } }
+    /// The row schema of the instance's events. Stored, not rebuilt per event: the encoders find a schema's
+    /// serialized blocks by comparing it, which is one pointer comparison for the same column array.
+    public private(set) var schema: TableSchema
 
     public init(name: String, table: TableID, startLSN: LSN, changeTableObjectID: Int, columns: [CapturedColumn],
                 keyColumns: [String]) {
@@ -22,10 +25,10 @@ public struct CaptureInstance: Hashable, Sendable {
         self.changeTableObjectID = changeTableObjectID
         self.columns = columns
         self.keyColumns = keyColumns
+        self.schema = Self.schema(table: table, columns: columns, keyColumns: keyColumns)
     }
 
-    /// The row schema of the instance's events.
-    public var schema: TableSchema {
+    static func schema(table: TableID, columns: [CapturedColumn], keyColumns: [String]) -> TableSchema {
         TableSchema(table: table, columns: columns.map(\.field), keyColumns: keyColumns)
     }
 }
@@ -33,18 +36,36 @@ public struct CaptureInstance: Hashable, Sendable {
 /// A captured column: its SQL Server type and the Connect schema it is published with.
 public struct CapturedColumn: Hashable, Sendable {
     public var name: String
-    public var typeName: String
+    public var typeName: String {
+        didSet {
+            let kinds = Self.kinds(typeName)
+            isMoney = kinds.isMoney
+            isDateTime2 = kinds.isDateTime2
+        }
+    }
     public var length: Int?
     public var precision: Int?
     public var scale: Int?
     public var field: FieldSchema
+    /// `money` or `smallmoney` (scale 4), and `datetime2` (its own scale), from `typeName` in any case:
+    /// decided once, not per value.
+    public private(set) var isMoney: Bool
+    public private(set) var isDateTime2: Bool
 
     public init(name: String, typeName: String, length: Int?, precision: Int?, scale: Int?, field: FieldSchema) {
         self.name = name
         self.typeName = typeName
+        let kinds = Self.kinds(typeName)
+        isMoney = kinds.isMoney
+        isDateTime2 = kinds.isDateTime2
         self.length = length
         self.precision = precision
         self.scale = scale
         self.field = field
+    }
+
+    static func kinds(_ typeName: String) -> (isMoney: Bool, isDateTime2: Bool) {
+        let lower = typeName.lowercased()
+        return (lower.hasSuffix("money"), lower == "datetime2")
     }
 }

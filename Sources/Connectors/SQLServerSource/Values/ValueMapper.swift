@@ -42,7 +42,7 @@ public struct ValueMapper: Sendable {
             if scale <= 6 { return .int(nanos / 1_000) }
             return .int(nanos)
         case .dateTime(let dt):
-            let scale = column.typeName.lowercased() == "datetime2" ? (column.scale ?? 7) : 3
+            let scale = column.isDateTime2 ? (column.scale ?? 7) : 3
             let days = Int64(dt.date.daysSince1900 - Self.epochDaysSince1900)
             let nanosOfDay = Int64(dt.time.ticksSinceMidnight) * 100
             if scale <= 3 { return .int(days * 86_400_000 + nanosOfDay / 1_000_000) }
@@ -57,7 +57,7 @@ public struct ValueMapper: Sendable {
     }
 
     func decimal(_ d: SQLDecimal, column: CapturedColumn) throws(MappingError) -> JSONValue {
-        let scale = column.typeName.lowercased().hasSuffix("money") ? 4 : (column.scale ?? d.scale)
+        let scale = column.isMoney ? 4 : (column.scale ?? d.scale)
         guard let exact = d.rescaled(to: scale) else {
             throw MappingError(description: "column \(column.name): \(d) does not fit scale \(scale)")
         }
