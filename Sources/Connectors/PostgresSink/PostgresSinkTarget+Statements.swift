@@ -9,42 +9,20 @@ extension PostgresSinkTarget {
     /// delete has a position at least as new. Returns `SELECT count(*)` of the rows written.
     func upsertQuery(_ changes: [NetEffect.Change], layout: PostgresTableLayout) throws(PostgresValueText.Invalid) -> PostgresQuery? {
         guard !changes.isEmpty else { return nil }
-        var binds = PostgresBindings(capacity: layout.columns.count + 3)
-        var arrays: [String] = []
-        // Row by row, each value written straight into its column's array; a row's fields are usually in
-        // the layout's column order, so the field at the column's index is tried first.
-        var columns = layout.columns.map { _ in PostgresTextArrayBuilder(capacity: changes.count) }
-        var positionsArray = PostgresTextArrayBuilder(capacity: changes.count, bytesPerElement: 58)
-        var keysArray = PostgresTextArrayBuilder(capacity: changes.count)
-        for change in changes {
-            let after = change.record.event.after
-            for (index, column) in layout.columns.enumerated() {
-                try columns[index].append(Self.field(after, column.name, hint: index), form: column.type.form, column: column.name)
-            }
-            positionsArray.append(change.record.event.position.sortKey)
-            keysArray.append(change.keyText)
+        // A row's fields are usually in the layout's column order, so the field at the column's index is tried first.
+        let bound = try ChangeBinds(changes, columns: layout.columns, table: layout.qualifiedName) { change, index, column in
+            Self.field(change.record.event.after, column.name, hint: index)
         }
-        for column in columns {
-            binds.append(column)
-            arrays.append("$\(binds.count)::text[]")
-        }
-        binds.append(positionsArray)
-        let positions = binds.count
-        binds.append(keysArray)
-        let keys = binds.count
-        binds.append(layout.qualifiedName)
-        let tableName = binds.count
-
-        let p = quoteIdentifier("__sluice_p"), k = quoteIdentifier("__sluice_k")
+        let p = ChangeBinds.positionAlias, k = ChangeBinds.keyAlias, tableName = bound.tableName
         let position = quoteIdentifier(Self.positionColumn)
-        let aliases = layout.columns.map { quoteIdentifier($0.name) } + [p, k]
+        let source = bound.unnest(columnNames: layout.columns.map(\.name))
         let targetColumns = layout.columns.map { quoteIdentifier($0.name) } + [position]
         let selected = layout.columns.map { "src.\(quoteIdentifier($0.name))::\($0.type.castSQL)" } + ["src.\(p)"]
         let updates = layout.columns.filter { !layout.keyColumns.contains($0.name) }.map { "\(quoteIdentifier($0.name)) = EXCLUDED.\(quoteIdentifier($0.name))" }
             + ["\(position) = EXCLUDED.\(position)"]
         let sql = """
             WITH src AS (
-              SELECT * FROM unnest(\((arrays + ["$\(positions)::text[]", "$\(keys)::text[]"]).joined(separator: ", "))) AS u(\(aliases.joined(separator: ", ")))
+              \(source)
             ), written AS (
               INSERT INTO \(layout.quotedName) AS t (\(targetColumns.joined(separator: ", ")))
               SELECT \(selected.joined(separator: ", ")) FROM src
@@ -56,47 +34,30 @@ extension PostgresSinkTarget {
             )
             SELECT count(*) FROM written
             """
-        return PostgresQuery(unsafeSQL: sql, binds: binds)
+        return PostgresQuery(unsafeSQL: sql, binds: bound.binds)
     }
 
     /// One set-based delete for all surviving deletes of a table (only rows older than the delete), plus
     /// the deleted keys' positions in `sluice_deleted`. Returns `SELECT count(*)` of the rows deleted.
     func deleteQuery(_ changes: [NetEffect.Change], layout: PostgresTableLayout) throws(PostgresValueText.Invalid) -> PostgresQuery? {
         guard !changes.isEmpty else { return nil }
-        var binds = PostgresBindings(capacity: layout.keyColumns.count + 3)
-        var arrays: [String] = []
+        var keyColumns: [PostgresTableLayout.Column] = []
         var conditions: [String] = []
         for key in layout.keyColumns {
             guard let column = layout.column(key) else {
                 throw PostgresValueText.Invalid(column: key, detail: "the key column is not among the table's columns")
             }
-            var values = PostgresTextArrayBuilder(capacity: changes.count)
-            for change in changes {
-                let value = change.record.event.key[key] ?? change.record.event.before?[key]
-                try values.append(value, form: column.type.form, column: key)
-            }
-            binds.append(values)
-            arrays.append("$\(binds.count)::text[]")
+            keyColumns.append(column)
             conditions.append("t.\(quoteIdentifier(key)) = src.\(quoteIdentifier(key))::\(column.type.castSQL)")
         }
-        var positionsArray = PostgresTextArrayBuilder(capacity: changes.count, bytesPerElement: 58)
-        var keysArray = PostgresTextArrayBuilder(capacity: changes.count)
-        for change in changes {
-            positionsArray.append(change.record.event.position.sortKey)
-            keysArray.append(change.keyText)
+        let bound = try ChangeBinds(changes, columns: keyColumns, table: layout.qualifiedName) { change, _, column in
+            change.record.event.key[column.name] ?? change.record.event.before?[column.name]
         }
-        binds.append(positionsArray)
-        let positions = binds.count
-        binds.append(keysArray)
-        let keys = binds.count
-        binds.append(layout.qualifiedName)
-        let tableName = binds.count
-        let p = quoteIdentifier("__sluice_p"), k = quoteIdentifier("__sluice_k")
+        let p = ChangeBinds.positionAlias, k = ChangeBinds.keyAlias, tableName = bound.tableName
         let position = quoteIdentifier(Self.positionColumn)
-        let aliases = layout.keyColumns.map(quoteIdentifier) + [p, k]
         let sql = """
             WITH src AS (
-              SELECT * FROM unnest(\((arrays + ["$\(positions)::text[]", "$\(keys)::text[]"]).joined(separator: ", "))) AS u(\(aliases.joined(separator: ", ")))
+              \(bound.unnest(columnNames: layout.keyColumns))
             ), removed AS (
               DELETE FROM \(layout.quotedName) AS t USING src
               WHERE \(conditions.joined(separator: " AND ")) AND t.\(position) < src.\(p) COLLATE "C"
@@ -109,7 +70,7 @@ extension PostgresSinkTarget {
             )
             SELECT count(*) FROM removed
             """
-        return PostgresQuery(unsafeSQL: sql, binds: binds)
+        return PostgresQuery(unsafeSQL: sql, binds: bound.binds)
     }
 
     /// The value of field `name` of `object`, trying the field at `hint` first.

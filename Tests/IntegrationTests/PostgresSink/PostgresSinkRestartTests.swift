@@ -37,7 +37,8 @@ struct PostgresSinkRestartTests {
 
     @Test("a crash and a shutdown of Postgres mid-stream: the sink retries, reports degraded, then catches up with nothing lost or doubled")
     func postgresRestartsLoseNothingAndDoubleNothing() async throws {
-        let port = Int.random(in: 56_000...56_999)
+        // SLUICE_SCRATCH_PG_PORT: a port of the caller's own range (parallel worlds on one machine).
+        let port = ProcessInfo.processInfo.environment["SLUICE_SCRATCH_PG_PORT"].flatMap { Int($0) } ?? Int.random(in: 56_000...56_999)
         let url = "postgres://sluice:sluice@127.0.0.1:\(port)/credit_app"
         try Self.services("up", String(port))
         defer { try? Self.services("remove", String(port)) }

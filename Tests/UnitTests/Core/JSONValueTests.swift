@@ -27,6 +27,26 @@ import Testing
         #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
     }
 
+    @Test func nestedObjectsKeepTheirOwnFieldsWhateverTheirSize() throws {
+        // Objects inside objects and arrays, one of 100 fields (past the parser's first field buffer), empty ones.
+        let wide = (0..<100).map { #""k\#($0)":\#($0)"# }.joined(separator: ",")
+        let text = #"{"a":{"b":{"c":1},"d":[{"e":2},{}],"w":{"# + wide + #"}},"f":{},"g":3}"#
+        let value = try JSONValue.parse(text)
+        #expect(value.serializedString == text)
+        #expect(value.objectValue?.keys == ["a", "f", "g"])
+        #expect(value["a"]?.objectValue?.keys == ["b", "d", "w"])
+        #expect(value["a"]?["w"]?.objectValue?.count == 100)
+        #expect(value["a"]?["w"]?["k99"] == .number("99"))
+        #expect(value["a"]?["d"]?.arrayValue?.first?["e"] == .number("2"))
+        #expect(value["f"]?.objectValue?.count == 0)
+    }
+
+    @Test func anErrorInsideNestedObjectsIsReportedAndTheNextParseIsUnaffected() throws {
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(#"{"a":{"b":{"c":1,"d":}},"e":2}"#) }
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(#"{"a":{"b":[1,2"#) }
+        #expect(try JSONValue.parse(#"{"a":{"b":1}}"#).serializedString == #"{"a":{"b":1}}"#)
+    }
+
     @Test func reportsTheOffsetOfTheError() {
         do {
             _ = try JSONValue.parse(#"{"a": [1, 2,, 3]}"#)

@@ -169,9 +169,15 @@ struct PostgresSinkBenchmark {
         }
     }
 
+    /// The group's stored offset; nil before the first batch (on a fresh database the sink may not have
+    /// created `sluice_offsets` yet when this first asks).
     static func storedOffset(_ client: PostgresClient, group: String) async throws -> Int64? {
-        let rows = try await client.query("SELECT next_offset FROM sluice.sluice_offsets WHERE group_id = \(group) AND \"partition\" = 0")
-        for try await (next,) in rows.decode((Int64,).self) { return next }
+        do {
+            let rows = try await client.query("SELECT next_offset FROM sluice.sluice_offsets WHERE group_id = \(group) AND \"partition\" = 0")
+            for try await (next,) in rows.decode((Int64,).self) { return next }
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42P01" {
+            return nil  // undefined_table
+        }
         return nil
     }
 }

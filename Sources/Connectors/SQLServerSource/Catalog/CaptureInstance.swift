@@ -6,14 +6,17 @@ import SluiceSQLServer
 /// whatever DDL the source table sees later.
 public struct CaptureInstance: Hashable, Sendable {
     public var name: String
-    public var table: TableID
+    public var table: TableID { didSet { schema = Self.schema(table: table, columns: columns, keyColumns: keyColumns) } }
     /// The lowest LSN still readable (`cdc.change_tables.start_lsn`; moved by the cleanup job).
     public var startLSN: LSN
     /// `object_id` of `cdc.<name>_CT`, the key into `cdc.captured_columns` and `cdc.index_columns`.
     public var changeTableObjectID: Int
-    public var columns: [CapturedColumn]
+    public var columns: [CapturedColumn] { didSet { schema = Self.schema(table: table, columns: columns, keyColumns: keyColumns) } }
     /// The message-key columns: `message.key.columns` for the table, else the instance's unique index.
-    public var keyColumns: [String]
+    public var keyColumns: [String] { didSet { schema = Self.schema(table: table, columns: columns, keyColumns: keyColumns) } }
+    /// The row schema of the instance's events. Stored, not rebuilt per event: the encoders find a schema's
+    /// serialized blocks by comparing it, which is one pointer comparison for the same column array.
+    public private(set) var schema: TableSchema
 
     public init(name: String, table: TableID, startLSN: LSN, changeTableObjectID: Int, columns: [CapturedColumn],
                 keyColumns: [String]) {
@@ -23,10 +26,10 @@ public struct CaptureInstance: Hashable, Sendable {
         self.changeTableObjectID = changeTableObjectID
         self.columns = columns
         self.keyColumns = keyColumns
+        self.schema = Self.schema(table: table, columns: columns, keyColumns: keyColumns)
     }
 
-    /// The row schema of the instance's events.
-    public var schema: TableSchema {
+    static func schema(table: TableID, columns: [CapturedColumn], keyColumns: [String]) -> TableSchema {
         TableSchema(table: table, columns: columns.map(\.field), keyColumns: keyColumns)
     }
 }

@@ -60,10 +60,13 @@ public struct ChangeTableQuery: Sendable {
         else {
             throw ChangeEventAssembler.AssemblyError(description: "capture instance \(instance.name): a change row lacks its metadata columns")
         }
-        var values = JSONObject()
+        // A capture instance's column names are distinct: the fields are appended, not looked up one by one.
+        var fields: [(key: String, value: JSONValue)] = []
+        fields.reserveCapacity(instance.columns.count)
         for (i, column) in instance.columns.enumerated() {
-            values[column.name] = try mapper.json(row[4 + i], column: column)
+            fields.append((key: column.name, value: try mapper.json(row[4 + i], column: column)))
         }
+        let values = JSONObject(fields)
         return ChangeRow(captureInstance: instance.name, table: instance.table, startLSN: start, seqval: seqval,
                          operation: operation, commandID: commandID, values: values)
     }
