@@ -12,7 +12,7 @@ _TYPE_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_ ]*?)\s*(?:\(\s*([^)]*)\s*\))?\
 _STRINGS = {"char", "varchar", "nchar", "nvarchar"}
 _BINARIES = {"binary", "varbinary"}
 _SIMPLE = {"bit", "tinyint", "smallint", "int", "bigint", "money", "smallmoney", "real", "date",
-           "datetime", "smalldatetime", "uniqueidentifier"}
+           "datetime", "smalldatetime", "uniqueidentifier", "xml"}
 _SCALED_TIME = {"time", "datetime2", "datetimeoffset"}
 _ALIASES = {"integer": "int", "dec": "decimal", "double precision": "float", "text": "varchar",
             "ntext": "nvarchar", "sysname": "nvarchar", "character": "char",
@@ -113,6 +113,8 @@ def pg_type(t: SqlType) -> str:
         return "_mssql.dto"  # (instant, offset minutes): SQL Server keeps the offset a value was written with
     if n == "uniqueidentifier":
         return "uuid"
+    if n == "xml":
+        return "xml"  # untyped xml (no schema collection): well-formed content, as SQL Server checks
     raise unsupported(f"The data type '{n}'")
 
 
