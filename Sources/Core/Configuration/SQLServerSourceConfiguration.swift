@@ -14,7 +14,8 @@
 /// - `snapshot.mode` — initial | initial_only | no_data | when_needed | always [initial]
 ///   (`schema_only` is accepted as Debezium's old name of no_data)
 /// - `snapshot.isolation.mode` — snapshot | read_committed [snapshot]
-/// - `snapshot.fetch.size` [2000]
+/// - `snapshot.fetch.size` [2000] — rows per snapshot chunk (read in key order); a crashed snapshot
+///   resumes after the last chunk the broker acknowledged
 /// - `poll.interval.ms` [500] — pause between polls that found nothing new
 /// - `max.iteration.transactions` [500] — at most this many transactions per poll window (0 = no limit)
 /// - `heartbeat.interval.ms` [0 = off], `heartbeat.action.query` — a statement run on the source on each
@@ -33,6 +34,10 @@
 ///   answering without closing the connection is cancelled after this long and the session given up after
 ///   twice this long; the source is then down (reason in health) and reconnects with the backoff.
 ///   Rounded up to whole seconds (db-lib's unit); 0 waits forever
+/// - `signal.data.collection` — the signal table, `database.schema.table` (Debezium's shape: columns
+///   id varchar(42), type varchar(32), data varchar(2048); CDC-enabled): signals written to it are acted
+///   on, and incremental snapshots write their watermarks to it
+/// - `incremental.snapshot.chunk.size` [1024] — rows per chunk of an incremental snapshot
 public struct SQLServerSourceConfiguration: Sendable {
     public enum SnapshotMode: String, CaseIterable, Sendable {
         case initial, initialOnly = "initial_only", noData = "no_data", whenNeeded = "when_needed", always
@@ -75,6 +80,8 @@ public struct SQLServerSourceConfiguration: Sendable {
     public var retryBackoffInitialMs: Int
     public var retryBackoffMaxMs: Int
     public var queryTimeoutMs: Int
+    public var signalDataCollection: TableID?
+    public var incrementalSnapshotChunkSize: Int
 
     /// Reads and validates every key, throwing all problems at once.
     public init(_ input: ConnectorProperties) throws(ConfigurationError) {
@@ -156,6 +163,19 @@ public struct SQLServerSourceConfiguration: Sendable {
         retryBackoffInitialMs = p.int("retry.backoff.initial.ms", default: 500, range: 10...600_000)
         retryBackoffMaxMs = p.int("retry.backoff.max.ms", default: 30_000, range: 100...3_600_000)
         queryTimeoutMs = p.int("database.query.timeout.ms", default: 600_000, range: 0...86_400_000)
+        signalDataCollection = nil
+        if let text = p.string("signal.data.collection") {
+            let parts = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+            if parts.count == 3, !parts.contains(where: \.isEmpty) {
+                signalDataCollection = TableID(database: parts[0], schema: parts[1], table: parts[2])
+                if !databases.isEmpty && !databases.contains(parts[0]) {
+                    p.addProblem(key: "signal.data.collection", "\"\(text)\" is in database \(parts[0]), which database.names does not capture")
+                }
+            } else {
+                p.addProblem(key: "signal.data.collection", "\"\(text)\" is not database.schema.table (e.g. CreditStaging.dbo.debezium_signal)")
+            }
+        }
+        incrementalSnapshotChunkSize = p.int("incremental.snapshot.chunk.size", default: 1024, range: 1...1_000_000)
         try p.validate()
     }
 }

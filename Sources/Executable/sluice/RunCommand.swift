@@ -86,6 +86,7 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         var connectors: [any Service] = []
+        var signals: SourceSignalInbox?  // POST /signals, when a source runs here
         var failed = false
         for path in files {
             do {
@@ -94,8 +95,10 @@ struct RunCommand: AsyncParsableCommand {
                 case .sqlServerSource:
                     let configuration = try SQLServerSourceConfiguration(properties)
                     let run = lineage?.run(connector: configuration.name)
+                    let inbox = signals ?? SourceSignalInbox()
+                    signals = inbox
                     connectors.append(Self.lineage(SQLServerSourceConnector(configuration: configuration, health: health, logger: logger,
-                                                                            lineage: run), run, datasets: nil))
+                                                                            lineage: run, signals: inbox), run, datasets: nil))
                 case .postgresSink:
                     let configuration = try PostgresSinkConfiguration(properties)
                     let run = lineage?.run(connector: configuration.name)
@@ -126,7 +129,7 @@ struct RunCommand: AsyncParsableCommand {
         // The notifier comes last: the group stops in reverse order, so STOPPING=1 precedes the drain.
         let services = (lineage.map { [$0.dispatcher] } ?? []) + connectors + [SystemdNotifier(health: health, environment: environment, logger: logger)]
         let app = OperationsServer.application(host: httpHost, port: port, registry: registry, health: health,
-                                               services: services, logger: logger)
+                                               services: services, signals: signals, logger: logger)
         logger.info("sluice \(SluiceVersion.current) running \(connectors.count) connector(s); operations on http://\(httpHost):\(port)")
         do {
             try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
