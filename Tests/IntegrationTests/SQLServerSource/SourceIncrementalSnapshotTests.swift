@@ -56,7 +56,10 @@ struct SourceIncrementalSnapshotTests {
         try sink.start()
         let port = try await source.operationsPort()
         try await PostgresSinkTestWorld.withPostgres { client in
-            // A first streamed change creates the replica table; the audit goes on before the snapshot.
+            // Once the source streams (no_data: from the LSN it found at start), a first streamed change
+            // creates the replica table; the audit goes on before the snapshot.
+            let streaming = try await eventually(timeout: .seconds(60)) { try await Self.ready(port) }
+            try #require(streaming, "the source is not ready; log:\n\(source.logText.suffix(2000))")
             try await world.withConnection { conn in try await conn.execute("UPDATE dbo.customers SET score = -1 WHERE id = 1") }
             let created = try await eventually(timeout: .seconds(60)) {
                 (try? await client.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(schema).customers")).collect().count) == 1
@@ -161,6 +164,12 @@ struct SourceIncrementalSnapshotTests {
         ] {
             try await client.query(PostgresQuery(unsafeSQL: statement))
         }
+    }
+
+    /// Whether `/health/ready` on `port` answers 200.
+    static func ready(_ port: Int) async throws -> Bool {
+        guard let (_, response) = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/health/ready")!) else { return false }
+        return (response as? HTTPURLResponse)?.statusCode == 200
     }
 
     /// POSTs `body` to `/signals` on the source's operations port.
