@@ -9,16 +9,18 @@ import SluiceCore
 ///   components' health as `sluice_component_up` / `sluice_component_status`, see `HealthMetrics`);
 /// - `GET /health/live` — 200 while the process runs;
 /// - `GET /health/ready` — 200 when every component is up, else 503; JSON body with each component's
-///   status and reason.
+///   status and reason;
+/// - `POST /signals` — when the process runs a SQL Server source: signals for it (`addSignalRoutes`).
 public enum OperationsServer {
     /// A Hummingbird application (a `Service`) serving the endpoints on `host:port`; runs the given
     /// services beside it in its service group.
     public static func application(
         host: String, port: Int, registry: PrometheusCollectorRegistry, health: HealthRegistry,
-        services: [any Service] = [], logger: Logger
+        services: [any Service] = [], signals: SourceSignalInbox? = nil, logger: Logger
     ) -> some ApplicationProtocol {
         let router = Router()
         addRoutes(to: router, registry: registry, health: health)
+        if let signals { addSignalRoutes(to: router, inbox: signals) }
         return Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "sluice"),

@@ -6,7 +6,8 @@ extension SQLServerSourceConnector: ConnectorDefinition {
     public typealias Configuration = SQLServerSourceConfiguration
 
     public static func makeService(_ configuration: SQLServerSourceConfiguration, context: ConnectorContext) -> any Service {
-        SQLServerSourceConnector(configuration: configuration, health: context.health, logger: context.logger, lineage: context.lineage)
+        SQLServerSourceConnector(configuration: configuration, health: context.health, logger: context.logger, lineage: context.lineage,
+                                 signals: context.signals)
     }
 
     /// None up front: the source names the captured tables (with their columns) once it has read the catalog.

@@ -12,16 +12,21 @@ public struct SQLServerSourceConnector: Service {
     let logger: Logger
     let threadPool: NIOThreadPool
     let lineage: LineageRun?
+    let signals: SourceSignalInbox?
 
-    /// - Parameter lineage: receives the captured tables (START, RUNNING at a capture-instance switch) and
-    ///   a database's fatal error (FAIL); nil emits no lineage.
+    /// - Parameters:
+    ///   - lineage: receives the captured tables (START, RUNNING at a capture-instance switch) and a
+    ///     database's fatal error (FAIL); nil emits no lineage.
+    ///   - signals: where `POST /signals` leaves signals for this connector's databases (nil: none).
     public init(configuration: SQLServerSourceConfiguration, health: HealthRegistry, logger: Logger,
-                threadPool: NIOThreadPool = .singleton, lineage: LineageRun? = nil) {
+                threadPool: NIOThreadPool = .singleton, lineage: LineageRun? = nil, signals: SourceSignalInbox? = nil) {
         self.configuration = configuration
+        self.signals = signals
+        for database in configuration.databases { signals?.register(database: database) }
         self.lineage = lineage
         self.health = health
         var logger = logger
-        logger[metadataKey: "sluice.connector"] = "\(configuration.name)"
+        logger[metadataKey: SourceLoggingKeys.connector] = "\(configuration.name)"
         self.logger = logger
         self.threadPool = threadPool
     }
@@ -32,8 +37,8 @@ public struct SQLServerSourceConnector: Service {
         for (key, value) in configuration.kafkaProperties { connection.additionalProperties[key] = value }
         let kafka = connection
         logger.info("Source connector starting", metadata: [
-            "sluice.databases": "\(configuration.databases)", "sluice.topic.prefix": "\(configuration.topicPrefix)",
-            "sluice.snapshot.mode": "\(configuration.snapshotMode.rawValue)",
+            SourceLoggingKeys.databases: "\(configuration.databases)", SourceLoggingKeys.topicPrefix: "\(configuration.topicPrefix)",
+            SourceLoggingKeys.snapshotMode: "\(configuration.snapshotMode.rawValue)",
         ])
         // Running means a member of the liveness group (SourceLivenessMember): joined before any
         // position is loaded, left after the last one is stored.
@@ -44,7 +49,8 @@ public struct SQLServerSourceConnector: Service {
                 await withTaskGroup(of: Void.self) { group in
                     for database in configuration.databases {
                         let streamer = DatabaseStreamer(configuration: configuration, database: database, kafka: kafka,
-                                                        health: health, logger: logger, threadPool: threadPool, lineage: lineage)
+                                                        health: health, logger: logger, threadPool: threadPool, lineage: lineage,
+                                                        signals: signals)
                         group.addTask { await streamer.run() }
                     }
                 }

@@ -7,11 +7,14 @@ public struct ConnectorContext: Sendable {
     public var logger: Logger
     /// The connector's OpenLineage run; nil when lineage is off.
     public var lineage: LineageRun?
+    /// Where `POST /signals` leaves signals for this run's sources; nil: no signals.
+    public var signals: SourceSignalInbox?
 
-    public init(health: HealthRegistry, logger: Logger, lineage: LineageRun? = nil) {
+    public init(health: HealthRegistry, logger: Logger, lineage: LineageRun? = nil, signals: SourceSignalInbox? = nil) {
         self.health = health
         self.logger = logger
         self.lineage = lineage
+        self.signals = signals
     }
 }
 

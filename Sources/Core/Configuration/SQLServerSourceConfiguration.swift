@@ -16,7 +16,8 @@ import SluiceKafka
 /// - `snapshot.mode` — initial | initial_only | no_data | when_needed | always [initial]
 ///   (`schema_only` is accepted as Debezium's old name of no_data)
 /// - `snapshot.isolation.mode` — snapshot | read_committed [snapshot]
-/// - `snapshot.fetch.size` [2000]
+/// - `snapshot.fetch.size` [2000] — rows per snapshot chunk (read in key order); a crashed snapshot
+///   resumes after the last chunk the broker acknowledged
 /// - `poll.interval.ms` [500] — pause between polls that found nothing new
 /// - `max.iteration.transactions` [500] — at most this many transactions per poll window (0 = no limit)
 /// - `heartbeat.interval.ms` [0 = off], `heartbeat.action.query` — a statement run on the source on each
@@ -40,6 +41,10 @@ import SluiceKafka
 ///   heartbeats; the position topic always has one partition); -1 takes the broker's default. Existing
 ///   topics are left as they are. Events go to `murmur2(key) mod partitions` (librdkafka's
 ///   `murmur2_random`, the Java client's partitioner), so a key's events stay on one partition in order
+/// - `signal.data.collection` — the signal table, `database.schema.table` (Debezium's shape: columns
+///   id varchar(42), type varchar(32), data varchar(2048); CDC-enabled): signals written to it are acted
+///   on, and incremental snapshots write their watermarks to it
+/// - `incremental.snapshot.chunk.size` [1024] — rows per chunk of an incremental snapshot
 public struct SQLServerSourceConfiguration: ConnectorConfiguration {
     public enum SnapshotMode: String, CaseIterable, Sendable {
         case initial, initialOnly = "initial_only", noData = "no_data", whenNeeded = "when_needed", always
@@ -86,6 +91,8 @@ public struct SQLServerSourceConfiguration: ConnectorConfiguration {
     public var topicCreationDefaultPartitions: Int
     /// `topic.creation.default.replication.factor`; -1 for the broker's default.
     public var topicCreationDefaultReplicationFactor: Int
+    public var signalDataCollection: TableID?
+    public var incrementalSnapshotChunkSize: Int
 
     /// Reads and validates every key, throwing all problems at once.
     public init(_ input: ConnectorProperties) throws(ConfigurationError) {
@@ -156,6 +163,19 @@ public struct SQLServerSourceConfiguration: ConnectorConfiguration {
                              ("topic.creation.default.replication.factor", topicCreationDefaultReplicationFactor)] where value == 0 {
             p.addProblem(key: key, "0 is not allowed: use 1 or more, or -1 for the broker's default")
         }
+        signalDataCollection = nil
+        if let text = p.string("signal.data.collection") {
+            let parts = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+            if parts.count == 3, !parts.contains(where: \.isEmpty) {
+                signalDataCollection = TableID(database: parts[0], schema: parts[1], table: parts[2])
+                if !databases.isEmpty && !databases.contains(parts[0]) {
+                    p.addProblem(key: "signal.data.collection", "\"\(text)\" is in database \(parts[0]), which database.names does not capture")
+                }
+            } else {
+                p.addProblem(key: "signal.data.collection", "\"\(text)\" is not database.schema.table (e.g. CreditStaging.dbo.debezium_signal)")
+            }
+        }
+        incrementalSnapshotChunkSize = p.int("incremental.snapshot.chunk.size", default: 1024, range: 1...1_000_000)
         try p.validate()
     }
 }

@@ -4,27 +4,62 @@
 /// - `position`: the last event published (and acknowledged);
 /// - `processedThrough`: every change with a commit LSN at or below it has been published, even when the
 ///   last event is older (an idle table, a window with no rows), so a restart need not re-read it;
-/// - `snapshot`: the initial snapshot's progress, so a crash mid-snapshot restarts it safely;
+/// - `snapshot`: the initial snapshot's progress (fence, completed tables, the last acknowledged key of
+///   the table being read), so a crash mid-snapshot resumes at the last acknowledged chunk;
 /// - `captureInstances`: the capture instances streamed so far and the LSN each was read from, so a new
-///   instance (a table added, or a schema change's second instance) is told apart from a purge.
+///   instance (a table added, or a schema change's second instance) is told apart from a purge;
+/// - `incrementalSnapshot`: a signalled snapshot's remaining tables and last chunk key, so it survives a
+///   restart.
 public struct SourceOffset: Hashable, Sendable {
     public enum SnapshotState: Hashable, Sendable {
         /// No snapshot has run, or one was started and did not finish: it must (re)start.
         case pending
-        /// A snapshot is running from this fence LSN; tables listed are complete.
-        case running(fence: LSN, completedTables: [String])
+        /// A snapshot is running from this fence LSN; tables listed are complete; `resume`, when set, is
+        /// the table being read and the key of its last row the broker acknowledged.
+        case running(fence: LSN, completedTables: [String], resume: SnapshotResume? = nil)
         case completed(fence: LSN)
         /// `snapshot.mode=no_data`: streaming started at this LSN without reading existing rows.
         case skipped(at: LSN)
     }
 
+    /// Where a running snapshot resumes inside a table: after the row whose message key is `afterKey`
+    /// (rows are read in key order, in chunks; the key is stored once the chunk is acknowledged).
+    public struct SnapshotResume: Hashable, Sendable {
+        /// `schema.table`.
+        public var table: String
+        public var afterKey: JSONObject
+
+        public init(table: String, afterKey: JSONObject) {
+            self.table = table
+            self.afterKey = afterKey
+        }
+    }
+
+    /// An incremental snapshot in progress (an `execute-snapshot` signal): its id, the tables still to
+    /// read (the first is being read) and the key of the last chunk of that table read and published.
+    public struct IncrementalSnapshot: Hashable, Sendable {
+        public var id: String
+        /// `schema.table`, in reading order.
+        public var tables: [String]
+        public var lastKey: JSONObject?
+
+        public init(id: String, tables: [String], lastKey: JSONObject? = nil) {
+            self.id = id
+            self.tables = tables
+            self.lastKey = lastKey
+        }
+    }
+
     public var position: SourcePosition?
     public var processedThrough: LSN?
+    /// The incremental snapshot running beside streaming, if any.
+    public var incrementalSnapshot: IncrementalSnapshot?
     public var snapshot: SnapshotState
     public var captureInstances: [String: LSN]
 
     public init(position: SourcePosition? = nil, processedThrough: LSN? = nil, snapshot: SnapshotState = .pending,
-                captureInstances: [String: LSN] = [:]) {
+                captureInstances: [String: LSN] = [:], incrementalSnapshot: IncrementalSnapshot? = nil) {
+        self.incrementalSnapshot = incrementalSnapshot
         self.position = position
         self.processedThrough = processedThrough
         self.snapshot = snapshot
@@ -66,10 +101,14 @@ extension SourceOffset {
         if let t = processedThrough { o["processed_through_lsn"] = .string(t.description) }
         switch snapshot {
         case .pending: o["snapshot"] = .string("pending")
-        case .running(let fence, let tables):
+        case .running(let fence, let tables, let resume):
             o["snapshot"] = .string("running")
             o["snapshot_lsn"] = .string(fence.description)
             o["snapshot_completed_tables"] = .array(tables.map(JSONValue.string))
+            if let resume {
+                o["snapshot_table"] = .string(resume.table)
+                o["snapshot_last_key"] = .object(resume.afterKey)
+            }
         case .completed(let fence):
             o["snapshot"] = .string("completed")
             o["snapshot_lsn"] = .string(fence.description)
@@ -79,6 +118,11 @@ extension SourceOffset {
         }
         o["capture_instances"] = .object(JSONObject(captureInstances.sorted { $0.key < $1.key }
             .map { (key: $0.key, value: JSONValue.string($0.value.description)) }))
+        if let incremental = incrementalSnapshot {
+            var i: JSONObject = ["id": .string(incremental.id), "data_collections": .array(incremental.tables.map(JSONValue.string))]
+            if let key = incremental.lastKey { i["last_key"] = .object(key) }
+            o["incremental_snapshot"] = .object(i)
+        }
         return .object(o)
     }
 
@@ -100,7 +144,15 @@ extension SourceOffset {
         let fence = try lsn("snapshot_lsn")
         switch (o["snapshot"]?.stringValue, fence) {
         case ("running", let f?):
-            snapshot = .running(fence: f, completedTables: o["snapshot_completed_tables"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+            var resume: SnapshotResume?
+            if let table = o["snapshot_table"]?.stringValue {
+                guard let key = o["snapshot_last_key"]?.objectValue else {
+                    throw EnvelopeError("stored offset: snapshot_table without snapshot_last_key")
+                }
+                resume = SnapshotResume(table: table, afterKey: key)
+            }
+            snapshot = .running(fence: f, completedTables: o["snapshot_completed_tables"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+                                resume: resume)
         case ("completed", let f?): snapshot = .completed(fence: f)
         case ("skipped", let f?): snapshot = .skipped(at: f)
         case ("pending", _), (nil, _): snapshot = .pending
@@ -112,5 +164,13 @@ extension SourceOffset {
             instances[name] = l
         }
         captureInstances = instances
+        if let i = o["incremental_snapshot"], !i.isNull {
+            guard let object = i.objectValue, let id = object["id"]?.stringValue,
+                  let tables = object["data_collections"]?.arrayValue?.compactMap(\.stringValue)
+            else { throw EnvelopeError("stored offset: incremental_snapshot needs id and data_collections") }
+            incrementalSnapshot = IncrementalSnapshot(id: id, tables: tables, lastKey: object["last_key"]?.objectValue)
+        } else {
+            incrementalSnapshot = nil
+        }
     }
 }

@@ -83,12 +83,13 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         var connectors: [any Service] = []
+        let signals = SourceSignalInbox()  // POST /signals: the sources of this run take their signals from it
         var failed = false
         for path in files {
             do {
                 let connector = try ConnectorRegistry.sluice.load(path: path, environment: environment)
                 let run = lineage?.run(connector: connector.name)
-                let service = connector.makeService(ConnectorContext(health: health, logger: logger, lineage: run))
+                let service = connector.makeService(ConnectorContext(health: health, logger: logger, lineage: run, signals: signals))
                 connectors.append(Self.lineage(service, run, datasets: connector.lineageDatasets))
             } catch {
                 failed = true
@@ -108,7 +109,7 @@ struct RunCommand: AsyncParsableCommand {
         // The notifier comes last: the group stops in reverse order, so STOPPING=1 precedes the drain.
         let services = (lineage.map { [$0.dispatcher] } ?? []) + connectors + [SystemdNotifier(health: health, environment: environment, logger: logger)]
         let app = OperationsServer.application(host: httpHost, port: port, registry: registry, health: health,
-                                               services: services, logger: logger)
+                                               services: services, signals: signals, logger: logger)
         logger.info("sluice \(SluiceVersion.current) running \(connectors.count) connector(s); operations on http://\(httpHost):\(port)")
         do {
             try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])

@@ -55,7 +55,18 @@ struct SourceCrashTests {
         }
         try await writing
 
-        // Expected: one event per change the capture job recorded after the snapshot's fence.
+        // Expected: one event per change the capture job recorded after the snapshot's fence, counted once
+        // it harvested the writer's last transaction (id 1's last update: under load the job lags, and an
+        // early count is short).
+        let lastBalance = try await world.withConnection { conn in
+            try await conn.execute("SELECT balance FROM dbo.accounts WHERE id = 1").rows.first?[0].int ?? -1
+        }
+        let harvested = try await eventually(timeout: .seconds(60)) {
+            try await world.withConnection { conn in
+                try await conn.execute("SELECT COUNT(*) FROM cdc.dbo_accounts_CT WHERE id = 1 AND __$operation IN (2, 4) AND balance = \(lastBalance)").rows.first?[0].int ?? 0
+            } > 0
+        }
+        try #require(harvested, "the capture job did not harvest the last transaction")
         let fence = try #require(events.first { $0.op == .read }?.position.commitLSN)
         let expected = try await world.withConnection { conn -> Int in
             let rows = try await conn.execute("SELECT COUNT(*) FROM cdc.dbo_accounts_CT WHERE __$operation IN (1, 2, 4) AND __$start_lsn > \(fence.bytes, as: .binary(10))").rows

@@ -120,6 +120,31 @@ struct SourceFailureTests {
         }
     }
 
+    @Test("a captured column of an unsupported type (xml) stops that database with README's message: health down, no retry loop")
+    func unsupportedColumnTypeIsFatal() async throws {
+        let world = try await SourceTestWorld.make("xmltype", tables: [("docs", "id int NOT NULL PRIMARY KEY, body xml NULL")])
+        try await world.withConnector(SourceConfigurationBox(value: try world.configuration())) { health in
+            let component = "src-\(world.prefix)"
+            let stopped = try await eventually {
+                health.snapshot.values.contains { if case .down(let r) = $0 { !r.hasPrefix("retrying") } else { false } }
+            }
+            #expect(stopped, "health: \(health.readinessJSON.serializedString)")
+            let reason = health.snapshot.values.compactMap(\.reason).joined()
+            // README "Types": other types stop the source with a message naming the column and the fix.
+            #expect(reason.contains("dbo.docs") && reason.contains("column body has type xml, which Sluice does not capture")
+                    && reason.contains("@captured_column_list"), "reason: \(reason)")
+            // No retry loop: across several backoff periods (200 ms … 1 s) the database stays down for the
+            // same reason, never starting again nor "retrying in …".
+            let deadline = ContinuousClock.now + .seconds(3)
+            while ContinuousClock.now < deadline {
+                let statuses = health.snapshot.filter { $0.key.contains(component) || $0.key.hasPrefix("source.") }.values
+                #expect(statuses.allSatisfy { $0 == .down(reason) }, "health changed: \(health.readinessJSON.serializedString)")
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(!health.isReady)
+        }
+    }
+
     @Test("a stopped capture job (SQL Server Agent down) shows in health while the heartbeat changes the source; it recovers when the job restarts")
     func stoppedCaptureJobIsReported() async throws {
         let world = try await SourceTestWorld.make("agent", tables: [("customers", Self.table), ("heartbeat", "id int NOT NULL PRIMARY KEY, ts datetime2(3) NULL")])

@@ -14,6 +14,13 @@ import Testing
         #expect(try SourceOffset(json: JSONValue.parse(text)) == offset)
         let running = SourceOffset(snapshot: .running(fence: fence, completedTables: ["dbo.customers"]))
         #expect(try SourceOffset(json: JSONValue.parse(running.json.serializedString)) == running)
+        let resuming = SourceOffset(snapshot: .running(fence: fence, completedTables: ["dbo.branches"],
+                                                       resume: .init(table: "dbo.customers", afterKey: ["region": .string("north"), "id": .int(4000)])))
+        #expect(try SourceOffset(json: JSONValue.parse(resuming.json.serializedString)) == resuming)
+        #expect(resuming.json.objectValue?["snapshot_last_key"] == .object(["region": .string("north"), "id": .int(4000)]))
+        var incremental = offset
+        incremental.incrementalSnapshot = .init(id: "ad-hoc-1", tables: ["dbo.customers", "dbo.loans"], lastKey: ["id": .int(1024)])
+        #expect(try SourceOffset(json: JSONValue.parse(incremental.json.serializedString)) == incremental)
     }
 
     @Test func resumesInsideAPartlyPublishedTransaction() {

@@ -36,7 +36,13 @@ public struct CDCCatalog: Sendable {
                   let lsnBytes = row[3].bytes, let start = LSN(bytes: lsnBytes), let objectID = row[4].int
             else { throw CatalogError(description: "cdc.change_tables returned an unexpected row: \(row.values)") }
             let tableID = TableID(database: database, schema: schema, table: table)
-            let columns = try await capturedColumns(connection, captureInstance: name, keyColumns: [])
+            let columns: [CapturedColumn]
+            do {
+                columns = try await capturedColumns(connection, captureInstance: name, keyColumns: [])
+            } catch let unsupported as SQLServerTypeMapping.UnsupportedType {
+                throw SourceError(.unsupportedColumnType, "table \(tableID.qualifiedName) (capture instance \(name)): \(unsupported.description)",
+                                  underlying: unsupported)
+            }
             var keys = keyOverrides[tableID.qualifiedName] ?? []
             if keys.isEmpty { keys = try await indexColumns(connection, changeTableObjectID: objectID) }
             // Key columns are never optional in the schema.

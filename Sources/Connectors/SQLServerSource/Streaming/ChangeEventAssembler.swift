@@ -97,7 +97,7 @@ public struct ChangeEventAssembler: Sendable {
     }
 
     private func key(of row: ChangeRow) -> JSONObject {
-        JSONObject((keyColumns[row.captureInstance] ?? []).map { (key: $0, value: row.values[$0] ?? .null) })
+        ChangeEventMapping.key(row.values, keyColumns: keyColumns[row.captureInstance] ?? [])
     }
 
     private mutating func emit(_ op: ChangeEvent.Operation, row: ChangeRow, before: JSONObject?, after: JSONObject?,
@@ -108,9 +108,9 @@ public struct ChangeEventAssembler: Sendable {
         tx.boundary.eventCounts[row.table, default: 0] += 1
         let position = SourcePosition(commitLSN: row.startLSN, commandID: row.commandID, changeLSN: row.seqval,
                                       eventSerialNo: serial)
-        let event = ChangeEvent(
-            op: op, table: row.table, key: key(of: row), before: before, after: after, position: position,
-            commitTimeMs: tx.boundary.commitTimeMs, processedAtMs: now(),
+        let event = ChangeEventMapping.event(
+            op, table: row.table, keyColumns: keyColumns[row.captureInstance] ?? [], before: before, after: after,
+            position: position, commitTimeMs: tx.boundary.commitTimeMs, processedAtMs: now(),
             transaction: TransactionInfo(id: tx.boundary.id, totalOrder: tx.total,
                                          dataCollectionOrder: tx.perTable[row.table] ?? 0))
         var out: [Output] = []

@@ -52,7 +52,7 @@ public struct ChangeTableQuery: Sendable {
     }
 
     /// Maps one result row to a change row.
-    public func changeRow(_ row: SQLServerRow, mapper: ValueMapper) throws -> ChangeRow {
+    public func changeRow(_ row: SQLServerRow, mapping: ChangeEventMapping) throws -> ChangeRow {
         guard let startBytes = row[0].bytes, let start = LSN(bytes: startBytes),
               let seqBytes = row[1].bytes, let seqval = LSN(bytes: seqBytes),
               let opCode = row[2].int, let operation = ChangeRow.Operation(rawValue: opCode),
@@ -60,13 +60,7 @@ public struct ChangeTableQuery: Sendable {
         else {
             throw ChangeEventAssembler.AssemblyError(description: "capture instance \(instance.name): a change row lacks its metadata columns")
         }
-        // A capture instance's column names are distinct: the fields are appended, not looked up one by one.
-        var fields: [(key: String, value: JSONValue)] = []
-        fields.reserveCapacity(instance.columns.count)
-        for (i, column) in instance.columns.enumerated() {
-            fields.append((key: column.name, value: try mapper.json(row[4 + i], column: column)))
-        }
-        let values = JSONObject(fields)
+        let values = try mapping.values(row, columns: instance.columns, firstColumn: 4)
         return ChangeRow(captureInstance: instance.name, table: instance.table, startLSN: start, seqval: seqval,
                          operation: operation, commandID: commandID, values: values)
     }

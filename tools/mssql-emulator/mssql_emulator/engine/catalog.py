@@ -185,6 +185,8 @@ def information_schema_type(t: SqlType) -> tuple:
                 "Latin1_General_100_CI_AS_SC_UTF8")
     if n in ("binary", "varbinary"):
         return (n, t.length, t.length, None, None, None, None, None, None)
+    if n == "xml":
+        return (n, -1, -1, None, None, None, None, None, None)
     ints = {"tinyint": 3, "smallint": 5, "int": 10, "bigint": 19}
     if n in ints:
         return (n, None, None, ints[n], 10, 0, None, None, None)

@@ -12,7 +12,7 @@ _TYPE_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_ ]*?)\s*(?:\(\s*([^)]*)\s*\))?\
 _STRINGS = {"char", "varchar", "nchar", "nvarchar"}
 _BINARIES = {"binary", "varbinary"}
 _SIMPLE = {"bit", "tinyint", "smallint", "int", "bigint", "money", "smallmoney", "real", "date",
-           "datetime", "smalldatetime", "uniqueidentifier"}
+           "datetime", "smalldatetime", "uniqueidentifier", "xml"}
 _SCALED_TIME = {"time", "datetime2", "datetimeoffset"}
 _ALIASES = {"integer": "int", "dec": "decimal", "double precision": "float", "text": "varchar",
             "ntext": "nvarchar", "sysname": "nvarchar", "character": "char",
@@ -80,6 +80,7 @@ _PG_FIXED = {
     "date": "date", "datetime": "timestamp(3)", "smalldatetime": "timestamp(0)",
     "datetimeoffset": "_mssql.dto",  # (instant, offset minutes): SQL Server keeps the offset a value was written with
     "uniqueidentifier": "uuid",
+    "xml": "xml",  # untyped xml (no schema collection): well-formed content, as SQL Server checks
 }
 
 

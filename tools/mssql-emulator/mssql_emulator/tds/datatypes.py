@@ -317,6 +317,9 @@ def column_codec(t: SqlType, nullable: bool = True) -> ColumnCodec:
         tid, enc = {"time": (T.TIMEN, _time(s)), "datetime2": (T.DATETIME2N, _datetime2(s)),
                     "datetimeoffset": (T.DATETIMEOFFSETN, _datetimeoffset(s))}[name]
         return ColumnCodec(t, bytes([tid, s]), _with_len(enc), b"\x00")
+    if name == "xml":
+        # Untyped xml (2.2.5.5.3): TYPE_INFO is XMLTYPE plus SCHEMA_PRESENT = 0; the value is UTF-16 PLP.
+        return ColumnCodec(t, bytes([T.XML, 0]), _text_encoder(name, None, "utf-16-le"), struct.pack("<Q", PLP_NULL))
     strings = {
         # name: (type id, codec, bytes per declared unit, default length, limit, has collation)
         "char": (T.BIGCHAR, "utf-8", 1, 1, 8000, True),

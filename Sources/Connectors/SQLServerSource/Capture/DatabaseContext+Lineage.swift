@@ -1,6 +1,6 @@
 import SluiceCore
 
-extension DatabaseStreamer {
+extension DatabaseContext {
     /// OpenLineage datasets of the captured tables: each source table (`mssql://host:port`,
     /// `db.schema.table`, columns and SQL Server types from its capture instance) in, its topic out
     /// (`kafka://…`, columns with their Connect types, identity column lineage from the table).
