@@ -246,6 +246,7 @@ def main() -> int:
         supervisor.stop()
         for p in procs.values():
             p.stop(final=True)
+        reap_leftovers(log)  # anything of this run still running, untracked
     if violations:
         log(f"chaos run {prefix} (CHAOS_SEED={seed}): FAILED, {len(violations)} violation(s):")
         for v in violations:

@@ -141,8 +141,14 @@ class SluiceProcess:
         with self.lock:
             if self.expected_down or self.proc is None:
                 return
+            dead = self.proc
             self.unexpected_exits.append((time.time(), self.proc.returncode))
         time.sleep(2)
+        with self.lock:
+            # A fault may have started (or be stopping) it meanwhile: a second start would leave the first
+            # process running untracked, holding its port.
+            if self.proc is not dead or self.expected_down or self.closed:
+                return
         self.start()
 
     def wait_for_log(self, text: str, timeout: float) -> bool:
