@@ -232,9 +232,9 @@ struct ChangeStreamLoop: Sendable {
     /// to `body`; all stay open until it returns.
     private func withChangeStreams(
         _ queries: [ChangeTableQuery], connections: [SQLServerConnection],
-        _ body: ([(SQLServerResultSet.AsyncIterator, ChangeTableQuery)]) async throws -> Void
+        _ body: ([(SQLServerRowStream.AsyncIterator, ChangeTableQuery)]) async throws -> Void
     ) async throws {
-        func open(_ index: Int, _ acc: [(SQLServerResultSet.AsyncIterator, ChangeTableQuery)]) async throws {
+        func open(_ index: Int, _ acc: [(SQLServerRowStream.AsyncIterator, ChangeTableQuery)]) async throws {
             if index == queries.count { return try await body(acc) }
             try await connections[index].withResults(queries[index].query) { results in
                 guard let rows = try await results.nextResultSet() else {

@@ -2,7 +2,7 @@ import SluiceSQLServer
 
 /// Change rows of one capture instance's result, mapped from SQL Server values.
 struct MappedRows: AsyncIteratorProtocol {
-    var base: SQLServerResultSet.AsyncIterator
+    var base: SQLServerRowStream.AsyncIterator
     let query: ChangeTableQuery
     let mapping: ChangeEventMapping
 
