@@ -30,12 +30,12 @@ extension DatabaseContext {
 
     /// `nvarchar(200)`, `decimal(18,2)`, `datetime2(3)`, `int`.
     static func sqlTypeText(_ column: CapturedColumn) -> String {
-        switch column.typeName {
-        case "decimal", "numeric":
+        switch column.type {
+        case .decimal?, .numeric?:
             if let p = column.precision { return "\(column.typeName)(\(p),\(column.scale ?? 0))" }
-        case "char", "varchar", "nchar", "nvarchar", "binary", "varbinary":
+        case .char?, .varchar?, .nchar?, .nvarchar?, .binary?, .varbinary?:
             if let n = column.length { return "\(column.typeName)(\(n == -1 ? "max" : String(n)))" }
-        case "datetime2", "datetimeoffset", "time":
+        case .datetime2?, .datetimeoffset?, .time?:
             if let s = column.scale { return "\(column.typeName)(\(s))" }
         default: break
         }
