@@ -44,6 +44,17 @@ public struct SinkRuntimeConfiguration: Sendable {
         if consumer.connection.additionalProperties["max.partition.fetch.bytes"] == nil {
             consumer.connection.additionalProperties["max.partition.fetch.bytes"] = "8388608"
         }
+        // librdkafka pre-fetches up to 64 MiB per consumer by default: most of a sink's memory while it
+        // catches up (measured: peak RSS 203 → 123 MiB at 16 MiB, the same rate).
+        if consumer.connection.additionalProperties["queued.max.messages.kbytes"] == nil {
+            consumer.connection.additionalProperties["queued.max.messages.kbytes"] = "16384"
+        }
+        // A fetch with nothing new waits up to this long at the broker; the local broker holds every fetch
+        // for the whole wait, even when data arrives (measured: published → visible p99 665 → 199 ms at
+        // 50 ms). 100 ms costs a real Kafka ten empty fetches a second while idle.
+        if consumer.connection.additionalProperties["fetch.wait.max.ms"] == nil {
+            consumer.connection.additionalProperties["fetch.wait.max.ms"] = "100"
+        }
         self.consumer = consumer
         self.producer = producer ?? KafkaProducerConfiguration(connection: consumer.connection.forProducer, linger: .milliseconds(1))
         self.subscription = subscription
