@@ -16,11 +16,11 @@ public enum OperationsServer {
     /// services beside it in its service group.
     public static func application(
         host: String, port: Int, registry: PrometheusCollectorRegistry, health: HealthRegistry,
-        services: [any Service] = [], signals: SourceSignalInbox? = nil, logger: Logger
+        services: [any Service] = [], signals: SourceSignalInbox? = nil, signalsToken: String? = nil, logger: Logger
     ) -> some ApplicationProtocol {
         let router = Router()
         addRoutes(to: router, registry: registry, health: health)
-        if let signals { addSignalRoutes(to: router, inbox: signals) }
+        if let signals { addSignalRoutes(to: router, inbox: signals, token: signalsToken) }
         return Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "sluice"),

@@ -20,7 +20,7 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             Every file is validated first; any problem stops the start with one line per problem.
             Environment: SLUICE_LOG_LEVEL (trace|debug|info|notice|warning|error), SLUICE_HTTP_HOST, SLUICE_HTTP_PORT,
-            SLUICE_PROGRESS_TIMEOUT. Under systemd (Type=notify) it sends READY=1 once every component is
+            SLUICE_PROGRESS_TIMEOUT, SLUICE_SIGNALS_TOKEN_FILE (POST /signals then needs Authorization: Bearer <token>). Under systemd (Type=notify) it sends READY=1 once every component is
             ready, STATUS= on each health change, WATCHDOG=1 every WATCHDOG_USEC/2 while no component is
             wedged, and STOPPING=1 when draining (README, "Operations").
             OpenLineage events: SLUICE_OPENLINEAGE_URL (POST <url>/api/v1/lineage), SLUICE_OPENLINEAGE_FILE
@@ -106,10 +106,24 @@ struct RunCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("sluice: \(error)\n".utf8))
             throw ExitCode.failure
         }
+        let signalsToken: String?
+        if let path = environment["SLUICE_SIGNALS_TOKEN_FILE"], !path.isEmpty {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+                  case let token = text.trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty else {
+                FileHandle.standardError.write(Data("sluice: SLUICE_SIGNALS_TOKEN_FILE=\(path) is not a readable file holding a token; write one (e.g. openssl rand -hex 32 > \(path)) or unset the variable\n".utf8))
+                throw ExitCode(2)
+            }
+            signalsToken = token
+        } else {
+            signalsToken = nil
+            if !["127.0.0.1", "::1", "localhost"].contains(httpHost) {
+                logger.warning("POST /signals answers anyone who reaches \(httpHost):\(port); set SLUICE_SIGNALS_TOKEN_FILE to require a bearer token")
+            }
+        }
         // The notifier comes last: the group stops in reverse order, so STOPPING=1 precedes the drain.
         let services = (lineage.map { [$0.dispatcher] } ?? []) + connectors + [SystemdNotifier(health: health, environment: environment, logger: logger)]
         let app = OperationsServer.application(host: httpHost, port: port, registry: registry, health: health,
-                                               services: services, signals: signals, logger: logger)
+                                               services: services, signals: signals, signalsToken: signalsToken, logger: logger)
         logger.info("sluice \(SluiceVersion.current) running \(connectors.count) connector(s); operations on http://\(httpHost):\(port)")
         do {
             try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])

@@ -69,4 +69,31 @@ import Testing
         }
         #expect(inbox.take(database: "CreditStaging").isEmpty)
     }
+
+    @Test func withATokenOnlyABearerOfItIsRead() async throws {
+        let inbox = SourceSignalInbox()
+        inbox.register(database: "CreditStaging")
+        let app = OperationsServer.application(host: "127.0.0.1", port: 0, registry: PrometheusCollectorRegistry(), health: HealthRegistry(),
+                                               signals: inbox, signalsToken: "s3cret-token", logger: Logger(label: "test"))
+        try await app.test(.router) { client in
+            for authorization in [nil, "Bearer wrong", "Bearer s3cret-tokenX", "Bearer s3cret-toke", "Basic s3cret-token", "s3cret-token"] {
+                var headers = HTTPFields()
+                headers[.contentType] = "application/json"
+                if let authorization { headers[.authorization] = authorization }
+                let (status, challenge) = try await client.execute(uri: "/signals", method: .post, headers: headers,
+                                                                  body: ByteBuffer(string: Self.snapshot)) {
+                    ($0.status, $0.headers[.wwwAuthenticate])
+                }
+                #expect(status == .unauthorized, "\(authorization ?? "no header")")
+                #expect(challenge == "Bearer")
+            }
+            #expect(inbox.take(database: "CreditStaging").isEmpty, "nothing queued without the token")
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            headers[.authorization] = "Bearer s3cret-token"
+            let status = try await client.execute(uri: "/signals", method: .post, headers: headers, body: ByteBuffer(string: Self.snapshot)) { $0.status }
+            #expect(status == .accepted)
+        }
+        #expect(inbox.take(database: "CreditStaging").map(\.id) == ["snap-1"])
+    }
 }
