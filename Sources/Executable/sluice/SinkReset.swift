@@ -52,15 +52,7 @@ struct SinkReset {
     }
 
     func withAdmin<T>(logger: Logger, _ body: (KafkaAdminClient) async throws -> T) async throws -> T {
-        let admin = try KafkaAdminClient(configuration: KafkaAdminConfiguration(connection: connection.forProducer), logger: logger)
-        do {
-            let result = try await body(admin)
-            await admin.shutdown()
-            return result
-        } catch {
-            await admin.shutdown()
-            throw error
-        }
+        try await OffsetsCommand.withAdmin(connection, logger: logger, body)
     }
 
     /// The members of the sink's consumer group right now (a running sink is one).
