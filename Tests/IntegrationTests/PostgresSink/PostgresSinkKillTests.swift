@@ -103,9 +103,9 @@ struct PostgresSinkKillTests {
         return (written.count, doubled, backwards)
     }
 
-    /// `<schema>.audit`: one row per row the sink inserted, updated or deleted in `<schema>.accounts`.
-    static func installAudit(_ client: PostgresClient, schema: String) async throws {
-        let s = quoteIdentifierForTests(schema)
+    /// `<schema>.audit`: one row per row the sink inserted, updated or deleted in `<schema>.<table>`.
+    static func installAudit(_ client: PostgresClient, schema: String, table: String = "accounts") async throws {
+        let s = quoteIdentifierForTests(schema), t = quoteIdentifierForTests(table)
         for statement in [
             "CREATE TABLE \(s).audit (seq bigserial PRIMARY KEY, op text NOT NULL, id int NOT NULL, position text)",
             """
@@ -119,7 +119,7 @@ struct PostgresSinkKillTests {
               RETURN NULL;
             END $$
             """,
-            "CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON \(s).accounts FOR EACH ROW EXECUTE FUNCTION \(s).audit_row()",
+            "CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON \(s).\(t) FOR EACH ROW EXECUTE FUNCTION \(s).audit_row()",
         ] {
             try await client.query(PostgresQuery(unsafeSQL: statement))
         }

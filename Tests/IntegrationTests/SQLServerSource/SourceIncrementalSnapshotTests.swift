@@ -65,7 +65,7 @@ struct SourceIncrementalSnapshotTests {
                 (try? await client.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(schema).customers")).collect().count) == 1
             }
             try #require(created, "the sink did not create \(schema).customers; sink log:\n\(sink.logText.suffix(2000))")
-            try await Self.installAudit(client, schema: schema)
+            try await PostgresSinkKillTests.installAudit(client, schema: schema, table: "customers")
 
             // Malformed signals are refused with the problem named; a good one is accepted.
             let bad = try await Self.post(port, #"{"id": "x", "type": "execute-snapshot", "data": {"data-collections": ["customers"]}}"#)
@@ -142,28 +142,6 @@ struct SourceIncrementalSnapshotTests {
             try await client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(schema) CASCADE"))
         }
         try? FileManager.default.removeItem(at: directory)
-    }
-
-    /// `<schema>.audit`: one row per row the sink wrote into `<schema>.customers` (the shape
-    /// `PostgresSinkKillTests.auditedWrites` reads).
-    static func installAudit(_ client: PostgresClient, schema: String) async throws {
-        for statement in [
-            "CREATE TABLE \(schema).audit (seq bigserial PRIMARY KEY, op text NOT NULL, id int NOT NULL, position text)",
-            """
-            CREATE FUNCTION \(schema).audit_row() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-              IF TG_OP = 'DELETE' THEN
-                INSERT INTO \(schema).audit (op, id, position) VALUES ('D', OLD.id, OLD.__sluice_position);
-              ELSE
-                INSERT INTO \(schema).audit (op, id, position) VALUES (left(TG_OP, 1), NEW.id, NEW.__sluice_position);
-              END IF;
-              RETURN NULL;
-            END $$
-            """,
-            "CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON \(schema).customers FOR EACH ROW EXECUTE FUNCTION \(schema).audit_row()",
-        ] {
-            try await client.query(PostgresQuery(unsafeSQL: statement))
-        }
     }
 
     /// Whether `/health/ready` on `port` answers 200.
