@@ -54,3 +54,25 @@ def produce(topic: str, key: str, value: str) -> None:
                        input=f"{key}{SEP}{value}\n", capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
         raise RuntimeError(f"kcat -P -t {topic}: exit {r.returncode}: {r.stderr[-500:]}")
+
+
+def describe_groups(groups: list[str]) -> list[str]:
+    """One line per consumer group: its state and each member's client id and assigned partitions, as the
+    coordinator reports them (for the log when a run does not drain). Needs confluent-kafka; says so if
+    it is missing."""
+    try:
+        from confluent_kafka.admin import AdminClient
+    except ImportError:
+        return ["(confluent-kafka not installed: group states not shown)"]
+    admin = AdminClient({"bootstrap.servers": env("SLUICE_KAFKA_BOOTSTRAP")})
+    lines = []
+    for group, future in admin.describe_consumer_groups(groups, request_timeout=15).items():
+        try:
+            d = future.result(timeout=20)
+        except Exception as error:  # noqa: BLE001 - a diagnostic: say what the broker answered
+            lines.append(f"{group}: not described ({error})")
+            continue
+        members = "; ".join(f"{m.client_id or m.member_id} [{', '.join(f'{tp.topic}:{tp.partition}' for tp in (m.assignment.topic_partitions if m.assignment else []))}]"
+                            for m in d.members) or "no members"
+        lines.append(f"{group}: state {d.state}, members: {members}")
+    return lines

@@ -218,6 +218,8 @@ def main() -> int:
         log(f"drain: {'done' if drained else 'NOT done'} in {time.monotonic() - drain_started:.0f} s")
         if not drained:
             violations.append("the pipeline did not drain: " + sink_offsets_at_end(prefix, f"{prefix}-replica", [("dw", f"{prefix}-warehouse")])[1])
+            for line in kafka.describe_groups([f"{prefix}-replica", f"{prefix}-warehouse"]):
+                log(f"drain: group {line}")
 
         violations += checks.check_health(live, log)
         supervisor.stop()

@@ -72,16 +72,23 @@ class SluiceProcess:
         self.expected_down = False
         self.closed = False  # stopped for good: a fault or the supervisor must not start it again
         self.starts = 0
-        self.unexpected_exits: list[tuple[float, int]] = []
+        self.unexpected_exits: list[tuple[float, int, subprocess.Popen]] = []
         self.peak_rss_kib = 0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
+    def start(self, replacing: subprocess.Popen | None = None) -> None:
+        """Starts the process unless it is closed or one of its processes still runs (never two at once:
+        the second would hold the port and the group membership untracked). `replacing`: the supervisor's
+        restart of that dead process, skipped if a fault has started or is stopping it meanwhile."""
         with self.lock:
             if self.closed:
+                return
+            if replacing is not None and (self.proc is not replacing or self.expected_down):
+                return
+            if self.proc is not None and self.proc.poll() is None:
                 return
             handle = open(self.log, "ab")
             argv = ([str(self.binary), "app", "--http-port", str(self.port), "--config", str(self.connector)] if self.app
@@ -132,24 +139,23 @@ class SluiceProcess:
 
     def poll(self) -> None:
         """Samples RSS; restarts the process (after 2 s, as systemd's RestartSec) if it died on its own."""
-        pid = self.pid()
-        if pid is not None:
-            rss = rss_kib(pid)
+        with self.lock:
+            p = self.proc
+        if p is None:
+            return
+        if p.poll() is None:
+            rss = rss_kib(p.pid)
             if rss:
                 self.peak_rss_kib = max(self.peak_rss_kib, rss)
             return
         with self.lock:
-            if self.expected_down or self.proc is None:
+            # The process that died must still be the current one: a fault may have started the next one
+            # since (seed 300 counted that live process as an exit and started a second beside it).
+            if self.proc is not p or self.expected_down or self.closed:
                 return
-            dead = self.proc
-            self.unexpected_exits.append((time.time(), self.proc.returncode))
+            self.unexpected_exits.append((time.time(), p.returncode, p))
         time.sleep(2)
-        with self.lock:
-            # A fault may have started (or be stopping) it meanwhile: a second start would leave the first
-            # process running untracked, holding its port.
-            if self.proc is not dead or self.expected_down or self.closed:
-                return
-        self.start()
+        self.start(replacing=p)
 
     def wait_for_log(self, text: str, timeout: float) -> bool:
         """Until the current process's log (what it wrote since its start) contains `text`."""
