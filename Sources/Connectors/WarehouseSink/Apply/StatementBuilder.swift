@@ -7,7 +7,9 @@ struct StatementBuilder {
     /// Parameters per statement. SQL Server allows 2100 per request, but db-lib's `dbrpcparam` walks
     /// its list of the call's parameters to append each one, so sending n parameters costs n²/2 steps:
     /// at 2000 that walk was half of the sink's CPU (perf, benchmarks/warehouse). 500 keeps it a few
-    /// percent while a batch still needs only a few statements per table.
+    /// percent while a batch still needs only a few statements per table. (250 was measured too: the
+    /// walk fell from 15 % to 5 % of the process, but the extra statements cost more CPU per message
+    /// than that saved, 137-154 against 123-130 µs back to back.)
     static let maxParameters = 500
     /// And 1000 rows per table value constructor.
     static let maxRows = 1000
