@@ -91,6 +91,8 @@ public struct SourceMetrics: Sendable {
 struct EventCounters {
     let metrics: SourceMetrics
     private var counters: [Key: Counter] = [:]
+    /// The counter of the previous call: nearly every call is for the same table and operation.
+    private var last: (key: Key, counter: Counter)?
 
     init(metrics: SourceMetrics) { self.metrics = metrics }
 
@@ -101,9 +103,15 @@ struct EventCounters {
 
     mutating func increment(table: TableID, op: ChangeEvent.Operation) {
         let key = Key(table: table, op: op)
-        if let counter = counters[key] { return counter.increment() }
-        let counter = metrics.events(table: table, op: op)
-        counters[key] = counter
+        if let last, last.key == key { return last.counter.increment() }
+        let counter: Counter
+        if let known = counters[key] {
+            counter = known
+        } else {
+            counter = metrics.events(table: table, op: op)
+            counters[key] = counter
+        }
+        last = (key, counter)
         counter.increment()
     }
 }

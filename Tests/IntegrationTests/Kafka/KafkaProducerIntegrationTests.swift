@@ -51,6 +51,32 @@ struct KafkaProducerIntegrationTests {
         await #expect(throws: KafkaError.self) { try await producer.send(topic: topic, key: nil, value: "closed".bytes) }
     }
 
+    @Test("waiting for an acknowledgement does not sit out linger.ms: what lingers is sent at once")
+    func waitsDoNotWaitOutTheLinger() async throws {
+        let topic = try await KafkaTestWorld.makeTopic("producer-linger")
+        let linger = Duration.seconds(20)
+        let configuration = KafkaProducerConfiguration(connection: try KafkaTestWorld.connection(), linger: linger)
+        let producer = try KafkaProducer(configuration: configuration, logger: KafkaTestWorld.logger)
+        let clock = ContinuousClock()
+        // send: one message, its own report.
+        let sendStarted = clock.now
+        let first = try await producer.send(topic: topic, key: nil, value: "first".bytes)
+        #expect(first.offset == 0)
+        #expect(clock.now - sendStarted < linger / 2, "send waited out the linger")
+        // enqueue several, then wait through the last: one wait, every one of them acknowledged.
+        var last: DeliveryTicket?
+        for index in 0..<50 {
+            last = try await producer.enqueue(topic: topic, key: nil, value: "m\(index)".bytes)
+        }
+        let waitStarted = clock.now
+        try await producer.waitForDeliveries(through: #require(last))
+        #expect(clock.now - waitStarted < linger / 2, "waitForDeliveries waited out the linger")
+        #expect(producer.outstandingCount == 0)
+        let final = try await producer.send(topic: topic, key: nil, value: "last".bytes)
+        #expect(final.offset == 51)
+        await producer.shutdown()
+    }
+
     @Test("a full local queue slows senders down instead of failing them")
     func queueFullBackpressure() async throws {
         let topic = try await KafkaTestWorld.makeTopic("producer-backpressure")

@@ -12,6 +12,9 @@ import NIOConcurrencyHelpers
 /// - `shutdown(flushTimeout:)` flushes what is queued and releases the client; call it before the
 ///   producer goes away (dropping it without shutdown still frees everything, less gracefully).
 ///
+/// Whoever waits (`send`, `waitForDeliveries`) has librdkafka send what lingers at once, so `linger.ms`
+/// fills batches without delaying an awaited acknowledgement.
+///
 /// Delivery reports arrive through librdkafka's `dr_msg_cb` on a dedicated poll thread; each message's
 /// opaque is its sequence number, resolved through the state machine (no per-message allocation).
 public final class KafkaProducer: Sendable {
@@ -19,6 +22,8 @@ public final class KafkaProducer: Sendable {
     private let client: RDKafkaClient
     private let state: NIOLockedValueBox<KafkaProducerStateMachine>
     private let logger: Logger
+    /// The effective `linger.ms` (a pass-through property may override `configuration.linger`).
+    private let lingerMilliseconds: Int32
 
     /// Creates the producer and starts its delivery-report thread. Throws a `KafkaError` with code
     /// `.configuration` for a bad property, `.libraryVersion` when librdkafka is older than 2.2.
@@ -32,6 +37,7 @@ public final class KafkaProducer: Sendable {
             }
         )
         self.configuration = configuration
+        self.lingerMilliseconds = max(1, properties["linger.ms"].flatMap { Int32($0) } ?? configuration.linger.milliseconds)
         self.state = state
         self.logger = logger
         self.client = try RDKafkaClient.make(kind: .producer, properties: properties, context: context)
@@ -57,6 +63,7 @@ public final class KafkaProducer: Sendable {
         partition: Int32? = nil
     ) async throws -> DeliveryReport {
         let sequenceNumber = try await produce(topic: topic, key: key, value: value, headers: headers, partition: partition, observed: true)
+        await expedite()
         // Not cancellable: once enqueued the message will be delivered or fail; the report is the answer.
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<DeliveryReport, any Error>) in
             let action = state.withLockedValue { $0.await(sequenceNumber, continuation: continuation) }
@@ -84,6 +91,7 @@ public final class KafkaProducer: Sendable {
     /// acknowledged. Throws the earliest delivery failure among them, if any (a failure is sticky:
     /// later waits through it throw it too, so a position past a lost message is never stored).
     public func waitForDeliveries(through ticket: DeliveryTicket) async throws {
+        if !state.withLockedValue({ $0.isSettled(through: ticket.sequenceNumber) }) { await expedite() }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let action = state.withLockedValue { $0.waitForDeliveries(through: ticket.sequenceNumber, continuation: continuation) }
             if case let .resume(result) = action {
@@ -143,6 +151,15 @@ public final class KafkaProducer: Sendable {
     }
 
     // MARK: Private
+
+    /// Someone waits for a report: sends what lingers at once instead of after `linger.ms`
+    /// (`rd_kafka_flush` ignores the linger while it runs). Runs on the producer's own thread, for at
+    /// most `linger` (by then librdkafka sends the waited-for messages anyway), so a long linger fills
+    /// batches while a window streams without delaying the acknowledgement its end waits for.
+    private func expedite() async {
+        let milliseconds = lingerMilliseconds
+        _ = try? await client.runBlocking { handle in rd_kafka_flush(handle, milliseconds).rawValue }
+    }
 
     private func produce(
         topic: String,

@@ -99,6 +99,9 @@ struct KafkaProducerStateMachine {
         return .wait
     }
 
+    /// Whether every message up to `sequenceNumber` has its report (or one of them failed).
+    func isSettled(through sequenceNumber: UInt64) -> Bool { outcome(through: sequenceNumber) != nil }
+
     /// The number of messages without a delivery report.
     var outstandingCount: Int { pending.count }
 

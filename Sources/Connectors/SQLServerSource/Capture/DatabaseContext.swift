@@ -65,5 +65,10 @@ struct DatabaseContext: Sendable {
         try await offsetStore.store(offset, database: database, producer: producer)
     }
 
-    static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    /// Wall-clock milliseconds since the epoch (`clock_gettime`: called per event, cheaper than `Date()`).
+    static func nowMs() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
 }

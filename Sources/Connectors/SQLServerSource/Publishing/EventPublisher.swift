@@ -13,6 +13,7 @@ public struct EventPublisher: Sendable {
     public let keySchemas: Bool
     public let tombstonesOnDelete: Bool
     public let transactionMetadata: Bool
+    private let keyCodec: DebeziumEnvelope
 
     public init(producer: KafkaProducer, namer: TopicNamer, codec: DebeziumEnvelope, keySchemas: Bool,
                 tombstonesOnDelete: Bool, transactionMetadata: Bool) {
@@ -22,11 +23,13 @@ public struct EventPublisher: Sendable {
         self.keySchemas = keySchemas
         self.tombstonesOnDelete = tombstonesOnDelete
         self.transactionMetadata = transactionMetadata
+        self.keyCodec = DebeziumEnvelope(serverName: codec.serverName, includeSchema: keySchemas)
     }
 
-    public func publish(_ event: ChangeEvent, schema: TableSchema) async throws -> DeliveryTicket {
-        let topic = namer.dataTopic(event.table)
-        let keyCodec = DebeziumEnvelope(serverName: codec.serverName, includeSchema: keySchemas)
+    /// - Parameter topic: `namer.dataTopic(event.table)`, when the caller has it already (it is the same
+    ///   for every event of a table; building it per event showed in profiles).
+    public func publish(_ event: ChangeEvent, schema: TableSchema, topic: String? = nil) async throws -> DeliveryTicket {
+        let topic = topic ?? namer.dataTopic(event.table)
         let key = keyCodec.encodeKey(event, schema: schema)
         var ticket = try await producer.enqueue(topic: topic, key: key, value: codec.encodeValue(event, schema: schema))
         if event.op == .delete && tombstonesOnDelete {

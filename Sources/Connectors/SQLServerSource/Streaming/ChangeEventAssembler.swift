@@ -103,6 +103,7 @@ public struct ChangeEventAssembler: Sendable {
     private mutating func emit(_ op: ChangeEvent.Operation, row: ChangeRow, before: JSONObject?, after: JSONObject?,
                                serial: Int) -> [Output] {
         guard var tx = current else { return [] }
+        current = nil  // so that the counts below are updated in place, not copied (copy-on-write) per event
         tx.total += 1
         tx.perTable[row.table, default: 0] += 1
         tx.boundary.eventCounts[row.table, default: 0] += 1

@@ -140,7 +140,10 @@ struct ChangeStreamLoop: Sendable {
         var assembler = ChangeEventAssembler(
             keyColumns: Dictionary(uniqueKeysWithValues: plan.queries.map { ($0.instance.name, $0.instance.keyColumns) }),
             resumeAfter: resumeAfter, now: { DatabaseContext.nowMs() })
-        let schemas = Dictionary(uniqueKeysWithValues: plan.queries.map { ($0.instance.name, $0.instance.schema) })
+        // Per capture instance: its row schema and its table's topic (looked up once per event, not rebuilt).
+        let targets = Dictionary(uniqueKeysWithValues: plan.queries.map {
+            ($0.instance.name, (schema: $0.instance.schema, topic: context.namer.dataTopic($0.instance.table)))
+        })
         let publisher = resources.publisher
         let producer = resources.producer
         var lastTicket: DeliveryTicket?
@@ -149,18 +152,26 @@ struct ChangeStreamLoop: Sendable {
         var transactions = 0
         let mapping = context.mapping
         let metrics = context.metrics
+        // The lag gauges move once per millisecond (and at the window's end), not once per event.
+        var lagRecordedAtMs: Int64 = 0
+        var lastCommitTimeMs: Int64?
+        func recordLag(_ now: Int64, commitTimeMs: Int64) {
+            lagRecordedAtMs = now
+            metrics.millisecondsBehindSource.record(max(0, now - commitTimeMs))
+            metrics.lastEventTimestamp.record(now)
+        }
 
         func publish(_ outputs: [ChangeEventAssembler.Output], instance: String?) async throws {
             for output in outputs {
                 switch output {
                 case .event(let event):
-                    guard let instance, let schema = schemas[instance] else { continue }
-                    lastTicket = try await publisher.publish(event, schema: schema)
+                    guard let instance, let target = targets[instance] else { continue }
+                    lastTicket = try await publisher.publish(event, schema: target.schema, topic: target.topic)
                     lastPosition = event.position
                     events.increment(table: event.table, op: event.op)
                     let now = DatabaseContext.nowMs()
-                    metrics.millisecondsBehindSource.record(max(0, now - event.commitTimeMs))
-                    metrics.lastEventTimestamp.record(now)
+                    lastCommitTimeMs = event.commitTimeMs
+                    if now != lagRecordedAtMs { recordLag(now, commitTimeMs: event.commitTimeMs) }
                     sinceStore += 1
                 case .begin, .end:
                     if case .end = output { transactions += 1; metrics.committedTransactions.increment() }
@@ -180,11 +191,12 @@ struct ChangeStreamLoop: Sendable {
                         guard let instance = newest[window.table] else { break }
                         let position = SourcePosition.snapshot(at: row.startLSN)
                         let rowCounter = metrics.snapshotRows(window.table)
+                        let topic = context.namer.dataTopic(window.table)
                         for chunkRow in window.remaining {
                             let event = ChangeEventMapping.read(chunkRow.values, instance: instance, position: position,
                                                                 commitTimeMs: commitTime, snapshot: .incremental,
                                                                 processedAtMs: DatabaseContext.nowMs())
-                            lastTicket = try await publisher.publish(event, schema: instance.schema)
+                            lastTicket = try await publisher.publish(event, schema: instance.schema, topic: topic)
                             events.increment(table: window.table, op: .read)
                             rowCounter.increment()
                             sinceStore += 1
@@ -210,6 +222,7 @@ struct ChangeStreamLoop: Sendable {
             }
         }
         try await publish(try assembler.finish(), instance: nil)
+        if let lastCommitTimeMs { recordLag(DatabaseContext.nowMs(), commitTimeMs: lastCommitTimeMs) }
         if let ticket = lastTicket { try await producer.waitForDeliveries(through: ticket) }
         if let lastPosition { offset.position = lastPosition }
         offset.processedThrough = to
