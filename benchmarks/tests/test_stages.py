@@ -47,3 +47,16 @@ def test_one_transaction_insert_generates_every_key_and_no_more_digits_than_need
 def test_stage_modules_share_the_harness_module():
     # bench.py runs as __main__ and registers itself as `bench`: the stages must not load a second copy.
     assert memory.bench is bench and latency.bench is bench
+
+
+def test_source_steady_figure_leaves_out_the_start_up():
+    # 2 s of CPU over 100k events, of which 0.5 s before the first 1,000 events appeared (start-up).
+    result = {"events": 100_000, "cpu": 2.0, "steady": {"events": 99_000, "seconds": 9.9, "cpu": 1.5}}
+    assert bench.source_steady_us(result) == pytest.approx(15.2, abs=0.05)
+    assert bench.source_cpu_text(result) == "15.2 µs CPU/event steady (10000 events/s), 20.0 whole run"
+
+
+def test_source_without_a_steady_interval_says_so():
+    result = {"events": 10, "cpu": 0.001, "steady": None}
+    assert bench.source_steady_us(result) is None
+    assert "no steady interval" in bench.source_cpu_text(result)
