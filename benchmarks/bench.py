@@ -508,6 +508,8 @@ def parse_arguments():
     ap.add_argument("--latency-seconds", type=float, default=30, help="how long the latency stage writes [30]")
     ap.add_argument("--latency-tx", type=int, default=20, help="changes per transaction in the latency stage (a fifth of them updates) [20]")
     ap.add_argument("--latency-poll-ms", type=int, default=None, help="the source's poll.interval.ms in the latency stage [as shipped]")
+    ap.add_argument("--sink-set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a property for Sluice's replica sink in the throughput stage, e.g. kafka.fetch.wait.max.ms=500 (repeatable)")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--results", default=str(ROOT / "benchmarks/results"))
     args = ap.parse_args()
@@ -521,6 +523,13 @@ def parse_arguments():
         args.scale_processes = [int(x) for x in args.scale_processes.split(",") if x.strip()]
     except ValueError:
         ap.error(f"--scale-processes: expected comma-separated counts such as 1,2,3, got {args.scale_processes!r}")
+    sink_set = {}
+    for item in args.sink_set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            ap.error(f"--sink-set {item}: expected KEY=VALUE, e.g. --sink-set kafka.fetch.wait.max.ms=500")
+        sink_set[key] = value
+    args.sink_set = sink_set
     if not Path(args.binary).exists():
         ap.error(f"--binary: {args.binary} does not exist; build it with `swift build -c release --product sluice` (make bench does)")
     return args
@@ -628,7 +637,8 @@ def throughput(args, run: str, workdir: Path) -> dict:
     total_events = snapshot_events + backlog_events
     log(f"{total_events} events ({sum(ends.values())} messages with tombstones) in {len(topics)} topics; Sluice's replica sink")
     sluice_schema, peer_schema = f"sluice_{run}", f"peer_{run}"
-    sink = run_replica_sink(args.binary, topics, sluice_schema, f"bench-sluice-{run}", workdir, ends, args.timeout)
+    sink = run_replica_sink(args.binary, topics, sluice_schema, f"bench-sluice-{run}", workdir, ends, args.timeout,
+                            extra=args.sink_set)
     log("the Python peer")
     peer = run_peer(topics, peer_schema, f"bench-peer-{run}", args.timeout)
 
