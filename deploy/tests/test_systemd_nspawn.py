@@ -96,7 +96,11 @@ class Machine:
     def _leader(self):
         children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
         for pid in children:
-            if Path(f"/proc/{pid}/comm").read_text().strip() == "systemd":
+            try:
+                comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            except OSError:
+                continue  # a short-lived helper nspawn forked (before it execs init) is already gone
+            if comm == "systemd":
                 return int(pid)
         return None
 
