@@ -392,6 +392,7 @@ def run_replica_sink(binary, topics, schema, group, workdir, ends, timeout, extr
                 time.sleep(0.02)
         end_time, cpu = time.monotonic(), sluice.cpu()
         return {"messages": total_end, "steady_messages": total_end - first[1], "steady_seconds": end_time - first[0],
+                "steady_start": first[0], "steady_end": end_time,
                 "seconds": end_time - sluice.started, "cpu": cpu, "steady_cpu": cpu - first[2], "rss_mib": sluice.hwm()}
     finally:
         sluice.stop()
@@ -405,7 +406,9 @@ def run_peer(topics, schema, group, timeout):
         raise SystemExit(f"the peer failed:\n{proc.stderr[-3000:]}")
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     return {"messages": r["messages"], "steady_messages": r["messages"] - r["first_commit_messages"],
-            "steady_seconds": r["last_commit"] - r["first_commit"], "cpu": r["cpu_seconds"], "rss_mib": r["max_rss_kib"] / 1024}
+            "steady_seconds": r["last_commit"] - r["first_commit"], "cpu": r["cpu_seconds"], "rss_mib": r["max_rss_kib"] / 1024,
+            "steady_start": r["first_commit"], "steady_end": r["last_commit"],
+            "steady_cpu": r["cpu_seconds"] - r["first_commit_cpu_seconds"]}
 
 
 def copy_final_rows(schema: str) -> dict:
@@ -484,6 +487,7 @@ def run_apply_benchmark(binary_dir: Path, events: int, batch: int):
 sys.modules.setdefault("bench", sys.modules[__name__])
 if str(ROOT / "benchmarks") not in sys.path:
     sys.path.insert(0, str(ROOT / "benchmarks"))
+import machine  # noqa: E402
 from latency import stage as latency_stage  # noqa: E402
 from memory import stage as memory_stage  # noqa: E402
 from scale import stage as scale_stage  # noqa: E402
@@ -637,10 +641,13 @@ def throughput(args, run: str, workdir: Path) -> dict:
     total_events = snapshot_events + backlog_events
     log(f"{total_events} events ({sum(ends.values())} messages with tombstones) in {len(topics)} topics; Sluice's replica sink")
     sluice_schema, peer_schema = f"sluice_{run}", f"peer_{run}"
-    sink = run_replica_sink(args.binary, topics, sluice_schema, f"bench-sluice-{run}", workdir, ends, args.timeout,
-                            extra=args.sink_set)
-    log("the Python peer")
-    peer = run_peer(topics, peer_schema, f"bench-peer-{run}", args.timeout)
+    with machine.MachineSampler(ROOT) as sampler:
+        sink = run_replica_sink(args.binary, topics, sluice_schema, f"bench-sluice-{run}", workdir, ends, args.timeout,
+                                extra=args.sink_set)
+        log("the Python peer")
+        peer = run_peer(topics, peer_schema, f"bench-peer-{run}", args.timeout)
+    sink_machine = machine.breakdown(sampler.window(sink["steady_start"], sink["steady_end"]), sink["steady_cpu"], sink["steady_messages"])
+    peer_machine = machine.breakdown(sampler.window(peer["steady_start"], peer["steady_end"]), peer["steady_cpu"], peer["steady_messages"])
 
     log("checksums: source, Sluice's replica, the peer's")
     want, got, theirs = source_checksums(db), pg_checksums(sluice_schema), pg_checksums(peer_schema)
@@ -680,8 +687,10 @@ def throughput(args, run: str, workdir: Path) -> dict:
          f"{sink_rate / peer_rate:.2f}x peer, {sink_rate / copy_rate:.2f}x COPY rate "
          f"({copy['seconds'] / sink_all_seconds:.2f}x its time to the final rows), "
          f"{sink['steady_cpu'] / sink_events * 1e6:.1f} µs CPU/msg"),
+        ("  the machine meanwhile (Sluice)", sink_events, sink["steady_seconds"], sink_rate, machine.describe(sink_machine)),
         ("replica sink: Python peer (steady)", peer["steady_messages"], peer["steady_seconds"], peer_rate,
-         f"{peer['cpu'] / peer['messages'] * 1e6:.1f} µs CPU/msg (whole run)"),
+         f"{peer['steady_cpu'] / peer['steady_messages'] * 1e6:.1f} µs CPU/msg"),
+        ("  the machine meanwhile (peer)", peer["steady_messages"], peer["steady_seconds"], peer_rate, machine.describe(peer_machine)),
         ("COPY of the final rows", copy["rows"], copy["seconds"], copy_rate, "reference"),
     ]
     values = {
@@ -696,6 +705,9 @@ def throughput(args, run: str, workdir: Path) -> dict:
         "sink_time_vs_copy_time": round(copy["seconds"] / sink_all_seconds, 2),
         "sink_cpu_us_per_message": round(sink["steady_cpu"] / sink_events * 1e6, 1),
         "sink_peak_rss_mib": round(sink["rss_mib"], 1), "checksums": "equal",
+        "peer_cpu_us_per_message": round(peer["steady_cpu"] / peer["steady_messages"] * 1e6, 1),
+        **{f"sink_machine_{k}": v for k, v in sink_machine.items() if k != "cores"},
+        **{f"peer_machine_{k}": v for k, v in peer_machine.items() if k != "cores"},
     }
     if warehouse:
         rows.append(("warehouse sink (SCD2, sample, steady)", warehouse["messages"], warehouse["seconds"],

@@ -174,6 +174,7 @@ def main():
     messages = events = 0
     first_commit = last_commit = None
     first_commit_messages = 0
+    first_commit_cpu = 0.0
     while True:
         batch = consumer.consume(num_messages=args.batch, timeout=0.5)
         if not batch:
@@ -212,6 +213,8 @@ def main():
         last_commit = time.monotonic()
         if first_commit is None:
             first_commit, first_commit_messages = last_commit, messages
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            first_commit_cpu = usage.ru_utime + usage.ru_stime
     try:
         consumer.commit(asynchronous=False)
     except KafkaException as error:
@@ -222,6 +225,7 @@ def main():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(orjson.dumps({"messages": messages, "events": events, "first_commit": first_commit,
                         "first_commit_messages": first_commit_messages, "last_commit": last_commit,
+                        "first_commit_cpu_seconds": first_commit_cpu,
                         "cpu_seconds": usage.ru_utime + usage.ru_stime, "max_rss_kib": usage.ru_maxrss}).decode(), flush=True)
 
 

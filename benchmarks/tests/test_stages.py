@@ -4,8 +4,11 @@
 """
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import bench  # noqa: E402
+import machine  # noqa: E402
 from latency import stage as latency  # noqa: E402
 from memory import stage as memory  # noqa: E402
 
@@ -60,3 +64,35 @@ def test_source_without_a_steady_interval_says_so():
     result = {"events": 10, "cpu": 0.001, "steady": None}
     assert bench.source_steady_us(result) is None
     assert "no steady interval" in bench.source_cpu_text(result)
+
+
+def test_machine_window_takes_the_samples_nearest_its_ends():
+    sampler = machine.MachineSampler(Path("/nonexistent"))
+    # (time, busy jiffies, total jiffies, broker CPU s, Postgres CPU s)
+    sampler.samples = [(10.0, 1000, 2000, 1.0, 5.0), (11.0, 1150, 2200, 1.2, 5.5), (12.0, 1350, 2400, 1.4, 6.1)]
+    window = sampler.window(10.04, 11.96)
+    assert window["seconds"] == 2.0
+    assert window["busy_cores"] == pytest.approx(350 / 400 * window["cores"])
+    assert window["broker_cpu"] == pytest.approx(0.4) and window["postgres_cpu"] == pytest.approx(1.1)
+
+
+def test_machine_breakdown_is_per_message_and_the_rest_is_other():
+    window = {"seconds": 2.0, "busy_cores": 1.5, "cores": 2, "broker_cpu": 0.4, "postgres_cpu": 1.1}
+    b = machine.breakdown(window, consumer_cpu=1.0, messages=100_000)
+    assert (b["consumer_us"], b["postgres_us"], b["broker_us"]) == (10.0, 11.0, 4.0)
+    assert b["machine_us"] == 30.0 and b["other_us"] == 5.0  # 3 s busy − 2.5 s accounted for
+    assert "machine busy 1.50 of 2 cores" in machine.describe(b)
+
+
+def test_tree_cpu_counts_this_process_and_its_children():
+    child = subprocess.Popen([sys.executable, "-c", "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\ntime.sleep(5)"])
+    try:
+        deadline = time.monotonic() + 10
+        while machine.tree_cpu_seconds(child.pid, {}) < 0.2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        tree = machine._children()
+        assert child.pid in tree.get(os.getpid(), [])
+        assert machine.tree_cpu_seconds(os.getpid(), tree) >= machine.tree_cpu_seconds(child.pid, tree) >= 0.2
+    finally:
+        child.kill()
+        child.wait()
