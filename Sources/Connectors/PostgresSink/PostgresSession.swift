@@ -4,8 +4,8 @@ import NIOCore
 import PostgresNIO
 import SluiceCore
 
-/// The sink's one Postgres session (the runtime applies batches one after another, so one connection
-/// is all it needs). Connects on first use; after an error that left the connection closed (Postgres
+/// One Postgres connection of the sink (one per `apply.connections`: each applies its lane of a batch,
+/// one statement after another). Connects on first use; after an error that left the connection closed (Postgres
 /// restarted, the session was terminated, the network dropped) the next call connects again.
 ///
 /// Every statement goes through `run`, which never waits forever: postgres-nio drops a query written

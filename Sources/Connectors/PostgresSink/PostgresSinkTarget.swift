@@ -20,6 +20,9 @@ import SluiceSinkKit
 public final class PostgresSinkTarget: SinkTarget {
     public let configuration: PostgresSinkConfiguration
     public let session: PostgresSession
+    /// The sessions that apply a batch's lanes in parallel (`apply.connections`); the first is `session`,
+    /// which also runs the DDL, the offsets reads and the pruning.
+    let sessions: [PostgresSession]
     let logger: Logger
     let layouts = NIOLockedValueBox<[String: PostgresTableLayout]>([:])
     let bookkeepingReady = NIOLockedValueBox(false)
@@ -61,6 +64,7 @@ public final class PostgresSinkTarget: SinkTarget {
     public init(configuration: PostgresSinkConfiguration, session: PostgresSession, logger: Logger, lineage: LineageRun? = nil) {
         self.configuration = configuration
         self.session = session
+        self.sessions = [session] + (1..<max(1, configuration.applyConnections)).map { _ in PostgresSession(configuration, logger: logger) }
         self.logger = logger
         self.lineage = lineage
     }
@@ -70,8 +74,10 @@ public final class PostgresSinkTarget: SinkTarget {
         self.init(configuration: configuration, session: PostgresSession(configuration, logger: logger), logger: logger, lineage: lineage)
     }
 
-    /// Closes the Postgres session.
-    public func close() async { await session.close() }
+    /// Closes the Postgres sessions.
+    public func close() async {
+        for session in sessions { await session.close() }
+    }
 
     var offsetsTable: String { quoteIdentifier(schema: configuration.offsetsSchema, table: "sluice_offsets") }
     var deletedTable: String { quoteIdentifier(schema: configuration.offsetsSchema, table: "sluice_deleted") }
@@ -103,14 +109,43 @@ public final class PostgresSinkTarget: SinkTarget {
 
     // MARK: SinkApplier
 
+    /// One target table's records of a batch, in event order.
+    struct TableGroup {
+        var schema: String
+        var table: String
+        /// `schema.table`.
+        var name: String
+        var records: [SinkRecord]
+        var topics: Set<String>
+    }
+
     public func apply(_ batch: SinkBatch) async throws -> SinkApplyOutcome {
         try await ensureBookkeeping()
-        // Group by target table, keeping event order.
-        var groups: [(schema: String, table: String, name: String, records: [SinkRecord], topics: Set<String>)] = []
+        let groups = tableGroups(batch.records)
+        // Schema first (its own committed DDL, on the first session), for the whole batch.
+        var layouts: [String: PostgresTableLayout] = [:]
+        for entry in groups {
+            layouts[entry.name] = try await ensureTable(schema: entry.schema, table: entry.table, records: entry.records, topics: entry.topics.sorted())
+        }
+        let plan = ApplyLanes(records: groups.lazy.flatMap { group in group.records.lazy.map { (partition: $0.topicPartition, table: group.name) } },
+                              partitions: batch.nextOffsets.keys, connections: sessions.count)
+        let outcome: SinkApplyOutcome
+        if plan.lanes.count <= 1 {
+            outcome = try await applyLane(groups, layouts: layouts, offsets: batch.nextOffsets, session: session)
+        } else {
+            outcome = try await applyLanes(plan, groups: groups, layouts: layouts, offsets: batch.nextOffsets)
+        }
+        await pruneDeletedIfDue()
+        return outcome
+    }
+
+    /// The batch's records grouped by target table, keeping event order.
+    func tableGroups(_ records: [SinkRecord]) -> [TableGroup] {
+        var groups: [TableGroup] = []
         var groupIndex: [String: Int] = [:]
         // Consecutive records nearly always share topic and table: resolve the group once per run of them.
         var run: (topic: String, table: TableID, group: Int)?
-        for record in batch.records {
+        for record in records {
             if let run, run.topic == record.message.topic, run.table == record.event.table {
                 groups[run.group].records.append(record)
                 continue
@@ -122,32 +157,92 @@ public final class PostgresSinkTarget: SinkTarget {
             } else {
                 group = groups.count
                 groupIndex[target.name] = group
-                groups.append((target.schema, target.table, target.name, [], []))
+                groups.append(TableGroup(schema: target.schema, table: target.table, name: target.name, records: [], topics: []))
             }
             groups[group].records.append(record)
             groups[group].topics.insert(record.message.topic)
             run = (record.message.topic, record.event.table, group)
         }
-        // Schema first (its own committed DDL), then every statement of the batch in one transaction.
-        var statements: [(table: String, topics: [String], upsert: PostgresQuery?, delete: PostgresQuery?, upserts: Int)] = []
-        for entry in groups {
-            let name = entry.name
-            let topics = entry.topics.sorted()
-            let layout = try await ensureTable(schema: entry.schema, table: entry.table, records: entry.records, topics: topics)
-            let effect = NetEffect(entry.records)
-            do {
-                statements.append((name, topics, try upsertQuery(effect.upserts, layout: layout), try deleteQuery(effect.deletes, layout: layout),
-                                   effect.upserts.count))
-            } catch {
-                throw SinkError(code: .recordRejected, message: "an event's value does not fit table \(name)", underlying: "\(error)")
+        return groups
+    }
+
+    /// Applies each lane of `plan` in its own transaction on its own session, all at once. Every lane
+    /// runs to its end; then the first failure is thrown (a table that cannot be written before a refused
+    /// record before anything else), and the runtime retries the batch: the lanes that committed are
+    /// then stale (their positions are stored) and write nothing twice.
+    func applyLanes(_ plan: ApplyLanes, groups: [TableGroup], layouts: [String: PostgresTableLayout],
+                    offsets: [TopicPartition: Int64]) async throws -> SinkApplyOutcome {
+        var laneOf: [TopicPartition: Int] = [:]
+        for (lane, partitions) in plan.lanes.enumerated() {
+            for partition in partitions { laneOf[partition] = lane }
+        }
+        var laneGroups = [[TableGroup]](repeating: [], count: plan.lanes.count)
+        for group in groups {
+            var split = [[SinkRecord]](repeating: [], count: plan.lanes.count)
+            for record in group.records { split[laneOf[record.topicPartition] ?? 0].append(record) }
+            for (lane, records) in split.enumerated() where !records.isEmpty {
+                laneGroups[lane].append(TableGroup(schema: group.schema, table: group.table, name: group.name, records: records,
+                                                   topics: Set(records.lazy.map(\.message.topic))))
             }
         }
-        let offsets = offsetsQuery(batch.nextOffsets)
-        let session = self.session
+        var laneOffsets = [[TopicPartition: Int64]](repeating: [:], count: plan.lanes.count)
+        for (partition, next) in offsets { laneOffsets[laneOf[partition] ?? 0][partition] = next }
+        let sessions = self.sessions
+        let results = await withTaskGroup(of: Result<SinkApplyOutcome, any Error>.self) { tasks in
+            for lane in plan.lanes.indices {
+                let (groups, offsets) = (laneGroups[lane], laneOffsets[lane])
+                tasks.addTask {
+                    do {
+                        return .success(try await self.applyLane(groups, layouts: layouts, offsets: offsets, session: sessions[lane]))
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+            }
+            var results: [Result<SinkApplyOutcome, any Error>] = []
+            for await result in tasks { results.append(result) }
+            return results
+        }
+        var outcome = SinkApplyOutcome()
+        var failures: [any Error] = []
+        for result in results {
+            switch result {
+            case .success(let lane):
+                outcome.applied.merge(lane.applied, uniquingKeysWith: +)
+                outcome.stale += lane.stale
+            case .failure(let error):
+                failures.append(error)
+            }
+        }
+        func rank(_ error: any Error) -> Int {
+            switch (error as? SinkError)?.code {
+            case .tableStopped?: 0
+            case .recordRejected?: 1
+            default: 2
+            }
+        }
+        if let failure = failures.min(by: { rank($0) < rank($1) }) { throw failure }
+        return outcome
+    }
+
+    /// The groups' net effects and `offsets` in one transaction on `session`.
+    func applyLane(_ groups: [TableGroup], layouts: [String: PostgresTableLayout], offsets: [TopicPartition: Int64],
+                   session: PostgresSession) async throws -> SinkApplyOutcome {
+        var statements: [(table: String, topics: [String], upsert: PostgresQuery?, delete: PostgresQuery?, upserts: Int)] = []
+        for entry in groups {
+            guard let layout = layouts[entry.name] else { continue }
+            let effect = NetEffect(entry.records)
+            do {
+                statements.append((entry.name, entry.topics.sorted(), try upsertQuery(effect.upserts, layout: layout),
+                                   try deleteQuery(effect.deletes, layout: layout), effect.upserts.count))
+            } catch {
+                throw SinkError(code: .recordRejected, message: "an event's value does not fit table \(entry.name)", underlying: "\(error)")
+            }
+        }
+        let offsets = offsetsQuery(offsets)
         let prepared = statements
-        let outcome: SinkApplyOutcome
         do {
-            outcome = try await session.withTransaction { connection in
+            return try await session.withTransaction { connection in
                 var outcome = SinkApplyOutcome()
                 for statement in prepared {
                     do {
@@ -175,8 +270,6 @@ public final class PostgresSinkTarget: SinkTarget {
         } catch {
             throw SinkError.postgres(error, doing: "applying a batch", topics: [])
         }
-        await pruneDeletedIfDue()
-        return outcome
     }
 
     /// Every `pruneInterval`, after a committed batch: drops `sluice_deleted` entries older than

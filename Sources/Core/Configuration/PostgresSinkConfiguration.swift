@@ -18,6 +18,9 @@ import SluiceSQLServer
 /// - `schema.evolution` — basic (create missing tables, add new columns) | none [basic]
 /// - `batch.size` [2000] — at most this many messages per target transaction (a poll takes only what has
 ///   arrived, so a quiet topic gets small batches at once; a backlog gets full ones)
+/// - `apply.connections` [1] — Postgres connections that apply a batch in parallel: its partitions are
+///   split among them (each partition's rows and offset in one transaction on one connection; topics
+///   that write the same table share one), so tables and partitions are written at once
 /// - `poll.timeout.ms` [250]
 /// - `errors.deadletterqueue.topic.name` [`<name>.dlq`]
 /// - `statement.timeout.ms` [60000] — a Postgres call (one batch's transaction) taking longer is abandoned:
@@ -50,6 +53,7 @@ public struct PostgresSinkConfiguration: ConnectorConfiguration {
     public var offsetsSchema: String
     public var schemaEvolution: SchemaEvolution
     public var batchSize: Int
+    public var applyConnections: Int
     public var pollTimeoutMs: Int
     public var deadLetterTopic: String
     public var statementTimeoutMs: Int
@@ -115,6 +119,7 @@ public struct PostgresSinkConfiguration: ConnectorConfiguration {
         offsetsSchema = p.string("offsets.schema", default: "sluice") ?? "sluice"
         schemaEvolution = p.choice("schema.evolution", default: SchemaEvolution.basic)
         batchSize = p.int("batch.size", default: 2000, range: 1...100_000)
+        applyConnections = p.int("apply.connections", default: 1, range: 1...16)
         pollTimeoutMs = p.int("poll.timeout.ms", default: 250, range: 1...60_000)
         deadLetterTopic = p.string("errors.deadletterqueue.topic.name", default: "\(p.name).dlq") ?? "\(p.name).dlq"
         statementTimeoutMs = p.int("statement.timeout.ms", default: 60_000, range: 100...3_600_000)
