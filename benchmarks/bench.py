@@ -357,8 +357,11 @@ def source_steady_us(result):
 
 
 def replica_sink_config(topics, schema, group, extra=None) -> dict:
-    """The replica sink's connector file in the benchmark: its own schema and consumer group."""
+    """The replica sink's connector file in the benchmark: its own schema and consumer group, the shipped
+    file's batch size and apply connections."""
+    shipped = json.loads((ROOT / "connectors/replica-postgres.json").read_text())["config"]
     config = {"name": f"bench-replica-{schema}", "config": {
+        **{k: str(shipped[k]) for k in ("batch.size", "apply.connections") if k in shipped},
         "connector.class": "postgres-sink", "topics": ",".join(topics), "group.id": group,
         "connection.url": os.environ["SLUICE_PG_URL"], "kafka.bootstrap.servers": os.environ["SLUICE_KAFKA_BOOTSTRAP"],
         "table.name.format": schema + ".${source.table}", "offsets.schema": "sluice",
