@@ -91,12 +91,12 @@ def test_explicit_schema_paths_types_and_as_json(db):
 
 
 def test_explicit_schema_conversions_are_exact(db):
-    text = ('[{"i":2147483647,"b":9007199254740993,"d":"12345678.1234","s":"a\\u0001\\"\\/\\\\\\u00e9\\ud83d\\ude00",'
+    text = ('[{"i":2147483647,"b":9007199254740993,"d":"12345678.1234","s":"a\\u0001\\"\\/\\\\\\u00e9\\ud83d\\ude00\'s",'
             '"t":"2024-02-29T23:59:59.999","day":"2024-02-29","f":true,"g":false,"n":null}]')
     rows = q(db, """SELECT i, b, d, s, t, day, f, g, n FROM OPENJSON(%s) WITH (
         i int, b bigint, d decimal(12,4), s nvarchar(max), t datetime2(3), day date, f bit, g bit, n nvarchar(10))""",
              (text,))
-    assert rows == [(2147483647, 9007199254740993, decimal.Decimal("12345678.1234"), 'a\x01"/\\\u00e9\U0001F600',
+    assert rows == [(2147483647, 9007199254740993, decimal.Decimal("12345678.1234"), 'a\x01"/\\\u00e9\U0001F600\'s',
                      dt.datetime(2024, 2, 29, 23, 59, 59, 999000), dt.date(2024, 2, 29), True, False, None)]
 
 

@@ -3,7 +3,8 @@
 The batch is parsed with sqlglot's T-SQL dialect; this module owns the translation: every table and
 column name is resolved against the emulated catalog (case-insensitively, as SQL Server's default
 collation does) and written as a lower-case quoted Postgres identifier, variables and parameters are
-inlined as literals (so Postgres resolves their types the way SQL Server converts them implicitly),
+inlined as literals (so Postgres resolves their types the way SQL Server converts them implicitly;
+OPENJSON's JSON text is the exception: bound as a Postgres parameter, see `bind`),
 and T-SQL functions are mapped one by one. Anything not known to be translated correctly fails with
 a clear "not supported by the SQL Server emulator" error.
 """
@@ -181,6 +182,8 @@ class Translator(ExpressionTypesMixin, FunctionsMixin, ForJsonMixin, OpenJsonMix
             return raw(f"'\\x{n.this}'::bytea")
         if isinstance(n, exp.Pivot):
             raise unsupported("PIVOT / UNPIVOT")
+        if isinstance(n, exp.OpenJSON):  # as a table source it is translated by _table
+            raise unsupported("OPENJSON outside FROM, JOIN and MERGE ... USING (CROSS/OUTER APPLY)")
         if isinstance(n, exp.NextValueFor):
             raise unsupported("Sequences (NEXT VALUE FOR)")
         if isinstance(n, (exp.NumberToStr, exp.TimeToStr)) and not isinstance(n.parent, exp.Cast):
