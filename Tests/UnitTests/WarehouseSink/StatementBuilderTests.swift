@@ -11,7 +11,7 @@ import SluiceCore
         s.append(" WHERE ")
         s.appendIn("x", [7, 8])
         #expect(s.sql == "MERGE t USING (SELECT j.[id], j.[name], CONVERT(binary(2), j.[ref], 2) AS [ref] FROM OPENJSON(@p1) "
-            + "WITH ([id] int '$[0]', [name] nvarchar(20) '$[1]', [ref] varchar(4) '$[2]') AS j) AS s "
+            + "WITH ([id] int '$[0]', [name] nvarchar(max) '$[1]', [ref] varchar(4) '$[2]') AS j) AS s "
             + "WHERE x IN (SELECT [k] FROM OPENJSON(@p2) WITH ([k] int '$'))")
         #expect(s.parameters.map(\.type) == [.nvarchar(.max), .nvarchar(.max)])
         #expect(s.parameters.map(\.value) == [.string(#"[[1,"a","00ab"],[2,null,null]]"#), .string("[7,8]")])

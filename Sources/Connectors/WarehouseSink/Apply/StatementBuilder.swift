@@ -27,7 +27,8 @@ struct StatementBuilder {
 
     /// `(SELECT j.[c1], CONVERT(binary(32), j.[c2], 2) AS [c2], … FROM OPENJSON(@pN) WITH ([c1] int '$[0]',
     /// [c2] varchar(64) '$[1]', …) AS j) AS s`: the rows as one JSON parameter, each column converted
-    /// by OPENJSON to its declared type (binaries from hexadecimal by CONVERT's style 2).
+    /// by OPENJSON to its declared type (binaries from hexadecimal by CONVERT's style 2; strings as
+    /// nvarchar(max), so that the target column, not OPENJSON, bounds their length).
     mutating func appendRows(_ rows: some Collection<[SQLServerValue]>, columns: [(name: String, type: SQLServerDataType)],
                              alias: String = "s") {
         let parameter = bind(.string(PackedRows.json(rows, types: columns.map(\.type))), as: .nvarchar(.max))
@@ -47,6 +48,11 @@ struct StatementBuilder {
             case .varbinary(.max):
                 projection += "CONVERT(varbinary(max), j.\(name), 2) AS \(name)"
                 schema += "varchar(max)"
+            case .nvarchar, .nchar, .varchar, .char:
+                // Unbounded here: OPENJSON would cut a longer string to the declared length silently, the
+                // target column refuses it (as a typed parameter's value reached it whole).
+                projection += "j." + name
+                schema += "nvarchar(max)"
             default:
                 projection += "j." + name
                 schema += column.type.declaration
