@@ -47,13 +47,16 @@ struct WarehouseConcurrentWriterTests {
                 // The first writer has written the versions and not committed yet …
                 try await first.execute("BEGIN TRANSACTION")
                 _ = try await W.writer.apply(try WarehouseBatch(events: events, model: W.model), on: first)
+                // A savepoint names its session in pg_stat_activity (its last statement there; the batch's
+                // values are bound parameters, not in the statements' text).
+                _ = try await first.execute("SAVE TRANSACTION \(unsafeRaw: Self.marker(base))")
                 // … when the second one applies the same batch; it waits on the first one's rows (SQL Server:
                 // in its locked read; the emulator, whose table hints are accepted but not enforced: in its
                 // insert), and the first one commits.
                 async let secondApply: Result<SinkApplyOutcome, any Error> = {
                     do { return .success(try await second.apply(batch)) } catch { return .failure(error) }
                 }()
-                try await waitUntilBlocked(postgres, key: customer)
+                try await waitUntilBlocked(postgres, by: Self.marker(base))
                 try await first.execute("COMMIT TRANSACTION")
                 return await secondApply
             }
@@ -82,16 +85,21 @@ struct WarehouseConcurrentWriterTests {
         }
     }
 
+    static func marker(_ base: Int64) -> String { "first_writer_\(base)" }
+
     /// Until a session of the emulator's store (or SQL Server's, through the emulator it is the same
-    /// Postgres) waits on a lock while writing `key`'s rows.
-    private func waitUntilBlocked(_ postgres: PostgresClient, key: Int64) async throws {
-        let pattern = "%dim_customer%CAST(\(key) AS integer)%"
+    /// Postgres) waits on a lock on dim_customer held by the first writer's session (the one whose last
+    /// statement was the savepoint `marker`).
+    private func waitUntilBlocked(_ postgres: PostgresClient, by marker: String) async throws {
+        let pattern = "%\(marker)%"
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(30)
         while clock.now < deadline {
             let rows = try await postgres.query("""
-                SELECT count(*) FROM pg_stat_activity
-                WHERE wait_event_type = 'Lock' AND datname LIKE 'mssql\\_%' AND query LIKE \(pattern)
+                SELECT count(*) FROM pg_stat_activity AS waiting, pg_stat_activity AS first
+                WHERE waiting.wait_event_type = 'Lock' AND waiting.datname LIKE 'mssql\\_%'
+                  AND waiting.query LIKE '%dim_customer%' AND first.query LIKE \(pattern)
+                  AND first.pid = ANY(pg_blocking_pids(waiting.pid))
                 """)
             for try await (count,) in rows.decode((Int64,).self) where count > 0 { return }
             try await Task.sleep(for: .milliseconds(20))

@@ -52,6 +52,38 @@ import Testing
         }
     }
 
+    /// The batch's rows travel as one JSON parameter unpacked by OPENJSON: every value arrives exactly
+    /// (decimals without float rounding, milliseconds, Unicode and control characters, NULLs), and a
+    /// string longer than its column is refused, not cut.
+    @Test func valuesSurviveTheJSONPackingExactlyAndAnOversizeStringIsRefused() async throws {
+        let id = W.keyBase()
+        let name = "Zoë \"Q\" O'Brien\\\n\t\u{01} 山田 😀 </script>"
+        var row = W.customerRow(id, address: "Line 1\r\nLine 2", income: "-99999999.99", email: "e@example.com", name: name)
+        row["phone"] = .null
+        row["updated_at"] = .int(W.t0 + 999)
+        let event = W.event("customers", .create, key: ("customer_id", id), row: row, n: 1, commitMs: W.t0 + 7)
+        try await W.withConnection { connection in
+            try await W.apply([event], on: connection)
+            let r = try #require(try await connection.execute("""
+                SELECT full_name, address, monthly_income, phone, updated_at, valid_from, date_of_birth
+                FROM dw.dim_customer WHERE customer_id = \(Int32(id))
+                """).rows.first)
+            #expect(r[0].string == name)
+            #expect(r[1].string == "Line 1\r\nLine 2")
+            #expect(r[2].decimal?.description == "-99999999.99")
+            #expect(r[3].isNull)
+            #expect(r[4].dateTime?.millisecondsSinceEpoch == W.t0 + 999)
+            #expect(r[5].dateTime?.millisecondsSinceEpoch == W.t0 + 7)
+            #expect(r[6] == .date(SQLDate(daysSince1900: 12_655 + SQLDate.daysFrom1900To1970)))
+
+            var long = W.customerRow(id + 1, address: "x")
+            long["national_id"] = .string(String(repeating: "9", count: 21))  // nvarchar(20)
+            let refused = W.event("customers", .create, key: ("customer_id", id + 1), row: long, n: 2, commitMs: W.t0)
+            await #expect(throws: (any Error).self) { try await W.apply([refused], on: connection) }
+            #expect(try await W.customerVersions((id + 1)...(id + 1), on: connection).isEmpty)
+        }
+    }
+
     @Test func aChangeOfNoTrackedColumnCreatesNoVersionAndOverwritesType1() async throws {
         let id = W.keyBase()
         try await W.withConnection { connection in

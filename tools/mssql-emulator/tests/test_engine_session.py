@@ -157,7 +157,9 @@ def test_close_rolls_back_open_transaction(server, run):
 
 @pytest.mark.parametrize("sql", [
     "WHILE 1 = 0 SELECT 1", "GRANT SELECT ON dbo.x TO public", "WAITFOR TIME '23:00'",
-    "SELECT TRY_CONVERT(int, 'x')", "SELECT FORMAT(1, 'N')", "SELECT * FROM OPENJSON('[]')",
+    "SELECT TRY_CONVERT(int, 'x')", "SELECT FORMAT(1, 'N')",
+    "SELECT * FROM OPENJSON(N'[\"AQI=\"]') WITH (b varbinary(10) '$')",
+    "SELECT j.value FROM sys.tables AS t CROSS APPLY OPENJSON(t.name) AS j",
     "SELECT TOP 50 PERCENT name FROM sys.tables", "SELECT NEXT VALUE FOR s", "SELECT CAST(1 AS sql_variant)",
     "DECLARE @t TABLE (a int)", "BEGIN TRY SELECT 1 END TRY BEGIN CATCH SELECT 2 END CATCH",
     "CREATE VIEW v AS SELECT 1 AS a", "SELECT * INTO dbo.y FROM sys.tables", "SET IMPLICIT_TRANSACTIONS ON",

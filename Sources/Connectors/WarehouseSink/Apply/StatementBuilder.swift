@@ -1,19 +1,12 @@
 import SluiceSQLServer
 
-/// Builds a T-SQL statement whose values all travel as typed `sp_executesql` parameters (`@p1`, …),
-/// including table value constructors `(VALUES (@p1, @p2), (@p3, @p4)) AS s (a, b)` for set-based
-/// statements over a batch.
+/// Builds a T-SQL statement whose values all travel as typed `sp_executesql` parameters (`@p1`, …).
+/// The row sets of set-based statements over a batch travel as ONE `nvarchar(max)` parameter each,
+/// a JSON array of rows (`PackedRows`) unpacked by the server with `OPENJSON(@p) WITH (…)` (SQL Server
+/// 2016+, compatibility level 130): db-lib copies, lists and frees every RPC parameter (its
+/// `dbrpcparam` walks the call's list to append each one), which at one parameter per value was most
+/// of the sink's CPU (benchmarks/warehouse/README.md).
 struct StatementBuilder {
-    /// Parameters per statement. SQL Server allows 2100 per request, but db-lib's `dbrpcparam` walks
-    /// its list of the call's parameters to append each one, so sending n parameters costs n²/2 steps:
-    /// at 2000 that walk was half of the sink's CPU (perf, benchmarks/warehouse). 500 keeps it a few
-    /// percent while a batch still needs only a few statements per table. (250 was measured too: the
-    /// walk fell from 15 % to 5 % of the process, but the extra statements cost more CPU per message
-    /// than that saved, 137-154 against 123-130 µs back to back.)
-    static let maxParameters = 500
-    /// And 1000 rows per table value constructor.
-    static let maxRows = 1000
-
     private(set) var sql = ""
     private(set) var parameters: [SQLServerParameter] = []
 
@@ -32,40 +25,53 @@ struct StatementBuilder {
         return name
     }
 
-    /// `(VALUES (…), (…)) AS s ([c1], [c2])`, one typed parameter per value.
-    mutating func appendValues(_ rows: some Collection<[SQLServerValue]>, columns: [(name: String, type: SQLServerDataType)],
-                               alias: String = "s") {
-        sql += "(VALUES "
-        var firstRow = true
-        for row in rows {
-            sql += firstRow ? "(" : ", ("
-            firstRow = false
-            for (index, value) in row.enumerated() {
-                if index > 0 { sql += ", " }
-                let parameter = bind(value, as: columns[index].type)
-                sql += parameter
+    /// `(SELECT j.[c1], CONVERT(binary(32), j.[c2], 2) AS [c2], … FROM OPENJSON(@pN) WITH ([c1] int '$[0]',
+    /// [c2] varchar(64) '$[1]', …) AS j) AS s`: the rows as one JSON parameter, each column converted
+    /// by OPENJSON to its declared type (binaries from hexadecimal by CONVERT's style 2; strings as
+    /// nvarchar(max), so that the target column, not OPENJSON, bounds their length).
+    mutating func appendRows(_ rows: some Collection<[SQLServerValue]>, columns: [(name: String, type: SQLServerDataType)],
+                             alias: String = "s") {
+        let parameter = bind(.string(PackedRows.json(rows, types: columns.map(\.type))), as: .nvarchar(.max))
+        var projection = ""
+        var schema = ""
+        for (index, column) in columns.enumerated() {
+            if index > 0 {
+                projection += ", "
+                schema += ", "
             }
-            sql += ")"
+            let name = quoteIdentifier(column.name)
+            schema += name + " "
+            switch column.type {
+            case .binary(let n), .varbinary(.count(let n)):
+                projection += "CONVERT(\(column.type.declaration), j.\(name), 2) AS \(name)"
+                schema += "varchar(\(2 * n))"
+            case .varbinary(.max):
+                projection += "CONVERT(varbinary(max), j.\(name), 2) AS \(name)"
+                schema += "varchar(max)"
+            case .nvarchar, .nchar, .varchar, .char:
+                // Unbounded here: OPENJSON would cut a longer string to the declared length silently, the
+                // target column refuses it (as a typed parameter's value reached it whole).
+                projection += "j." + name
+                schema += "nvarchar(max)"
+            default:
+                projection += "j." + name
+                schema += column.type.declaration
+            }
+            schema += " '$[\(index)]'"
         }
-        sql += ") AS \(alias) (" + columns.map { quoteIdentifier($0.name) }.joined(separator: ", ") + ")"
+        sql += "(SELECT " + projection + " FROM OPENJSON(" + parameter + ") WITH (" + schema + ") AS j) AS " + alias
     }
 
-    /// `column IN (@p1, @p2, …)` over `int` keys, or a false condition for no values.
+    /// `column IN (SELECT [k] FROM OPENJSON(@pN) WITH ([k] int '$'))` over `int` keys as one JSON
+    /// parameter, or a false condition for no values.
     mutating func appendIn(_ column: String, _ values: some Collection<Int64>) {
         guard !values.isEmpty else {
             sql += "1 = 0"
             return
         }
-        var names: [String] = []
-        for value in values { names.append(bind(.int(Int32(truncatingIfNeeded: value)), as: .int)) }
-        sql += column + " IN (" + names.joined(separator: ", ") + ")"
+        let parameter = bind(.string(PackedRows.json(values)), as: .nvarchar(.max))
+        sql += column + " IN (SELECT [k] FROM OPENJSON(" + parameter + ") WITH ([k] int '$'))"
     }
 
     var query: SQLServerQuery { SQLServerQuery(sql: sql, parameters: parameters) }
-
-    /// Splits `rows` so that each chunk's parameters stay within the limits.
-    static func chunks<T>(_ rows: [T], parametersPerRow: Int, reserved: Int = 0) -> [ArraySlice<T>] {
-        let size = max(1, min(maxRows, (maxParameters - reserved) / max(1, parametersPerRow)))
-        return stride(from: 0, to: rows.count, by: size).map { rows[$0..<min($0 + size, rows.count)] }
-    }
 }

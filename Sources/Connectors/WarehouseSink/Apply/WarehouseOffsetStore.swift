@@ -44,18 +44,16 @@ public struct WarehouseOffsetStore: Sendable {
         let rows = offsets.sorted { $0.key < $1.key }.map { tp, offset -> [SQLServerValue] in
             [.string(group), .string(tp.topic), .int(tp.partition), .bigint(offset)]
         }
-        for chunk in StatementBuilder.chunks(rows, parametersPerRow: columns.count) {
-            var s = StatementBuilder("MERGE \(table) WITH (HOLDLOCK) AS t USING ")
-            s.appendValues(chunk, columns: columns)
-            s.append("""
-                 ON t.consumer_group = s.consumer_group AND t.topic = s.topic AND t.partition_id = s.partition_id
-                WHEN MATCHED THEN
-                    UPDATE SET next_offset = s.next_offset, updated_at = SYSUTCDATETIME()
-                WHEN NOT MATCHED BY TARGET THEN
-                    INSERT (consumer_group, topic, partition_id, next_offset, updated_at)
-                    VALUES (s.consumer_group, s.topic, s.partition_id, s.next_offset, SYSUTCDATETIME());
-                """)
-            try await connection.execute(s.query)
-        }
+        var s = StatementBuilder("MERGE \(table) WITH (HOLDLOCK) AS t USING ")
+        s.appendRows(rows, columns: columns)
+        s.append("""
+             ON t.consumer_group = s.consumer_group AND t.topic = s.topic AND t.partition_id = s.partition_id
+            WHEN MATCHED THEN
+                UPDATE SET next_offset = s.next_offset, updated_at = SYSUTCDATETIME()
+            WHEN NOT MATCHED BY TARGET THEN
+                INSERT (consumer_group, topic, partition_id, next_offset, updated_at)
+                VALUES (s.consumer_group, s.topic, s.partition_id, s.next_offset, SYSUTCDATETIME());
+            """)
+        try await connection.execute(s.query)
     }
 }

@@ -77,33 +77,31 @@ public struct WarehouseWriter: Sendable {
     {
         var result: [Int64: DimensionVersion] = [:]
         let attributes = dimension.tracked + dimension.type1
-        for chunk in StatementBuilder.chunks(keys, parametersPerRow: 1) {
-            var s = StatementBuilder("SELECT ")
-            s.append(([dimension.surrogateColumn, "version_id", dimension.keyColumn] + attributes.map(\.name)
-                      + ["valid_from", "is_deleted", "source_position", "last_position"]).map { quoteIdentifier($0) }
-                .joined(separator: ", "))
-            s.append(" FROM \(dimension.qualifiedTable) WITH (UPDLOCK, HOLDLOCK) WHERE is_current = 1 AND ")
-            s.appendIn(quoteIdentifier(dimension.keyColumn), chunk)
-            for row in try await connection.execute(s.query).rows {
-                guard let surrogate = row[0].int64, let versionID = row[1].bytes, let key = row[2].int64,
-                      case .dateTime(let validFrom) = row[3 + attributes.count],
-                      let isDeleted = row[4 + attributes.count].bool,
-                      let sourceBytes = row[5 + attributes.count].bytes,
-                      let source = SourcePosition(warehouseBytes: sourceBytes),
-                      let lastBytes = row[6 + attributes.count].bytes,
-                      let last = SourcePosition(warehouseBytes: lastBytes)
-                else {
-                    throw WarehouseSinkError(
-                        code: .warehouseRejected,
-                        message: "a current row of \(dimension.table) has unreadable bookkeeping columns; compare the table with db-init/warehouse/20-tables.sql")
-                }
-                let values = attributes.enumerated().map { index, column in column.normalize(row[3 + index]) }
-                result[key] = DimensionVersion(
-                    surrogateKey: surrogate, versionID: versionID, key: key,
-                    tracked: Array(values[0..<dimension.tracked.count]), type1: Array(values[dimension.tracked.count...]),
-                    validFromMs: validFrom.millisecondsSinceEpoch, validToMs: nil, isDeleted: isDeleted,
-                    sourcePosition: source, lastPosition: last)
+        var s = StatementBuilder("SELECT ")
+        s.append(([dimension.surrogateColumn, "version_id", dimension.keyColumn] + attributes.map(\.name)
+                  + ["valid_from", "is_deleted", "source_position", "last_position"]).map { quoteIdentifier($0) }
+            .joined(separator: ", "))
+        s.append(" FROM \(dimension.qualifiedTable) WITH (UPDLOCK, HOLDLOCK) WHERE is_current = 1 AND ")
+        s.appendIn(quoteIdentifier(dimension.keyColumn), keys)
+        for row in try await connection.execute(s.query).rows {
+            guard let surrogate = row[0].int64, let versionID = row[1].bytes, let key = row[2].int64,
+                  case .dateTime(let validFrom) = row[3 + attributes.count],
+                  let isDeleted = row[4 + attributes.count].bool,
+                  let sourceBytes = row[5 + attributes.count].bytes,
+                  let source = SourcePosition(warehouseBytes: sourceBytes),
+                  let lastBytes = row[6 + attributes.count].bytes,
+                  let last = SourcePosition(warehouseBytes: lastBytes)
+            else {
+                throw WarehouseSinkError(
+                    code: .warehouseRejected,
+                    message: "a current row of \(dimension.table) has unreadable bookkeeping columns; compare the table with db-init/warehouse/20-tables.sql")
             }
+            let values = attributes.enumerated().map { index, column in column.normalize(row[3 + index]) }
+            result[key] = DimensionVersion(
+                surrogateKey: surrogate, versionID: versionID, key: key,
+                tracked: Array(values[0..<dimension.tracked.count]), type1: Array(values[dimension.tracked.count...]),
+                validFromMs: validFrom.millisecondsSinceEpoch, validToMs: nil, isDeleted: isDeleted,
+                sourcePosition: source, lastPosition: last)
         }
         return result
     }
@@ -112,10 +110,10 @@ public struct WarehouseWriter: Sendable {
         let columns: [(name: String, type: SQLServerDataType)] = [
             ("version_id", .binary(32)), ("valid_to", .datetime2(scale: 3)), ("last_position", .binary(58)),
         ]
-        for chunk in StatementBuilder.chunks(closes, parametersPerRow: columns.count) {
+        if !closes.isEmpty {
             var s = StatementBuilder("MERGE \(dimension.qualifiedTable) WITH (HOLDLOCK) AS t USING ")
-            s.appendValues(chunk.map { [.bytes($0.versionID), .dateTime(SQLDateTime(millisecondsSinceEpoch: $0.validToMs)),
-                                        .bytes($0.lastPosition.warehouseBytes)] }, columns: columns)
+            s.appendRows(closes.map { [.bytes($0.versionID), .dateTime(SQLDateTime(millisecondsSinceEpoch: $0.validToMs)),
+                                       .bytes($0.lastPosition.warehouseBytes)] }, columns: columns)
             s.append("""
                  ON t.version_id = s.version_id
                 WHEN MATCHED AND t.is_current = 1 THEN
@@ -141,9 +139,9 @@ public struct WarehouseWriter: Sendable {
                    .bit(v.isCurrent), .bit(v.isDeleted), .bytes(v.sourcePosition.warehouseBytes),
                    .bytes(v.lastPosition.warehouseBytes)]
         }
-        for chunk in StatementBuilder.chunks(rows, parametersPerRow: columns.count) {
+        if !rows.isEmpty {
             var s = StatementBuilder("INSERT INTO \(dimension.qualifiedTable) (\(targetColumns)) SELECT \(sourceColumns) FROM ")
-            s.appendValues(chunk, columns: columns)
+            s.appendRows(rows, columns: columns)
             s.append("""
                  WHERE NOT EXISTS (SELECT 1 FROM \(dimension.qualifiedTable) AS d WHERE d.version_id = s.version_id)
                 ORDER BY s.ordinal;
@@ -160,10 +158,10 @@ public struct WarehouseWriter: Sendable {
             + ["last_position = (CASE WHEN t.is_current = 1 THEN s.last_position ELSE t.last_position END)"])
             .joined(separator: ", ")
         let key = quoteIdentifier(dimension.keyColumn)
-        for chunk in StatementBuilder.chunks(updates, parametersPerRow: columns.count) {
+        if !updates.isEmpty {
             var s = StatementBuilder("MERGE \(dimension.qualifiedTable) WITH (HOLDLOCK) AS t USING ")
-            s.appendValues(chunk.map { [.int(Int32(truncatingIfNeeded: $0.key)), .bit($0.allVersions), .bytes($0.lastPosition.warehouseBytes)] + $0.type1 },
-                           columns: columns)
+            s.appendRows(updates.map { [.int(Int32(truncatingIfNeeded: $0.key)), .bit($0.allVersions), .bytes($0.lastPosition.warehouseBytes)] + $0.type1 },
+                         columns: columns)
             s.append("""
                  ON t.\(key) = s.\(key)
                 WHEN MATCHED AND (t.is_current = 1 OR s.all_versions = 1) THEN
@@ -181,13 +179,11 @@ public struct WarehouseWriter: Sendable {
         let qualified = quoteIdentifier(model.schema, table)
         let quotedKey = quoteIdentifier(key)
         var lastPositions: [Int64: SourcePosition] = [:]
-        for chunk in StatementBuilder.chunks(Array(Set(changes.map(\.key))).sorted(), parametersPerRow: 1) {
-            var s = StatementBuilder("SELECT \(quotedKey), last_position FROM \(qualified) WITH (UPDLOCK, HOLDLOCK) WHERE ")
-            s.appendIn(quotedKey, chunk)
-            for row in try await connection.execute(s.query).rows {
-                if let k = row[0].int64, let bytes = row[1].bytes, let position = SourcePosition(warehouseBytes: bytes) {
-                    lastPositions[k] = position
-                }
+        var lookup = StatementBuilder("SELECT \(quotedKey), last_position FROM \(qualified) WITH (UPDLOCK, HOLDLOCK) WHERE ")
+        lookup.appendIn(quotedKey, Array(Set(changes.map(\.key))).sorted())
+        for row in try await connection.execute(lookup.query).rows {
+            if let k = row[0].int64, let bytes = row[1].bytes, let position = SourcePosition(warehouseBytes: bytes) {
+                lastPositions[k] = position
             }
         }
         let plan = FactPlanner().plan(lastPositions: lastPositions, changes: changes)
@@ -201,9 +197,9 @@ public struct WarehouseWriter: Sendable {
             .map { "\(quoteIdentifier($0)) = s.\(quoteIdentifier($0))" }.joined(separator: ", ")
         let insertColumns = columns.map { quoteIdentifier($0.name) }.joined(separator: ", ")
         let insertValues = columns.map { "s." + quoteIdentifier($0.name) }.joined(separator: ", ")
-        for chunk in StatementBuilder.chunks(plan.upserts, parametersPerRow: columns.count) {
+        if !plan.upserts.isEmpty {
             var s = StatementBuilder("MERGE \(qualified) WITH (HOLDLOCK) AS t USING ")
-            s.appendValues(chunk.map { row in
+            s.appendRows(plan.upserts.map { row in
                 [.int(Int32(truncatingIfNeeded: row.key))] + row.values
                     + [.dateTime(SQLDateTime(millisecondsSinceEpoch: row.recordedAtMs)), .bit(row.isDeleted), .bytes(row.lastPosition.warehouseBytes)]
             }, columns: columns)
@@ -263,24 +259,22 @@ public struct WarehouseWriter: Sendable {
         let differs = columns.map { "ISNULL(t.\(quoteIdentifier($0.name)), -1) <> ISNULL(s.\(quoteIdentifier($0.name)), -1)" }
             .joined(separator: " OR ")
         let assignments = columns.map { "\(quoteIdentifier($0.name)) = s.\(quoteIdentifier($0.name))" }.joined(separator: ", ")
-        for (column, ids) in selectors {
-            for chunk in StatementBuilder.chunks(ids, parametersPerRow: 1) {
-                var s = StatementBuilder("""
-                    MERGE \(table) WITH (HOLDLOCK) AS t
-                    USING (
-                        SELECT \(select)
-                        FROM \(table) AS \(alias)
-                        \(joins)
-                        WHERE 
-                    """)
-                s.appendIn(column, chunk)
-                s.append("""
-                    ) AS s ON t.\(key) = s.\(key)
-                    WHEN MATCHED AND (\(differs)) THEN
-                        UPDATE SET \(assignments);
-                    """)
-                try await connection.execute(s.query)
-            }
+        for (column, ids) in selectors where !ids.isEmpty {
+            var s = StatementBuilder("""
+                MERGE \(table) WITH (HOLDLOCK) AS t
+                USING (
+                    SELECT \(select)
+                    FROM \(table) AS \(alias)
+                    \(joins)
+                    WHERE 
+                """)
+            s.appendIn(column, ids)
+            s.append("""
+                ) AS s ON t.\(key) = s.\(key)
+                WHEN MATCHED AND (\(differs)) THEN
+                    UPDATE SET \(assignments);
+                """)
+            try await connection.execute(s.query)
         }
     }
 

@@ -52,7 +52,8 @@ class DmlMixin:
             pg_sql = (f"SELECT substr(x.js, (g - 1) * 2033 + 1, 2033) FROM ({js}) AS x(js), "
                       f"generate_series(1, CAST(ceil(length(x.js) / 2033.0) AS integer)) AS g ORDER BY g")
             outputs = [Output(FOR_JSON_COLUMN, SqlType("nvarchar", length=-1))]
-            async for item in self._query(pg_sql, outputs, touches=touches_database(e)):
+            pg_sql, args = tr.bind_statement(pg_sql)
+            async for item in self._query(pg_sql, outputs, touches=touches_database(e), args=args):
                 yield item
             return
         if isinstance(e, exp.Select) or (isinstance(e, (exp.Union, exp.Except, exp.Intersect))):
@@ -66,8 +67,8 @@ class DmlMixin:
                 while not isinstance(left, exp.Select) and hasattr(left, "left"):
                     left = left.left
                 outputs = tr.outputs_for(left.expressions) if isinstance(left, exp.Select) else None
-            pg_sql = tr.generate(tr.translate_expr(e))
-            async for item in self._query(pg_sql, outputs, touches=touches_database(e)):
+            pg_sql, args = tr.bind_statement(tr.generate(tr.translate_expr(e)))
+            async for item in self._query(pg_sql, outputs, touches=touches_database(e), args=args):
                 yield item
             return
         write = (self._insert if isinstance(e, exp.Insert) else
@@ -78,18 +79,19 @@ class DmlMixin:
         async for item in write(e, tr):
             yield item
 
-    async def _run_write(self, pg_sql: str, verb: str, returning: bool = False):
-        """Run a write statement in its statement scope; returns (rowcount, rows)."""
+    async def _run_write(self, pg_sql: str, verb: str, returning: bool = False, args: list | None = None):
+        """Run a write statement in its statement scope (args: its bound parameters); returns (rowcount, rows)."""
+        args = args or []
         conn = await self.conn()
         sp = await self._statement_scope(conn)
         self._running_pid = conn.get_server_pid()
         log.debug("pg write: %s", pg_sql)
         try:
             if returning:
-                rows = await conn.fetch(pg_sql)
+                rows = await conn.fetch(pg_sql, *args)
                 n = len(rows)
             else:
-                status = await conn.execute(pg_sql)
+                status = await conn.execute(pg_sql, *args)
                 rows = []
                 n = int(status.split()[-1]) if status and status.split()[-1].isdigit() else 0
         except asyncpg.PostgresError as ex:
@@ -207,7 +209,8 @@ class DmlMixin:
         sql = f"INSERT INTO {target.pg_name}{col_sql} {src_sql}"
         if returning:
             sql += " RETURNING " + ", ".join(returning)
-        n, rows = await self._run_write(sql, "INSERT", returning=bool(returning))
+        sql, args = tr.bind_statement(sql)
+        n, rows = await self._run_write(sql, "INSERT", returning=bool(returning), args=args)
         if ident is not None and rows:
             self.scope_identity = self.identity = rows[-1][0]
             if explicit_identity:
@@ -309,7 +312,8 @@ class DmlMixin:
             sql += " WHERE " + " AND ".join(f"({p})" for p in preds)
         if out_items:
             sql += " RETURNING " + ", ".join(out_items)
-        n, rows = await self._run_write(sql, verb, returning=bool(out_items))
+        sql, args = tr.bind_statement(sql)
+        n, rows = await self._run_write(sql, verb, returning=bool(out_items), args=args)
         self.rowcount = n
         if outs is not None:
             conv = [converter(o.type) for o in outs]
@@ -371,7 +375,8 @@ class DmlMixin:
         using_sql = tr.generate(tr.translate_expr(using))
         on_sql = tr.generate(tr.translate_expr(e.args.get("on")))
         sql = f"MERGE INTO {target.pg_name} AS {qi(talias)} USING {using_sql} ON {on_sql} " + " ".join(parts)
-        n, _ = await self._run_write(sql, "MERGE")
+        sql, args = tr.bind_statement(sql)
+        n, _ = await self._run_write(sql, "MERGE", args=args)
         self.rowcount = n
         yield Done(None if self.options.get("NOCOUNT") == "ON" else n)
 

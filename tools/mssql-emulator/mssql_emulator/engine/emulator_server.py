@@ -12,6 +12,7 @@ import asyncpg
 from ..api import SqlError
 from . import cdc
 from .catalog import Database, TableInfo
+from .openjson import OPENJSON_SQL
 
 log = logging.getLogger("mssql_emulator.engine")
 
@@ -149,6 +150,7 @@ BEGIN
   RETURN CASE WHEN r IS NULL THEN NULL ELSE r::oid::int END;
 END $f$;
 """
+BOOTSTRAP_SQL += OPENJSON_SQL  # OPENJSON's functions (openjson.py)
 
 
 def _time_encode(v) -> str:

@@ -53,6 +53,8 @@ def map_pg_error(e: asyncpg.PostgresError, verb: str, db: Database) -> SqlError:
     verb = verb if verb in ("INSERT", "UPDATE", "DELETE", "MERGE") else "INSERT"
     if code.startswith("MS"):
         return SqlError(int(code[2:]), msg, state=3)
+    if code.startswith("MJ"):  # the JSON functions' errors (openjson.py): 13000 + the last three digits
+        return SqlError(13000 + int(code[2:]), msg, state=1)
     if code == "23505":
         key = re.search(r"Key \((.*)\)=\((.*)\) already exists", detail)
         val = key.group(2) if key else ""

@@ -105,11 +105,11 @@ class QueryMixin:
             targets.append(name)
         sel = e.copy()
         sel.set("expressions", [p.expression for p in e.expressions])
-        pg_sql = tr.generate(tr.translate_expr(sel))
+        pg_sql, args = tr.bind_statement(tr.generate(tr.translate_expr(sel)))
         conn = await self.conn()
         sp = await self._statement_scope(conn, touches_database(e))
         try:
-            rows = await conn.fetch(pg_sql)
+            rows = await conn.fetch(pg_sql, *args)
         except asyncpg.PostgresError as ex:
             await self._statement_failed(conn, sp)
             raise self.map_error(ex, "SELECT")
@@ -149,7 +149,7 @@ class QueryMixin:
         return cols, (conv if any(f is not None for f in conv) else None)
 
     async def _query(self, pg_sql: str, outputs: list[Output] | None,
-                     touches: bool = True) -> AsyncIterator[ResultItem]:
+                     touches: bool = True, args: list | None = None) -> AsyncIterator[ResultItem]:
         conn = await self.conn()
         fmtonly = self.options.get("FMTONLY") == "ON"
         sp = await self._statement_scope(conn, touches)
@@ -165,7 +165,7 @@ class QueryMixin:
                 if fmtonly:
                     first, cur = [], None
                 else:
-                    cur = await stmt.cursor()
+                    cur = await stmt.cursor(*(args or []))
                     first = await cur.fetch(CHUNK)
             except asyncpg.PostgresError as ex:
                 await self._statement_failed(conn, sp)

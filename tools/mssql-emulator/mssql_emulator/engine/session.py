@@ -234,10 +234,10 @@ class EngineSession(TransactionsMixin, SettingsMixin, QueryMixin, DmlMixin, DdlM
         except (ParseError, TokenError):
             raise syntax(text.split()[0] if text.split() else "IF")
         tr = self._translator(e)
-        sql = tr.generate(tr.translate_expr(e))
+        sql, args = tr.bind_statement(tr.generate(tr.translate_expr(e)))
         conn = await self.conn()
         try:
-            v = await conn.fetchval(sql)
+            v = await conn.fetchval(sql, *args)
         except asyncpg.PostgresError as ex:
             raise self.map_error(ex, "SELECT")
         return v == 1

@@ -3,12 +3,16 @@
 The batch is parsed with sqlglot's T-SQL dialect; this module owns the translation: every table and
 column name is resolved against the emulated catalog (case-insensitively, as SQL Server's default
 collation does) and written as a lower-case quoted Postgres identifier, variables and parameters are
-inlined as literals (so Postgres resolves their types the way SQL Server converts them implicitly),
+inlined as literals (so Postgres resolves their types the way SQL Server converts them implicitly;
+OPENJSON's JSON text is the exception: bound as a Postgres parameter, see `bind`),
 and T-SQL functions are mapped one by one. Anything not known to be translated correctly fails with
 a clear "not supported by the SQL Server emulator" error.
 """
 
 from __future__ import annotations
+
+import re
+import uuid
 
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, UnsupportedError
@@ -19,6 +23,7 @@ from .cdc import CDC_FUNCS, change_function_sql, change_function_table
 from .expr_types import ExpressionTypesMixin
 from .for_json import ForJsonMixin
 from .functions import CONVERT_STYLES, DATEPARTS, FunctionsMixin, _replace_ci
+from .openjson import OpenJsonMixin
 from .pgsql import literal, qi, raw
 from .scope import Context, Source, ident_name
 from .types import is_string, pg_type, unsupported
@@ -31,11 +36,35 @@ TABLE_HINTS = {"NOLOCK", "HOLDLOCK", "UPDLOCK", "ROWLOCK", "PAGLOCK", "TABLOCK",
                "XLOCK", "NOWAIT", "READCOMMITTEDLOCK", "FORCESEEK", "FORCESCAN", "NOEXPAND"}
 
 
-class Translator(ExpressionTypesMixin, FunctionsMixin, ForJsonMixin):
+class Translator(ExpressionTypesMixin, FunctionsMixin, ForJsonMixin, OpenJsonMixin):
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.ctes: set[str] = set()
         self.sources: list[Source] = []
+        self.binds: list = []  # values bound as Postgres parameters (OPENJSON's JSON text), by first use
+        self._bind_names: dict[str, int] = {}
+        self._bind_tag = uuid.uuid4().hex[:12]
+
+    def bind(self, name: str, value) -> str:
+        """A placeholder for a value bound as a Postgres parameter (numbered by bind_statement)."""
+        if name not in self._bind_names:
+            self._bind_names[name] = len(self.binds)
+            self.binds.append(value)
+        return f"$__b{self._bind_tag}_{self._bind_names[name]}__"
+
+    def bind_statement(self, sql: str) -> tuple[str, list]:
+        """The statement's SQL with its placeholders numbered $1, $2, … and the values to bind."""
+        if not self.binds:
+            return sql, []
+        order: dict[int, int] = {}
+
+        def number(m: re.Match) -> str:
+            k = int(m.group(1))
+            order.setdefault(k, len(order) + 1)
+            return f"${order[k]}"
+
+        sql = re.sub(rf"\$__b{self._bind_tag}_(\d+)__", number, sql)
+        return sql, [self.binds[k] for k in sorted(order, key=order.get)]
 
     def resolve_table(self, schema: str | None, name: str, *, must_exist: bool = True,
                       display: str | None = None) -> TableInfo | None:
@@ -62,6 +91,9 @@ class Translator(ExpressionTypesMixin, FunctionsMixin, ForJsonMixin):
         out: list[Source] = []
         for node in root.find_all(exp.Table):
             alias = node.alias or (node.name if isinstance(node.this, exp.Identifier) else "")
+            if isinstance(node.this, exp.OpenJSON):
+                out.append(self.openjson_source(node))
+                continue
             if isinstance(node.this, exp.Anonymous):
                 vt = change_function_table(self.ctx.db, ident_name(node.args.get("db")).lower(), node.this.name.lower())
                 if vt is not None:
@@ -150,6 +182,8 @@ class Translator(ExpressionTypesMixin, FunctionsMixin, ForJsonMixin):
             return raw(f"'\\x{n.this}'::bytea")
         if isinstance(n, exp.Pivot):
             raise unsupported("PIVOT / UNPIVOT")
+        if isinstance(n, exp.OpenJSON):  # as a table source it is translated by _table
+            raise unsupported("OPENJSON outside FROM, JOIN and MERGE ... USING (CROSS/OUTER APPLY)")
         if isinstance(n, exp.NextValueFor):
             raise unsupported("Sequences (NEXT VALUE FOR)")
         if isinstance(n, (exp.NumberToStr, exp.TimeToStr)) and not isinstance(n.parent, exp.Cast):
@@ -173,6 +207,17 @@ class Translator(ExpressionTypesMixin, FunctionsMixin, ForJsonMixin):
                 return raw(f"CAST(to_char({inner}, '{CONVERT_STYLES[code]}') AS {pg_type(t)})")
             if t.name in ("date", "datetime", "datetime2", "smalldatetime") and code in (20, 21, 23, 120, 121, 126, 127):
                 return self._node(as_cast)
+            if t.name in ("binary", "varbinary") and code in (1, 2) and (src is None or is_string(src)):
+                # binary styles: hexadecimal digits, with (1) or without (2) the 0x prefix; right-truncated
+                # to the type's length, a fixed-length binary padded with zeros
+                hexdigits = f"substr(CAST({inner} AS text), 3)" if code == 1 else f"CAST({inner} AS text)"
+                value = f"decode({hexdigits}, 'hex')"
+                if t.length is not None and t.length > 0:
+                    if t.name == "binary":
+                        value = f"substring({value} || '\\x{'00' * t.length}'::bytea FROM 1 FOR {t.length})"
+                    else:
+                        value = f"substring({value} FROM 1 FOR {t.length})"
+                return raw(value)
             raise unsupported(f"CONVERT style {style.name} for this conversion")
         if isinstance(n, exp.DateFromParts):
             parts = [self.translate_expr(n.args.get(k)).sql(dialect="postgres") for k in ("year", "month", "day")]
@@ -311,6 +356,8 @@ class Translator(ExpressionTypesMixin, FunctionsMixin, ForJsonMixin):
             raise unsupported(f"This table reference ({', '.join(extra)})")
         if n.args.get("pivots"):
             raise unsupported("PIVOT / UNPIVOT")
+        if isinstance(n.this, exp.OpenJSON):
+            return self.openjson_sql(n)
         if not isinstance(n.this, (exp.Identifier, exp.Anonymous)):
             raise unsupported(f"The table source {n.this.sql(dialect='tsql')[:40]}")
         for h in n.args.get("hints") or []:
@@ -382,7 +429,10 @@ class Translator(ExpressionTypesMixin, FunctionsMixin, ForJsonMixin):
         for t in tables:
             if not isinstance(t, exp.Table):
                 return []
-            alias = (t.alias or t.name).lower() if not isinstance(t.this, exp.Anonymous) else (t.alias or t.this.name).lower()
+            if isinstance(t.this, exp.OpenJSON):
+                alias = (t.alias or "openjson").lower()
+            else:
+                alias = (t.alias or t.name).lower() if not isinstance(t.this, exp.Anonymous) else (t.alias or t.this.name).lower()
             for s in self.sources:
                 if s.alias == alias:
                     out.append(s)
