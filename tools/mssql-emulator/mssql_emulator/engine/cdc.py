@@ -8,8 +8,9 @@ How it works:
   with a commit sequence number into ``_mssql.cdc_commits`` and COMMITs, holding the database's commit
   lock across both, so commit sequence order is commit order. Rolled back work (and its pending rows
   and commit record) vanishes with its transaction.
-- The capture job (EmulatorServer._capture_loop, every capture_interval seconds, unless stopped with
-  sys.sp_cdc_stop_job) calls ``_mssql.cdc_harvest``: for each committed transaction in commit order
+- The capture job (EmulatorServer._capture_job, one per database as SQL Server has; it waits
+  capture_interval seconds after each scan cycle, unless stopped with sys.sp_cdc_stop_job) calls
+  ``_mssql.cdc_harvest`` (set-based: one INSERT per capture instance): for each committed transaction in commit order
   it assigns LSNs (one commit LSN per transaction, greater than every LSN assigned before; a
   __$seqval per row change, below the commit LSN), writes the change-table rows (an update as
   operation 3 then 4), and a cdc.lsn_time_mapping row in the server's time zone.
