@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
 from urllib.parse import urlparse, urlunparse
 
@@ -413,9 +414,12 @@ class EmulatorServer:
 
     async def _capture_job(self, pg_name: str) -> None:
         """One database's capture job: the polling interval, then a scan cycle (harvest), until the
-        database is dropped."""
+        database is dropped. The first wait is shortened by a random part of the interval, so that the
+        jobs of many databases do not all scan at the same instant (SQL Agent starts them independently)."""
+        delay = self.capture_interval * (1 - random.random())
         while True:
-            await asyncio.sleep(self.capture_interval)
+            await asyncio.sleep(delay)
+            delay = self.capture_interval
             db = next((d for d in list(self.databases.values()) if d.pg_name == pg_name), None)
             if db is None:
                 return
