@@ -47,6 +47,11 @@ public final class SourceSignalInbox: Sendable {
         if let problem { throw problem }
     }
 
+    /// Whether signals are queued for `database` (what `take` would return is not empty).
+    public func hasPending(database: String) -> Bool {
+        state.withLockedValue { !($0.pending[database]?.isEmpty ?? true) }
+    }
+
     /// Removes and returns the signals queued for `database`, oldest first.
     public func take(database: String) -> [SourceSignal] {
         state.withLockedValue { $0.pending.removeValue(forKey: database) ?? [] }

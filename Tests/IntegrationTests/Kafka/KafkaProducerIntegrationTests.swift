@@ -77,6 +77,23 @@ struct KafkaProducerIntegrationTests {
         await producer.shutdown()
     }
 
+    @Test("learnTopics: the first message to a topic this producer has not written to is sent at once, not at librdkafka's next topic scan")
+    func learnedTopicsSendTheirFirstMessageAtOnce() async throws {
+        let warm = try await KafkaTestWorld.makeTopic("producer-warm")
+        var fresh: [String] = []
+        for index in 0..<3 { fresh.append(try await KafkaTestWorld.makeTopic("producer-learned-\(index)")) }
+        let producer = try KafkaTestWorld.makeProducer()
+        try await producer.send(topic: warm, key: nil, value: "warm".bytes)  // connected, producer id known
+        await producer.learnTopics(fresh)
+        // Without the lookup each first message waits for the scan (once a second): one after another,
+        // the second and third wait nearly a second each.
+        let clock = ContinuousClock()
+        let started = clock.now
+        for topic in fresh { try await producer.send(topic: topic, key: nil, value: "first".bytes) }
+        #expect(clock.now - started < .milliseconds(600), "first messages to learned topics were held")
+        await producer.shutdown()
+    }
+
     @Test("a full local queue slows senders down instead of failing them")
     func queueFullBackpressure() async throws {
         let topic = try await KafkaTestWorld.makeTopic("producer-backpressure")

@@ -66,7 +66,10 @@ import SluiceCore
         inbox.register(database: "B")
         try inbox.post(SourceSignal(id: "1", action: .executeIncrementalSnapshot(tables: [TableID(database: "B", schema: "dbo", table: "t")])))
         try inbox.post(SourceSignal(id: "2", action: .stopIncrementalSnapshot(tables: [])))
+        #expect(inbox.hasPending(database: "A") && inbox.hasPending(database: "B"))
         #expect(inbox.take(database: "A").map(\.id) == ["2"])
+        #expect(!inbox.hasPending(database: "A") && inbox.hasPending(database: "B"), "an idle poll asks before taking")
         #expect(inbox.take(database: "B").map(\.id) == ["1", "2"])
+        #expect(!inbox.hasPending(database: "B") && !inbox.hasPending(database: "C"))
     }
 }

@@ -52,6 +52,24 @@ def test_insert_update_delete_row_shapes_and_order(db):
     assert rows[1][7] == decimal.Decimal("1.50")
 
 
+def test_one_transaction_across_two_tables_numbers_its_changes_in_change_order(db):
+    q(db, "CREATE TABLE dbo.lines (id int NOT NULL PRIMARY KEY, item nvarchar(50) NOT NULL, qty int NULL, price decimal(10,2) NULL)")
+    q(db, "EXEC sys.sp_cdc_enable_table @source_schema = N'dbo', @source_name = N'lines', @role_name = NULL")
+    q(db, "BEGIN TRAN; INSERT INTO dbo.orders VALUES (1, N'a', 1, NULL); INSERT INTO dbo.lines VALUES (10, N'l', 1, NULL); "
+          "UPDATE dbo.orders SET qty = 2 WHERE id = 1; COMMIT")
+    q(db, "INSERT INTO dbo.lines VALUES (11, N'm', 1, NULL)")
+    wait_ct_count(db, CI, 3)
+    wait_ct_count(db, "dbo_lines", 2)
+    cols = "__$start_lsn, __$seqval, __$operation, __$command_id"
+    orders = q(db, f"SELECT {cols} FROM cdc.[{CI}_CT] ORDER BY __$seqval, __$operation")
+    lines = q(db, f"SELECT {cols} FROM cdc.[dbo_lines_CT] ORDER BY __$seqval")
+    commit = orders[0][0]
+    assert [r[0] for r in orders] == [commit] * 3 and lines[0][0] == commit < lines[1][0]
+    # __$seqval and __$command_id follow the transaction's change order across both tables
+    assert orders[0][1] < lines[0][1] < orders[1][1] == orders[2][1] < commit
+    assert [(r[2], r[3]) for r in orders] == [(2, 1), (3, 3), (4, 3)] and lines[0][2:] == (2, 2)
+
+
 def test_all_filter_omits_update_old_rows(db):
     q(db, "INSERT INTO dbo.orders VALUES (1, N'a', 1, NULL)")
     q(db, "UPDATE dbo.orders SET item = N'b' WHERE id = 1")

@@ -37,7 +37,9 @@ struct CaptureSession: Sendable {
             logger.info("Loaded stored offset", metadata: [SourceLoggingKeys.offset: "\(offset.json.serializedString)"])
             let instances = try await includedInstances(conn)
             context.metrics.registerInstanceMetrics(instances)
-            try await ensureTopics(admin: admin, instances: instances)
+            let topics = try await ensureTopics(admin: admin, instances: instances)
+            // The first event on each topic (a table's first change, the first heartbeat) is sent at once.
+            await producer.learnTopics(topics + [context.offsetStore.topic])
             if let lineage = context.lineage {
                 let datasets = context.lineageDatasets(instances)
                 lineage.report(part: context.database, inputs: datasets.inputs, outputs: datasets.outputs)
@@ -123,7 +125,8 @@ struct CaptureSession: Sendable {
         return (chosen.filter { $0.table != configuration.signalDataCollection }, signal)
     }
 
-    private func ensureTopics(admin: KafkaAdminClient, instances: [CaptureInstance]) async throws {
+    /// Creates the topics this database's stream writes to when missing; returns their names.
+    private func ensureTopics(admin: KafkaAdminClient, instances: [CaptureInstance]) async throws -> [String] {
         let namer = context.namer, configuration = context.configuration
         var names = Set(instances.map { namer.dataTopic($0.table) })
         names.insert(namer.schemaChangeTopic)
@@ -132,5 +135,6 @@ struct CaptureSession: Sendable {
         for name in names.sorted() {
             _ = try await admin.ensureTopic(configuration.topicSpecification(name))
         }
+        return names.sorted()
     }
 }

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import SluiceCore
 import SluiceSQLServer
 
@@ -10,6 +11,17 @@ public struct CDCCatalog: Sendable {
     public let mapping: SQLServerTypeMapping.DecimalMode
     /// `message.key.columns`: `schema.table` → key columns.
     public let keyOverrides: [String: [String]]
+    /// The typed columns and key columns of each capture instance read so far. A capture instance's
+    /// change table keeps the column set and types it was created with (a schema change needs a new
+    /// instance), and a dropped and re-created instance is a new change table (a new object_id), so
+    /// they are read once per instance instead of on every window.
+    private let described = NIOLockedValueBox<[InstanceIdentity: (columns: [CapturedColumn], keys: [String])]>([:])
+
+    private struct InstanceIdentity: Hashable {
+        let name: String
+        let changeTableObjectID: Int
+        let startLSN: LSN
+    }
 
     public init(database: String, mapping: SQLServerTypeMapping.DecimalMode, keyOverrides: [String: [String]]) {
         self.database = database
@@ -36,6 +48,12 @@ public struct CDCCatalog: Sendable {
                   let lsnBytes = row[3].bytes, let start = LSN(bytes: lsnBytes), let objectID = row[4].int
             else { throw CatalogError(description: "cdc.change_tables returned an unexpected row: \(row.values)") }
             let tableID = TableID(database: database, schema: schema, table: table)
+            let identity = InstanceIdentity(name: name, changeTableObjectID: objectID, startLSN: start)
+            if let known = described.withLockedValue({ $0[identity] }) {
+                instances.append(CaptureInstance(name: name, table: tableID, startLSN: start, changeTableObjectID: objectID,
+                                                 columns: known.columns, keyColumns: known.keys))
+                continue
+            }
             let columns: [CapturedColumn]
             do {
                 columns = try await capturedColumns(connection, captureInstance: name, keyColumns: [])
@@ -51,6 +69,7 @@ public struct CDCCatalog: Sendable {
                 if keys.contains(c.name) { c.field.optional = false }
                 return c
             }
+            described.withLockedValue { $0[identity] = (typed, keys) }
             instances.append(CaptureInstance(name: name, table: tableID, startLSN: start, changeTableObjectID: objectID,
                                              columns: typed, keyColumns: keys))
         }
@@ -98,17 +117,39 @@ public struct CDCCatalog: Sendable {
     /// job's empty (tran_id 0x00) entries and recompiles under load (Estuary saw lock contention), and
     /// the mapping table lets a window be bounded by a number of transactions, so one poll's work is bounded.
     public func windowUpperBound(_ connection: SQLServerConnection, from: LSN, maxTransactions: Int) async throws -> LSN? {
+        try await windowUpperBound(connection, lowest: from, inclusive: true, maxTransactions: maxTransactions)
+    }
+
+    /// `windowUpperBound(from: sys.fn_cdc_increment_lsn(lsn))` in one query (the transactions after `lsn`):
+    /// what an idle poll asks, so that it costs one round trip.
+    public func windowUpperBound(_ connection: SQLServerConnection, after lsn: LSN, maxTransactions: Int) async throws -> LSN? {
+        try await windowUpperBound(connection, lowest: lsn, inclusive: false, maxTransactions: maxTransactions)
+    }
+
+    private func windowUpperBound(_ connection: SQLServerConnection, lowest: LSN, inclusive: Bool, maxTransactions: Int) async throws -> LSN? {
         let result: SQLServerResponse
-        if maxTransactions > 0 {
+        switch (maxTransactions > 0, inclusive) {
+        case (true, true):
             result = try await connection.execute("""
                 SELECT MAX(w.start_lsn) FROM (
                     SELECT TOP (\(maxTransactions)) start_lsn FROM cdc.lsn_time_mapping
-                    WHERE start_lsn >= \(from.bytes, as: .binary(10)) AND tran_id <> 0x00 ORDER BY start_lsn) AS w
+                    WHERE start_lsn >= \(lowest.bytes, as: .binary(10)) AND tran_id <> 0x00 ORDER BY start_lsn) AS w
                 """)
-        } else {
+        case (true, false):
+            result = try await connection.execute("""
+                SELECT MAX(w.start_lsn) FROM (
+                    SELECT TOP (\(maxTransactions)) start_lsn FROM cdc.lsn_time_mapping
+                    WHERE start_lsn > \(lowest.bytes, as: .binary(10)) AND tran_id <> 0x00 ORDER BY start_lsn) AS w
+                """)
+        case (false, true):
             result = try await connection.execute("""
                 SELECT MAX(start_lsn) FROM cdc.lsn_time_mapping
-                WHERE start_lsn >= \(from.bytes, as: .binary(10)) AND tran_id <> 0x00
+                WHERE start_lsn >= \(lowest.bytes, as: .binary(10)) AND tran_id <> 0x00
+                """)
+        case (false, false):
+            result = try await connection.execute("""
+                SELECT MAX(start_lsn) FROM cdc.lsn_time_mapping
+                WHERE start_lsn > \(lowest.bytes, as: .binary(10)) AND tran_id <> 0x00
                 """)
         }
         return result.rows.first?[0].bytes.flatMap { LSN(bytes: $0) }

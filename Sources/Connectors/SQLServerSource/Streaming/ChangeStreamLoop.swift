@@ -32,29 +32,51 @@ struct ChangeStreamLoop: Sendable {
         let heartbeatInterval: Duration? = configuration.heartbeatIntervalMs > 0 ? .milliseconds(configuration.heartbeatIntervalMs) : nil
         health.set(component, .up)
 
+        let pollInterval = Duration.milliseconds(configuration.pollIntervalMs)
+        let catalog = context.catalog, maxTransactions = configuration.maxIterationTransactions
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            health.progress.renew(component, expectingNextWithin: .milliseconds(configuration.pollIntervalMs))
+            // Idle polls start every poll.interval.ms (the poll's own queries, heartbeat included, count
+            // towards the interval, as Debezium's metronome does); a window that found changes is
+            // followed by the next poll at once.
+            let pollStarted = ContinuousClock.now
+            health.progress.renew(component, expectingNextWithin: pollInterval)
             guard let start = offset.streamingStart else {
                 throw SourceError(.noStreamingPosition, "no position to stream from (the stored offset has no completed snapshot); set snapshot.mode=initial")
             }
-            let from: LSN, resumeAfter: SourcePosition?
-            switch start {
-            case .after(let lsn): from = try await context.catalog.increment(resources.connection, lsn); resumeAfter = nil
-            case .within(let position): from = position.commitLSN; resumeAfter = position
+            // When only new changes can make work (no signal posted, no incremental snapshot running),
+            // one query says whether there are any, before the capture instances are read (Debezium's
+            // loop likewise asks for the maximum LSN first). Reading the instances after the bound also
+            // sees every instance created before it.
+            var known: LSN?
+            let quiet = offset.incrementalSnapshot == nil && context.signals?.hasPending(database: context.database) != true
+            if quiet {
+                switch start {
+                case .after(let lsn): known = try await catalog.windowUpperBound(resources.connection, after: lsn, maxTransactions: maxTransactions)
+                case .within(let position): known = try await catalog.windowUpperBound(resources.connection, from: position.commitLSN, maxTransactions: maxTransactions)
+                }
             }
-            let (instances, signalInstances) = try await session.instances(resources.connection)
-            // Signals from POST /signals; then, while an incremental snapshot runs, its next chunk.
-            let posted = context.signals?.take(database: context.database) ?? []
-            for signal in posted { snapshotter.apply(signal, to: &offset, instances: instances) }
-            let before = offset.incrementalSnapshot
-            try await snapshotter.openChunk(resources.connection, offset: &offset, instances: instances)
-            if !posted.isEmpty || before != offset.incrementalSnapshot { try await context.store(offset, producer: resources.producer) }
-            if let upper = try await context.catalog.windowUpperBound(resources.connection, from: from, maxTransactions: configuration.maxIterationTransactions) {
-                offset = try await streamWindow(&resources, offset: offset, instances: instances, signalInstances: signalInstances,
-                                                from: from, to: upper, resumeAfter: resumeAfter, events: &events, snapshotter: &snapshotter)
-                stall.progressed()
-                if stall.isStalled == false { health.set(component, .up) }
-                continue
+            if !quiet || known != nil {
+                let from: LSN, resumeAfter: SourcePosition?
+                switch start {
+                case .after(let lsn): from = try await catalog.increment(resources.connection, lsn); resumeAfter = nil
+                case .within(let position): from = position.commitLSN; resumeAfter = position
+                }
+                let (instances, signalInstances) = try await session.instances(resources.connection)
+                // Signals from POST /signals; then, while an incremental snapshot runs, its next chunk.
+                let posted = context.signals?.take(database: context.database) ?? []
+                for signal in posted { snapshotter.apply(signal, to: &offset, instances: instances) }
+                let before = offset.incrementalSnapshot
+                try await snapshotter.openChunk(resources.connection, offset: &offset, instances: instances)
+                if !posted.isEmpty || before != offset.incrementalSnapshot { try await context.store(offset, producer: resources.producer) }
+                var upper = known
+                if upper == nil { upper = try await catalog.windowUpperBound(resources.connection, from: from, maxTransactions: maxTransactions) }
+                if let upper {
+                    offset = try await streamWindow(&resources, offset: offset, instances: instances, signalInstances: signalInstances,
+                                                    from: from, to: upper, resumeAfter: resumeAfter, events: &events, snapshotter: &snapshotter)
+                    stall.progressed()
+                    if stall.isStalled == false { health.set(component, .up) }
+                    continue
+                }
             }
             // Nothing new: heartbeat, stall check, wait.
             if let heartbeatInterval, ContinuousClock.now - lastHeartbeat >= heartbeatInterval {
@@ -72,8 +94,10 @@ struct ChangeStreamLoop: Sendable {
                 context.metrics.captureJobStalled.record(0)
             }
             context.metrics.queueOutstanding.record(resources.producer.outstandingCount)
-            let pollInterval = Duration.milliseconds(configuration.pollIntervalMs)
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
+            let nextPoll = pollStarted + pollInterval
+            if nextPoll > ContinuousClock.now {
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(until: nextPoll, clock: .continuous) }
+            }
         }
         try await resources.producer.waitForAllDeliveries()
     }

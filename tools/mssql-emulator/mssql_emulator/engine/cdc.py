@@ -8,8 +8,9 @@ How it works:
   with a commit sequence number into ``_mssql.cdc_commits`` and COMMITs, holding the database's commit
   lock across both, so commit sequence order is commit order. Rolled back work (and its pending rows
   and commit record) vanishes with its transaction.
-- The capture job (EmulatorServer._capture_loop, every capture_interval seconds, unless stopped with
-  sys.sp_cdc_stop_job) calls ``_mssql.cdc_harvest``: for each committed transaction in commit order
+- The capture job (EmulatorServer._capture_job, one per database as SQL Server has; it waits
+  capture_interval seconds after each scan cycle, unless stopped with sys.sp_cdc_stop_job) calls
+  ``_mssql.cdc_harvest`` (set-based: one INSERT per capture instance): for each committed transaction in commit order
   it assigns LSNs (one commit LSN per transaction, greater than every LSN assigned before; a
   __$seqval per row change, below the commit LSN), writes the change-table rows (an update as
   operation 3 then 4), and a cdc.lsn_time_mapping row in the server's time zone.
@@ -107,40 +108,53 @@ BEGIN
 END $f$;
 
 CREATE OR REPLACE FUNCTION _mssql.cdc_harvest(tz text) RETURNS integer LANGUAGE plpgsql AS $f$
-DECLARE c record; p record; inst record; n int; base numeric; k int; seqv bytea; commit_lsn bytea;
-        total int := 0; mask bytea; ci text; begin_t timestamptz;
+DECLARE c record; inst record; seqs bigint[]; total int := 0; base numeric; cols text; vals text;
 BEGIN
-  FOR c IN SELECT * FROM _mssql.cdc_commits ORDER BY seq LOOP
-    SELECT count(*), min(begin_time) INTO n, begin_t FROM _mssql.cdc_pending WHERE xid = c.xid;
-    IF n > 0 THEN
-      -- the LSNs were reserved when the transaction committed (log order = commit order)
-      base := coalesce(c.base, _mssql.cdc_reserve(n + 1));
-      commit_lsn := _mssql.lsn_bytes(base + n);
-      k := 0;
-      FOR p IN SELECT * FROM _mssql.cdc_pending WHERE xid = c.xid ORDER BY id LOOP
-        seqv := _mssql.lsn_bytes(base + k);
-        k := k + 1;
-        FOREACH ci IN ARRAY p.instances LOOP
-          SELECT * INTO inst FROM _mssql.cdc_instances WHERE name_ci = ci;
-          CONTINUE WHEN NOT FOUND;
-          IF p.op = 4 THEN
-            mask := _mssql.cdc_mask(inst.info->'columns', p.old_row, p.new_row);
-            EXECUTE inst.insert_sql USING commit_lsn, seqv, 3, mask, p.old_row, k;
-            EXECUTE inst.insert_sql USING commit_lsn, seqv, 4, mask, p.new_row, k;
-          ELSE
-            mask := _mssql.cdc_mask(inst.info->'columns', NULL, NULL);
-            EXECUTE inst.insert_sql USING commit_lsn, seqv, p.op::int, mask, coalesce(p.new_row, p.old_row), k;
-          END IF;
-        END LOOP;
-      END LOOP;
-      INSERT INTO cdc.lsn_time_mapping(start_lsn, tran_begin_time, tran_end_time, tran_id)
-      VALUES (commit_lsn, _mssql.dt(begin_t AT TIME ZONE tz),
-              _mssql.dt(c.end_time AT TIME ZONE tz), _mssql.tran_id(c.xid));
-      total := total + 1;
-      DELETE FROM _mssql.cdc_pending WHERE xid = c.xid;
-    END IF;
-    DELETE FROM _mssql.cdc_commits WHERE seq = c.seq;
-  END LOOP;
+  -- One scan cycle, set-based: the commit records seen now (commit order), every pending row of their
+  -- transactions numbered k = 0, 1, … in change order; the k-th row gets __$seqval base + k and
+  -- __$command_id k + 1, the transaction's n rows the commit LSN base + n.
+  SELECT coalesce(array_agg(seq ORDER BY seq), '{}') INTO seqs FROM _mssql.cdc_commits;
+  IF cardinality(seqs) > 0 THEN
+    -- commit records from before LSNs were reserved at commit: reserved now, in commit order
+    FOR c IN SELECT cm.seq, n.c FROM _mssql.cdc_commits cm
+             CROSS JOIN LATERAL (SELECT count(*) AS c FROM _mssql.cdc_pending p WHERE p.xid = cm.xid) AS n
+             WHERE cm.seq = ANY(seqs) AND cm.base IS NULL AND n.c > 0 ORDER BY cm.seq LOOP
+      UPDATE _mssql.cdc_commits SET base = _mssql.cdc_reserve(c.c::int + 1) WHERE seq = c.seq;
+    END LOOP;
+    FOR inst IN SELECT i.* FROM _mssql.cdc_instances i
+                WHERE EXISTS (SELECT 1 FROM _mssql.cdc_pending p JOIN _mssql.cdc_commits cm ON cm.xid = p.xid
+                              WHERE cm.seq = ANY(seqs) AND i.name_ci = ANY(p.instances)) LOOP
+      SELECT string_agg(', ' || quote_ident(lower(col->>'name')), '' ORDER BY (col->>'ordinal')::int),
+             string_agg(', r.' || quote_ident(lower(col->>'name')), '' ORDER BY (col->>'ordinal')::int)
+        INTO cols, vals FROM jsonb_array_elements(inst.info->'columns') AS col;
+      -- an update is operation 3 (before) then 4 (after), both with the changed columns' mask
+      EXECUTE format($q$
+        INSERT INTO cdc.%I ("__$start_lsn", "__$end_lsn", "__$seqval", "__$operation", "__$update_mask"%s, "__$command_id")
+        SELECT _mssql.lsn_bytes(h.base + h.n), NULL, _mssql.lsn_bytes(h.base + h.k), v.op,
+               CASE WHEN h.op = 4 THEN _mssql.cdc_mask($2, h.old_row, h.new_row) ELSE _mssql.cdc_mask($2, NULL, NULL) END%s,
+               (h.k + 1)::int
+        FROM (SELECT p.*, cm.seq, cm.base, row_number() OVER (PARTITION BY p.xid ORDER BY p.id) - 1 AS k,
+                     count(*) OVER (PARTITION BY p.xid) AS n
+                FROM _mssql.cdc_pending p JOIN _mssql.cdc_commits cm ON cm.xid = p.xid WHERE cm.seq = ANY($1)) AS h
+        CROSS JOIN LATERAL (SELECT 3 AS op, h.old_row AS img WHERE h.op = 4
+                            UNION ALL SELECT 4, h.new_row WHERE h.op = 4
+                            UNION ALL SELECT h.op::int, coalesce(h.new_row, h.old_row) WHERE h.op <> 4) AS v
+        CROSS JOIN LATERAL jsonb_populate_record(NULL::_mssql.%I, v.img) AS r
+        WHERE $3 = ANY(h.instances)
+        ORDER BY h.seq, h.k, v.op$q$, inst.info->>'ct', coalesce(cols, ''), coalesce(vals, ''), inst.name_ci || '_row')
+        USING seqs, inst.info->'columns', inst.name_ci;
+    END LOOP;
+    INSERT INTO cdc.lsn_time_mapping(start_lsn, tran_begin_time, tran_end_time, tran_id)
+    SELECT _mssql.lsn_bytes(cm.base + p.n), _mssql.dt(p.begin_t AT TIME ZONE tz), _mssql.dt(cm.end_time AT TIME ZONE tz),
+           _mssql.tran_id(cm.xid)
+      FROM _mssql.cdc_commits cm
+      JOIN (SELECT xid, count(*) AS n, min(begin_time) AS begin_t FROM _mssql.cdc_pending
+             WHERE xid IN (SELECT xid FROM _mssql.cdc_commits WHERE seq = ANY(seqs)) GROUP BY xid) AS p ON p.xid = cm.xid
+     WHERE cm.seq = ANY(seqs) ORDER BY cm.seq;
+    GET DIAGNOSTICS total = ROW_COUNT;
+    DELETE FROM _mssql.cdc_pending p USING _mssql.cdc_commits cm WHERE p.xid = cm.xid AND cm.seq = ANY(seqs);
+    DELETE FROM _mssql.cdc_commits WHERE seq = ANY(seqs);
+  END IF;
   -- As SQL Server's capture job does in periods without captured changes, record how far the log has
   -- been processed (tran_id 0x00) when it moved on (capture instance created, DDL), so that
   -- sys.fn_cdc_get_max_lsn() reaches a new instance's start_lsn.

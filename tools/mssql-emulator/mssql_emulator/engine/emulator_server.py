@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
 from urllib.parse import urlparse, urlunparse
 
@@ -397,19 +398,43 @@ class EmulatorServer:
         return await cdc.harvest(db, conn, self.timezone)
 
     async def _capture_loop(self) -> None:
+        """The capture jobs. SQL Server has one per CDC-enabled database (sys.sp_cdc_add_job), each waiting
+        its polling interval after its own scan cycle; so here one task per database, and one database's
+        harvest never lengthens another's cycle. A job ends when its database is gone."""
+        jobs: dict[str, asyncio.Task] = {}
+        try:
+            while True:
+                for db in list(self.databases.values()):
+                    task = jobs.get(db.pg_name)
+                    if task is None or task.done():
+                        jobs[db.pg_name] = asyncio.create_task(self._capture_job(db.pg_name), name=f"cdc-capture-{db.name}")
+                await asyncio.sleep(min(self.capture_interval, 0.2))
+        finally:
+            for task in jobs.values():
+                task.cancel()
+            await asyncio.gather(*jobs.values(), return_exceptions=True)
+
+    async def _capture_job(self, pg_name: str) -> None:
+        """One database's capture job: the polling interval, then a scan cycle (harvest), until the
+        database is dropped. The first wait is shortened by a random part of the interval, so that the
+        jobs of many databases do not all scan at the same instant (SQL Agent starts them independently)."""
+        delay = self.capture_interval * (1 - random.random())
         while True:
-            await asyncio.sleep(self.capture_interval)
-            for db in list(self.databases.values()):
-                if db.cdc_enabled and db.capture_running and db.name.lower() in self.databases:
-                    try:
-                        await self.harvest(db)
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception:  # noqa: BLE001 - the job logs and retries, as SQL Agent would
-                        log.exception("capture job failed for database %s", db.name)
-                        c = self._capture_conns.pop(db.pg_name, None)
-                        if c is not None:
-                            try:
-                                await c.close()
-                            except Exception:  # noqa: BLE001
-                                pass
+            await asyncio.sleep(delay)
+            delay = self.capture_interval
+            db = next((d for d in list(self.databases.values()) if d.pg_name == pg_name), None)
+            if db is None:
+                return
+            if db.cdc_enabled and db.capture_running:
+                try:
+                    await self.harvest(db)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - the job logs and retries, as SQL Agent would
+                    log.exception("capture job failed for database %s", db.name)
+                    c = self._capture_conns.pop(db.pg_name, None)
+                    if c is not None:
+                        try:
+                            await c.close()
+                        except Exception:  # noqa: BLE001
+                            pass
