@@ -94,6 +94,19 @@ struct KafkaProducerIntegrationTests {
         await producer.shutdown()
     }
 
+    @Test("learnTopics with the broker unreachable gives up after its timeout for all the topics together, not per topic")
+    func learnTopicsIsBoundedAsAWhole() async throws {
+        // Nothing listens on port 1: every metadata lookup waits until it times out.
+        let configuration = KafkaProducerConfiguration(connection: KafkaConnectionConfiguration(bootstrapServers: "127.0.0.1:1", clientID: "sluice-tests"))
+        let producer = try KafkaProducer(configuration: configuration, logger: KafkaTestWorld.logger)
+        let clock = ContinuousClock()
+        let started = clock.now
+        await producer.learnTopics((0..<5).map { "never-learned-\($0)" }, timeout: .seconds(1))
+        let took = clock.now - started
+        #expect(took < .seconds(3), "learnTopics took \(took) for 5 topics with a 1 s timeout")
+        await producer.shutdown()
+    }
+
     @Test("a full local queue slows senders down instead of failing them")
     func queueFullBackpressure() async throws {
         let topic = try await KafkaTestWorld.makeTopic("producer-backpressure")

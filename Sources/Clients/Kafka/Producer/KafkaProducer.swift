@@ -117,14 +117,18 @@ public final class KafkaProducer: Sendable {
     /// call until its next topic scan learns the partitions, up to a second later (measured with
     /// librdkafka 2.8: 986 ms for the first message to such a topic, 6 ms after this lookup). A topic
     /// whose lookup fails is only logged: its first message waits for the scan, as without this call.
+    /// `timeout` bounds all the lookups together (with the broker down, each would otherwise wait it out,
+    /// and a stop request waits for this call).
     public func learnTopics(_ topics: [String], timeout: Duration = .seconds(10)) async {
-        let milliseconds = Int32(clamping: timeout.milliseconds)
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
         let failed: [String] = (try? await client.runBlocking { handle in
             var failed: [String] = []
             for name in topics {
-                guard let topic = rd_kafka_topic_new(handle, name, nil) else { failed.append(name); continue }
+                let remaining = Int32(clamping: (deadline - clock.now).milliseconds)
+                guard remaining > 0, let topic = rd_kafka_topic_new(handle, name, nil) else { failed.append(name); continue }
                 var metadata: UnsafePointer<rd_kafka_metadata>?
-                if rd_kafka_metadata(handle, 0, topic, &metadata, milliseconds) != RD_KAFKA_RESP_ERR_NO_ERROR { failed.append(name) }
+                if rd_kafka_metadata(handle, 0, topic, &metadata, remaining) != RD_KAFKA_RESP_ERR_NO_ERROR { failed.append(name) }
                 if let metadata { rd_kafka_metadata_destroy(metadata) }
                 rd_kafka_topic_destroy(topic)
             }
