@@ -378,6 +378,9 @@ def run_replica_sink(binary, topics, schema, group, workdir, ends, timeout, extr
     try:
         with pg() as conn:
             def stored():
+                # On a fresh world the sink creates its bookkeeping tables only after it started.
+                if conn.execute("SELECT to_regclass('sluice.sluice_offsets')").fetchone()[0] is None:
+                    return {}
                 rows = conn.execute("SELECT topic, \"partition\", next_offset FROM sluice.sluice_offsets WHERE group_id = %s", (group,)).fetchall()
                 return {(t, p): o for t, p, o in rows}
             while True:

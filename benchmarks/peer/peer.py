@@ -154,12 +154,21 @@ def main():
     ap.add_argument("--group", required=True)
     ap.add_argument("--batch", type=int, default=5000)
     ap.add_argument("--until-end", action="store_true")
+    ap.add_argument("--kafka-set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a librdkafka consumer property, over the peer's own (repeatable)")
     args = ap.parse_args()
 
     conn = connect_pg(args.pg_url)
-    consumer = Consumer({"bootstrap.servers": args.bootstrap, "group.id": args.group, "enable.auto.commit": False,
-                         "auto.offset.reset": "earliest", "session.timeout.ms": 6000, "heartbeat.interval.ms": 500,
-                         "fetch.wait.max.ms": 50})
+    # The same fetch settings as Sluice's sinks (SinkRuntimeConfiguration), so the two are compared on
+    # their processing, not on librdkafka's defaults (1 MiB per partition per fetch; a full pre-fetch queue
+    # postpones the next fetch by 1 s).
+    settings = {"bootstrap.servers": args.bootstrap, "group.id": args.group, "enable.auto.commit": False,
+                "auto.offset.reset": "earliest", "session.timeout.ms": 6000, "heartbeat.interval.ms": 500,
+                "fetch.wait.max.ms": 50, "max.partition.fetch.bytes": 8388608, "fetch.queue.backoff.ms": 10}
+    for item in args.kafka_set:
+        key, _, value = item.partition("=")
+        settings[key] = value
+    consumer = Consumer(settings)
     end: dict[tuple[str, int], int] = {}
     if args.until_end:
         metadata = consumer.list_topics(timeout=10)

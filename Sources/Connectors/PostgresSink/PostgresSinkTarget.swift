@@ -110,7 +110,7 @@ public final class PostgresSinkTarget: SinkTarget {
     // MARK: SinkApplier
 
     /// One target table's records of a batch, in event order.
-    struct TableGroup {
+    struct TableGroup: Sendable {
         var schema: String
         var table: String
         /// `schema.table`.
@@ -120,8 +120,13 @@ public final class PostgresSinkTarget: SinkTarget {
     }
 
     public func apply(_ batch: SinkBatch) async throws -> SinkApplyOutcome {
+        try await apply(batch, prepared: nil)
+    }
+
+    public func apply(_ batch: SinkBatch, prepared: SinkPreparedBatch?) async throws -> SinkApplyOutcome {
         try await ensureBookkeeping()
-        let groups = tableGroups(batch.records)
+        let prepared = prepared?.work as? PreparedBatch
+        let groups = prepared?.groups ?? tableGroups(batch.records)
         // Schema first (its own committed DDL, on the first session), for the whole batch.
         var layouts: [String: PostgresTableLayout] = [:]
         for entry in groups {
@@ -131,7 +136,8 @@ public final class PostgresSinkTarget: SinkTarget {
                               partitions: batch.nextOffsets.keys, connections: sessions.count)
         let outcome: SinkApplyOutcome
         if plan.lanes.count <= 1 {
-            outcome = try await applyLane(groups, layouts: layouts, offsets: batch.nextOffsets, session: session)
+            outcome = try await applyLane(groups, layouts: layouts, offsets: batch.nextOffsets, session: session,
+                                          prepared: prepared?.statements ?? [:])
         } else {
             outcome = try await applyLanes(plan, groups: groups, layouts: layouts, offsets: batch.nextOffsets)
         }
@@ -225,26 +231,25 @@ public final class PostgresSinkTarget: SinkTarget {
         return outcome
     }
 
-    /// The groups' net effects and `offsets` in one transaction on `session`.
+    /// The groups' net effects and `offsets` in one transaction on `session`. A group's statements come
+    /// from `prepared` when they were built for the table's layout as it is now, else they are built here.
     func applyLane(_ groups: [TableGroup], layouts: [String: PostgresTableLayout], offsets: [TopicPartition: Int64],
-                   session: PostgresSession) async throws -> SinkApplyOutcome {
-        var statements: [(table: String, topics: [String], upsert: PostgresQuery?, delete: PostgresQuery?, upserts: Int)] = []
+                   session: PostgresSession, prepared: [String: TableStatements] = [:]) async throws -> SinkApplyOutcome {
+        var statements: [TableStatements] = []
         for entry in groups {
             guard let layout = layouts[entry.name] else { continue }
-            let effect = NetEffect(entry.records)
-            do {
-                statements.append((entry.name, entry.topics.sorted(), try upsertQuery(effect.upserts, layout: layout),
-                                   try deleteQuery(effect.deletes, layout: layout), effect.upserts.count))
-            } catch {
-                throw SinkError(code: .recordRejected, message: "an event's value does not fit table \(entry.name)", underlying: "\(error)")
+            if let ready = prepared[entry.name], ready.fits(layout) {
+                statements.append(ready)
+            } else {
+                statements.append(try tableStatements(entry, layout: layout))
             }
         }
         let offsets = offsetsQuery(offsets)
-        let prepared = statements
+        let built = statements
         do {
             return try await session.withTransaction { connection in
                 var outcome = SinkApplyOutcome()
-                for statement in prepared {
+                for statement in built {
                     do {
                         var written = 0
                         if let delete = statement.delete { written += try await Self.count(delete, on: connection, session: session) }

@@ -4,12 +4,16 @@ import SluiceKafka
 
 extension SinkRuntime {
     /// Dead-letters what cannot be decoded, applies the rest with its offsets, then commits the group offsets.
-    /// `built` was decoded from `messageCount` polled messages; topics stopped since are left out.
-    func process(_ built: SinkBatchBuilder.Result, messageCount: Int, consumer: KafkaConsumer, producer: KafkaProducer) async throws {
-        var built = built
+    /// `built` was decoded from `messageCount` polled messages; topics stopped since are left out (and
+    /// what the target prepared is then dropped: it was prepared for the whole batch).
+    func process(_ built: Built, messageCount: Int, consumer: KafkaConsumer, producer: KafkaProducer) async throws {
+        var prepared = built.prepared
+        var built = built.result
         let stopped = Set(stoppedTopics.keys)
         if !stopped.isEmpty {
-            built.batch = Self.removing(topics: stopped, from: built.batch)
+            let kept = Self.removing(topics: stopped, from: built.batch)
+            if kept.records.count != built.batch.records.count || kept.nextOffsets.count != built.batch.nextOffsets.count { prepared = nil }
+            built.batch = kept
             built.deadLetters.removeAll { stopped.contains($0.message.topic) }
         }
         metrics.batchSize.record(messageCount)
@@ -18,7 +22,7 @@ extension SinkRuntime {
         }
         guard !built.batch.nextOffsets.isEmpty else { return }
         let start = ContinuousClock.now
-        let (outcome, stored) = try await applyIsolating(built.batch, consumer: consumer, producer: producer)
+        let (outcome, stored) = try await applyIsolating(built.batch, prepared: prepared, consumer: consumer, producer: producer)
         metrics.applyDuration.recordNanoseconds(Int64((ContinuousClock.now - start).nanoseconds))
         for (table, count) in outcome.applied where count > 0 { metrics.applied(table: table, count: count) }
         if outcome.stale > 0 { metrics.stale.increment(by: outcome.stale) }
@@ -35,16 +39,18 @@ extension SinkRuntime {
 
     /// Applies a batch; on `.recordRejected` applies it event by event and dead-letters the refused
     /// events; on `.tableStopped` stops the topics and applies the rest. Returns the outcome and the
-    /// offsets stored in the target.
-    func applyIsolating(_ batch: SinkBatch, consumer: KafkaConsumer, producer: KafkaProducer) async throws
+    /// offsets stored in the target. `prepared` is what the target prepared for `batch` as it is.
+    func applyIsolating(_ batch: SinkBatch, prepared: SinkPreparedBatch? = nil, consumer: KafkaConsumer, producer: KafkaProducer) async throws
         -> (SinkApplyOutcome, [TopicPartition: Int64])
     {
         var batch = batch
+        var prepared = prepared
         while true {
             do {
-                return (try await applyRetrying(batch), batch.nextOffsets)
+                return (try await applyRetrying(batch, prepared: prepared), batch.nextOffsets)
             } catch let error as SinkError where error.code == .tableStopped && !error.topics.isEmpty {
                 stop(topics: error.topics, reason: error.message, consumer: consumer)
+                prepared = nil
                 batch = Self.removing(topics: Set(error.topics), from: batch)
                 if batch.nextOffsets.isEmpty { return (SinkApplyOutcome(), [:]) }
             } catch let error as SinkError where error.code == .recordRejected || error.code == .tableStopped {
@@ -78,11 +84,11 @@ extension SinkRuntime {
     }
 
     /// Calls the target until it succeeds or fails for a reason retrying cannot fix.
-    func applyRetrying(_ batch: SinkBatch) async throws -> SinkApplyOutcome {
+    func applyRetrying(_ batch: SinkBatch, prepared: SinkPreparedBatch? = nil) async throws -> SinkApplyOutcome {
         var backoff = RetryBackoff(initial: configuration.retryBackoffInitial, maximum: configuration.retryBackoffMax)
         while true {
             do {
-                let outcome = try await target.apply(batch)
+                let outcome = try await target.apply(batch, prepared: prepared)
                 if backoff.attempt > 0 { logger.info("The target accepted the batch again; continuing") }
                 return outcome
             } catch let error as SinkError where error.code != .transient {

@@ -148,16 +148,17 @@ public final class SinkRuntime: Service, Sendable {
         }
     }
 
-    /// Polls and applies batches until stopped. Decoding is pipelined with applying: the next batch is
-    /// decoded while the one before it is applied (a batch in hand, polled before a rebalance, is dropped:
+    /// Polls and applies batches until stopped. Decoding and preparing are pipelined with applying: the
+    /// next batch is decoded and the target prepares it (`SinkApplier.prepare`: its statements) while the
+    /// one before it is applied (a batch in hand, polled before a rebalance, is dropped:
     /// its partitions may belong to another member now, and re-assigned ones restart at the offsets the
     /// target stored, so its messages are read again).
     func consume(consumer: KafkaConsumer, producer: KafkaProducer, rebalances: NIOLockedValueBox<Int>) async throws {
         let clock = ContinuousClock()
         var pollBackoff = RetryBackoff(initial: configuration.retryBackoffInitial, maximum: configuration.retryBackoffMax)
         var nextLagCheck = clock.now
-        /// Polled and decoded, not applied yet; `rebalances` as it was after its poll.
-        var held: (built: SinkBatchBuilder.Result, messages: Int, rebalances: Int)?
+        /// Polled, decoded and prepared, not applied yet; `rebalances` as it was after its poll.
+        var held: (built: Built, messages: Int, rebalances: Int)?
         while !isStopping {
             try Task.checkCancellation()
             health?.progress.renew(healthComponent, expectingNextWithin: configuration.pollTimeout)
@@ -189,12 +190,12 @@ public final class SinkRuntime: Service, Sendable {
                 if messages.isEmpty {
                     try await process(current.built, messageCount: current.messages, consumer: consumer, producer: producer)
                 } else {
-                    async let next = SinkBatchBuilder.build(messages, skipping: Set(stoppedTopics.keys))
+                    async let next = Self.build(messages, skipping: Set(stoppedTopics.keys), target: target)
                     try await process(current.built, messageCount: current.messages, consumer: consumer, producer: producer)
                     held = (await next, messages.count, rebalanced)
                 }
             } else if !messages.isEmpty {
-                held = (SinkBatchBuilder.build(messages, skipping: Set(stoppedTopics.keys)), messages.count, rebalanced)
+                held = (Self.build(messages, skipping: Set(stoppedTopics.keys), target: target), messages.count, rebalanced)
             }
             markHealthy()
             if clock.now >= nextLagCheck {
@@ -208,6 +209,17 @@ public final class SinkRuntime: Service, Sendable {
         if let current = held, !Task.isCancelled {
             try await process(current.built, messageCount: current.messages, consumer: consumer, producer: producer)
         }
+    }
+
+    /// A polled batch decoded, and what the target prepared for it.
+    struct Built: Sendable {
+        var result: SinkBatchBuilder.Result
+        var prepared: SinkPreparedBatch?
+    }
+
+    static func build(_ messages: [KafkaMessage], skipping: Set<String>, target: any SinkTarget) -> Built {
+        let result = SinkBatchBuilder.build(messages, skipping: skipping)
+        return Built(result: result, prepared: result.batch.records.isEmpty ? nil : target.prepare(result.batch))
     }
 
     func markHealthy() {

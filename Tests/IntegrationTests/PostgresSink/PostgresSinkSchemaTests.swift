@@ -125,6 +125,39 @@ struct PostgresSinkSchemaTests {
             try await World.dropSchema(client, schema)
         }
     }
+
+    @Test("statements prepared while the batch before adds a column are built again with that column")
+    func preparedStatementsFollowAnAddedColumn() async throws {
+        let schema = World.uniqueSchema()
+        let topic = "pgsink-prepared-" + schema
+        var source = AccountsSource()
+        try source.insert(source.randomRow(id: 1))   // batch 1: the table as it starts
+        source.extraColumn = true
+        try source.insert(source.randomRow(id: 2))   // batch 2: adds `note`
+        try source.insert(source.randomRow(id: 3))   // batch 3: prepared before batch 2 was applied
+        let messages = source.messages.enumerated().map { offset, message in
+            KafkaMessage(topic: topic, partition: 0, offset: Int64(offset), key: message.key, value: message.value)
+        }
+        let batches = messages.map { SinkBatchBuilder.build([$0]).batch }
+        let expected = source.expectedText
+        let configuration = try World.configuration(name: KafkaTestWorld.uniqueName("pgsink-prepared"), topics: [topic], schema: schema)
+        try await World.withPostgres { client in
+            let target = PostgresSinkTarget(configuration: configuration, logger: World.logger)
+            _ = try await target.apply(batches[0])
+            // As the runtime does: batch 3 is prepared while batch 2 (which adds the column) is applied.
+            let prepared = try #require(target.prepare(batches[2]))
+            _ = try await target.apply(batches[1], prepared: target.prepare(batches[1]))
+            let outcome = try await target.apply(batches[2], prepared: prepared)
+            #expect(outcome.applied.values.reduce(0, +) == 1)
+            await target.close()
+            var notes: [Int32: String] = [:]
+            let sql = "SELECT id, note FROM \(quoteIdentifier(schema)).accounts ORDER BY id"
+            for try await (id, note) in try await client.query(PostgresQuery(unsafeSQL: sql)).decode((Int32, String?).self) { notes[id] = note ?? "NULL" }
+            #expect(notes == [1: "NULL", 2: "note 2", 3: "note 3"])
+            #expect(try await PostgresSinkChecks.replicaText(client, schema: schema) == expected)
+            try await World.dropSchema(client, schema)
+        }
+    }
 }
 
 /// Fails the first `failures` calls of each method with a transient error, as a restarting Postgres would.

@@ -92,7 +92,7 @@ struct PostgresSinkBenchmark {
             let steady = end - firstStored!.0
             let steadyEvents = count - Int(firstStored!.1)
 
-            // 3. The sink's apply alone (decode, net effect, set-based SQL, offsets), batches pre-read, into a second schema.
+            // 3. The sink's apply alone (decode, net effect, set-based SQL, offsets; pipelined as in the runtime), batches pre-read, into a second schema.
             let applySchema = schema + "_apply"
             let applyJSON = json.replacing("\(schema).${source.table}", with: "\(applySchema).${source.table}")
             let applyConfiguration = try PostgresSinkConfiguration(ConnectorProperties.parse(Array(applyJSON.utf8), origin: "bench", environment: [:]))
@@ -109,12 +109,18 @@ struct PostgresSinkBenchmark {
                 decodeIndex += batchSize
             }
             let decodeTime = ContinuousClock.now - decodeStart
+            // As the sink's runtime does: batch n+1 is decoded and prepared while batch n is applied.
+            @Sendable func built(from index: Int) -> (batch: SinkBatch, prepared: SinkPreparedBatch?, next: Int)? {
+                guard index < count else { return nil }
+                let batch = SinkBatchBuilder.build(Array(kafkaMessages[index..<min(count, index + batchSize)])).batch
+                return (batch, target.prepare(batch), index + batchSize)
+            }
             let applyStart = ContinuousClock.now
-            var index = 1
-            while index < count {
-                let slice = Array(kafkaMessages[index..<min(count, index + batchSize)])
-                _ = try await target.apply(SinkBatchBuilder.build(slice).batch)
-                index += batchSize
+            var pending = built(from: 1)
+            while let current = pending {
+                async let upcoming = built(from: current.next)
+                _ = try await target.apply(current.batch, prepared: current.prepared)
+                pending = await upcoming
             }
             let applyTime = ContinuousClock.now - applyStart
             await target.close()
