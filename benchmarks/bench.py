@@ -404,9 +404,15 @@ def run_replica_sink(binary, topics, schema, group, workdir, ends, timeout, extr
         sluice.stop()
 
 
-def run_peer(topics, schema, group, timeout):
+# The peer as an afternoon's script leaves librdkafka: 1 MiB per partition per fetch, a full pre-fetch queue
+# postpones the next fetch by 1 s (the peer itself runs with the sinks' fetch settings; this is the second run).
+PEER_LIBRDKAFKA_DEFAULTS = ["max.partition.fetch.bytes=1048576", "fetch.queue.backoff.ms=1000"]
+
+
+def run_peer(topics, schema, group, timeout, kafka_set=()):
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks/peer/peer.py"), "--bootstrap", os.environ["SLUICE_KAFKA_BOOTSTRAP"],
-                           "--pg-url", os.environ["SLUICE_PG_URL"], "--schema", schema, "--group", group, "--until-end", *topics],
+                           "--pg-url", os.environ["SLUICE_PG_URL"], "--schema", schema, "--group", group, "--until-end", *topics,
+                           *[a for kv in kafka_set for a in ("--kafka-set", kv)]],
                           capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise SystemExit(f"the peer failed:\n{proc.stderr[-3000:]}")
@@ -652,14 +658,17 @@ def throughput(args, run: str, workdir: Path) -> dict:
                                 extra=args.sink_set)
         log("the Python peer")
         peer = run_peer(topics, peer_schema, f"bench-peer-{run}", args.timeout)
+        log("the Python peer with librdkafka's fetch defaults")
+        peer_defaults = run_peer(topics, peer_schema + "_defaults", f"bench-peer-defaults-{run}", args.timeout, PEER_LIBRDKAFKA_DEFAULTS)
     sink_machine = machine.breakdown(sampler.window(sink["steady_start"], sink["steady_end"]), sink["steady_cpu"], sink["steady_messages"])
     peer_machine = machine.breakdown(sampler.window(peer["steady_start"], peer["steady_end"]), peer["steady_cpu"], peer["steady_messages"])
 
     log("checksums: source, Sluice's replica, the peer's")
     want, got, theirs = source_checksums(db), pg_checksums(sluice_schema), pg_checksums(peer_schema)
+    theirs_defaults = pg_checksums(peer_schema + "_defaults")
     for table in TABLES:
-        line = f"{table}: source {want[table]}, sluice {got[table]}, peer {theirs[table]}"
-        if not (want[table] == got[table] == theirs[table]):
+        line = f"{table}: source {want[table]}, sluice {got[table]}, peer {theirs[table]}, peer (defaults) {theirs_defaults[table]}"
+        if not (want[table] == got[table] == theirs[table] == theirs_defaults[table]):
             raise SystemExit(f"CHECKSUM MISMATCH, no figures printed: {line}")
         log("equal " + line)
 
@@ -680,6 +689,7 @@ def throughput(args, run: str, workdir: Path) -> dict:
     sink_events = sink["steady_messages"]
     sink_rate = rate(sink_events, sink["steady_seconds"])
     peer_rate = rate(peer["steady_messages"], peer["steady_seconds"])
+    peer_defaults_rate = rate(peer_defaults["steady_messages"], peer_defaults["steady_seconds"])
     copy_rate = rate(copy["rows"], copy["seconds"])
     # Sink vs COPY: the sink's messages/s against COPY's rows/s (the issue's measure), and the time COPY
     # needs to load the final rows against the time the sink needs to reach them from every message.
@@ -690,13 +700,15 @@ def throughput(args, run: str, workdir: Path) -> dict:
         ("source stream (backlog)", stream["events"], stream["seconds"], rate(stream["events"], stream["seconds"]),
          source_cpu_text(stream)),
         ("replica sink: Sluice (steady)", sink_events, sink["steady_seconds"], sink_rate,
-         f"{sink_rate / peer_rate:.2f}x peer, {sink_rate / copy_rate:.2f}x COPY rate "
+         f"{sink_rate / peer_rate:.2f}x peer ({sink_rate / peer_defaults_rate:.2f}x with its defaults), {sink_rate / copy_rate:.2f}x COPY rate "
          f"({copy['seconds'] / sink_all_seconds:.2f}x its time to the final rows), "
          f"{sink['steady_cpu'] / sink_events * 1e6:.1f} µs CPU/msg"),
         ("  the machine meanwhile (Sluice)", sink_events, sink["steady_seconds"], sink_rate, machine.describe(sink_machine)),
         ("replica sink: Python peer (steady)", peer["steady_messages"], peer["steady_seconds"], peer_rate,
          f"{peer['steady_cpu'] / peer['steady_messages'] * 1e6:.1f} µs CPU/msg"),
         ("  the machine meanwhile (peer)", peer["steady_messages"], peer["steady_seconds"], peer_rate, machine.describe(peer_machine)),
+        ("  the peer, librdkafka's fetch defaults", peer_defaults["steady_messages"], peer_defaults["steady_seconds"], peer_defaults_rate,
+         f"{peer_defaults['steady_cpu'] / peer_defaults['steady_messages'] * 1e6:.1f} µs CPU/msg"),
         ("COPY of the final rows", copy["rows"], copy["seconds"], copy_rate, "reference"),
     ]
     values = {
@@ -707,7 +719,9 @@ def throughput(args, run: str, workdir: Path) -> dict:
         "source_stream_steady_cpu_us_per_event": source_steady_us(stream),
         "source_stream_peak_rss_mib": round(stream["rss_mib"], 1),
         "sink_events_per_s": round(sink_rate), "peer_events_per_s": round(peer_rate), "copy_rows_per_s": round(copy_rate),
-        "sink_vs_peer": round(sink_rate / peer_rate, 2), "sink_vs_copy": round(sink_rate / copy_rate, 2),
+        "sink_vs_peer": round(sink_rate / peer_rate, 2),
+        "peer_defaults_events_per_s": round(peer_defaults_rate), "sink_vs_peer_defaults": round(sink_rate / peer_defaults_rate, 2),
+        "sink_vs_copy": round(sink_rate / copy_rate, 2),
         "sink_time_vs_copy_time": round(copy["seconds"] / sink_all_seconds, 2),
         "sink_cpu_us_per_message": round(sink["steady_cpu"] / sink_events * 1e6, 1),
         "sink_peak_rss_mib": round(sink["rss_mib"], 1), "checksums": "equal",
@@ -731,14 +745,14 @@ def throughput(args, run: str, workdir: Path) -> dict:
 
     def cleanup():
         with pg() as conn:
-            for schema in (sluice_schema, peer_schema):
+            for schema in (sluice_schema, peer_schema, peer_schema + "_defaults"):
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         tsql("master", [f"DROP DATABASE [{db}]"])
         if warehouse:
             tsql("master", [f"DROP DATABASE [BenchWh_{run}]"], "SLUICE_WAREHOUSE_URL")
     return {"rows": rows, "values": values, "topics": topics, "checksums": want, "cleanup": cleanup, "replica_schema": sluice_schema,
             "header": f"{total_events} events ({snapshot_events} snapshot + {backlog_events} backlog)",
-            "detail": {"snapshot": snap, "stream": stream, "sink": sink, "peer": peer, "copy": copy, "warehouse": warehouse,
+            "detail": {"snapshot": snap, "stream": stream, "sink": sink, "peer": peer, "peer_defaults": peer_defaults, "copy": copy, "warehouse": warehouse,
                        "apply": apply}}
 
 
