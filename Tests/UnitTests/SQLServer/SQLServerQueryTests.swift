@@ -84,4 +84,19 @@ import Testing
         let named = try SQLServerConnection.sp_executesqlArguments(withOutput).parameters
         #expect(named.dropFirst(2).map(\.name) == ["@id", "@total"])
     }
+
+    @Test func longTextTravelsAsNTextPastFourThousandUTF16CodeUnits() throws {
+        func wireType(_ text: String) throws -> Int32 {
+            try DBEncodedParameter(SQLServerParameter(name: "@p1", value: .string(text), type: .nvarchar(.max))).type
+        }
+        let nvarchar = DBValueDecoder.ExtraType.nVarChar
+        // Decided from the UTF-8 length where it settles the count, else counted: 4000 code units fit.
+        for (text, long) in [(String(repeating: "a", count: 4000), false), (String(repeating: "a", count: 4001), true),
+                             (String(repeating: "é", count: 4000), false), (String(repeating: "é", count: 4001), true),
+                             (String(repeating: "€", count: 4000), false), (String(repeating: "€", count: 4001), true),
+                             (String(repeating: "😀", count: 2000), false), (String(repeating: "😀", count: 2001), true)] {
+            #expect(try (wireType(text) != nvarchar) == long, "\(text.utf8.count) UTF-8 bytes, \(text.utf16.count) UTF-16 code units")
+            #expect((DBEncodedParameter.positionalText(text).type != nvarchar) == long)
+        }
+    }
 }

@@ -43,4 +43,62 @@ import SluiceCore
         let parsed = try JSONValue.parse(json)
         #expect(parsed.arrayValue?.first?.arrayValue?.first?.stringValue == text)
     }
+
+    @Test func packedPositionsAreTheHexadecimalOfTheirWarehouseBytes() {
+        let lsn = LSN(vlf: 0x2a, block: 0xd18, slot: 3)
+        let positions = [
+            SourcePosition(commitLSN: lsn, commandID: 7, changeLSN: LSN(vlf: 0xffff_ffff, block: 0xabcdef01, slot: 0xffff), eventSerialNo: 2),
+            SourcePosition(commitLSN: .zero, commandID: 0, changeLSN: .zero, eventSerialNo: 0),
+            SourcePosition(commitLSN: lsn, commandID: 9_999_999_999, changeLSN: lsn, eventSerialNo: 99_999),
+            .snapshot(at: lsn),
+            // Wider than the fixed width (and negative): written from the sort key itself.
+            SourcePosition(commitLSN: lsn, commandID: 12_345_678_901, changeLSN: lsn, eventSerialNo: 123_456),
+            SourcePosition(commitLSN: lsn, commandID: -1, changeLSN: lsn, eventSerialNo: -2),
+        ]
+        for position in positions {
+            var packed = PackedRows(types: [.binary(58), .binary(58)])
+            packed.beginRow()
+            packed.appendPosition(position)
+            packed.append(.bytes(position.warehouseBytes))
+            packed.endRow()
+            let hex = position.warehouseBytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+            #expect(packed.text == "[[\"\(hex)\",\"\(hex)\"]]")
+        }
+    }
+
+    @Test func rowsWrittenValueByValueEqualRowsOfValues() {
+        let types: [SQLServerDataType] = [.int, .binary(2), .datetime2(scale: 3), .bit, .nvarchar(.count(5)), .datetime2(scale: 3)]
+        var packed = PackedRows(types: types, expectedRows: 2)
+        for n in 0..<2 {
+            packed.beginRow()
+            packed.appendInt(Int64(n))
+            packed.appendHex([0x0f, 0xa0])
+            packed.appendDateTime(millisecondsSinceEpoch: 1_709_251_199_999)
+            packed.appendBit(n == 1)
+            packed.append(.string("é\""))
+            packed.appendNull()
+            packed.endRow()
+        }
+        let rows: [[SQLServerValue]] = (0..<2).map { n in
+            [.int(Int32(n)), .bytes([0x0f, 0xa0]), .dateTime(SQLDateTime(millisecondsSinceEpoch: 1_709_251_199_999)), .bit(n == 1),
+             .string("é\""), .null]
+        }
+        #expect(packed.count == 2)
+        #expect(packed.text == PackedRows.json(rows, types: types))
+        #expect(PackedRows(types: types).text == "[]")
+    }
+
+    @Test func statementsShareOneRequestWithParametersNumberedAcrossThem() {
+        var s = StatementBuilder()
+        #expect(s.isEmpty)
+        s.append("SELECT a FROM t WHERE ")
+        s.appendIn("a", [1])
+        s.append(";\n")
+        s.append("SELECT b FROM u WHERE ")
+        s.appendIn("b", [2, 3])
+        s.append(";\n")
+        #expect(s.sql == "SELECT a FROM t WHERE a IN (SELECT [k] FROM OPENJSON(@p1) WITH ([k] int '$'));\n"
+            + "SELECT b FROM u WHERE b IN (SELECT [k] FROM OPENJSON(@p2) WITH ([k] int '$'));\n")
+        #expect(s.parameters.map(\.value) == [.string("[1]"), .string("[2,3]")])
+    }
 }

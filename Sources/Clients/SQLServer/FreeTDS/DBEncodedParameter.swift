@@ -16,8 +16,18 @@ struct DBEncodedParameter: Sendable, Hashable {
     /// nvarchar at 8000 bytes, and a statement over a batch (2000 parameters) is far longer.
     static func positionalText(_ text: String) -> DBEncodedParameter {
         let bytes = Array(text.utf8)
-        let type = text.utf16.count > 4000 ? Int32(SYBNTEXT) : DBValueDecoder.ExtraType.nVarChar
+        let type = exceedsNVarChar(text, utf8Count: bytes.count) ? Int32(SYBNTEXT) : DBValueDecoder.ExtraType.nVarChar
         return DBEncodedParameter(name: nil, isOutput: false, type: type, maxLength: -1, dataLength: Int32(bytes.count), bytes: bytes)
+    }
+
+    /// Whether `text` has more than 4000 UTF-16 code units (db-lib's nvarchar limit), decided from its
+    /// UTF-8 length where that settles it: every code unit takes 1-3 UTF-8 bytes, so up to 4000 bytes never
+    /// exceed and over 12000 always do. Counting `utf16` of a long non-ASCII string walks all of it (the
+    /// packed row sets of a batch are 100 KB strings).
+    static func exceedsNVarChar(_ text: String, utf8Count: Int) -> Bool {
+        if utf8Count <= 4000 { return false }
+        if utf8Count > 12000 { return true }
+        return text.utf16.count > 4000
     }
 
     /// Encodes a typed parameter: the value in its natural wire type, shaped by the declared type
@@ -70,7 +80,7 @@ struct DBEncodedParameter: Sendable, Hashable {
             // db-lib sends nvarchar/varchar parameters with a 2-byte length and cuts them at 8000
             // bytes; longer values travel as ntext/text (4-byte length), which sp_executesql converts
             // to the declared (max) type.
-            if type == DBValueDecoder.ExtraType.nVarChar, value.utf16.count > 4000 { type = Int32(SYBNTEXT) }
+            if type == DBValueDecoder.ExtraType.nVarChar, Self.exceedsNVarChar(value, utf8Count: bytes.count) { type = Int32(SYBNTEXT) }
             if type == DBValueDecoder.ExtraType.bigVarChar, bytes.count > 8000 { type = Int32(SYBTEXT) }
             encoded = (type, maxLength, Int32(bytes.count), bytes)
         case .bytes(let value):

@@ -8,25 +8,115 @@ import SluiceSQLServer
 /// 8601 with the column type's fractional digits, binaries as hexadecimal strings (converted with
 /// CONVERT's binary style 2: how OPENJSON itself converts a JSON string to binary is not documented),
 /// strings escaped as JSONValue escapes them; NULL as null.
-enum PackedRows {
-    /// The JSON text of `rows`; `columns[i]` is the declared type of each row's `i`th value.
-    static func json(_ rows: some Collection<[SQLServerValue]>, types: [SQLServerDataType]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(rows.count * types.count * 12 + 2)
+///
+/// The writer's values go straight into the text, one row at a time (`beginRow`, the row's values in
+/// column order, `endRow`): a batch's rows are never assembled as `[SQLServerValue]` arrays first.
+struct PackedRows {
+    /// The declared type of each row's values, in column order.
+    let types: [SQLServerDataType]
+    private var out: [UInt8]
+    /// Rows begun so far.
+    private(set) var count = 0
+    /// Values written into the current row.
+    private var column = 0
+
+    init(types: [SQLServerDataType], expectedRows: Int = 0) {
+        self.types = types
+        out = []
+        out.reserveCapacity(expectedRows * types.count * 14 + 2)
         out.append(UInt8(ascii: "["))
-        var firstRow = true
-        for row in rows {
-            if !firstRow { out.append(UInt8(ascii: ",")) }
-            firstRow = false
-            out.append(UInt8(ascii: "["))
-            for (index, value) in row.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                write(value, as: types[index], into: &out)
-            }
-            out.append(UInt8(ascii: "]"))
-        }
+    }
+
+    var isEmpty: Bool { count == 0 }
+
+    /// The JSON text (UTF-8) of the rows written so far.
+    var utf8: [UInt8] {
+        var text = out
+        text.append(UInt8(ascii: "]"))
+        return text
+    }
+
+    var text: String { String(decoding: utf8, as: UTF8.self) }
+
+    mutating func beginRow() {
+        if count > 0 { out.append(UInt8(ascii: ",")) }
+        out.append(UInt8(ascii: "["))
+        count += 1
+        column = 0
+    }
+
+    mutating func endRow() {
+        assert(column == types.count, "a packed row has \(column) values for \(types.count) columns")
         out.append(UInt8(ascii: "]"))
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    @inline(__always)
+    private mutating func separate() {
+        if column > 0 { out.append(UInt8(ascii: ",")) }
+        column += 1
+    }
+
+    /// A value of any type, as the column's declared type wants it.
+    mutating func append(_ value: SQLServerValue) {
+        let type = types[column]
+        separate()
+        Self.write(value, as: type, into: &out)
+    }
+
+    mutating func append(contentsOf values: [SQLServerValue]) {
+        for value in values { append(value) }
+    }
+
+    mutating func appendInt(_ value: Int64) {
+        separate()
+        JSONByteWriter.int(value, into: &out)
+    }
+
+    mutating func appendBit(_ value: Bool) {
+        separate()
+        out.append(value ? UInt8(ascii: "1") : UInt8(ascii: "0"))
+    }
+
+    mutating func appendNull() {
+        separate()
+        JSONByteWriter.raw("null", into: &out)
+    }
+
+    /// Bytes as a hexadecimal string (for `CONVERT(binary(n), …, 2)`).
+    mutating func appendHex(_ bytes: [UInt8]) {
+        separate()
+        out.append(UInt8(ascii: "\""))
+        for byte in bytes { Self.hex(byte, into: &out) }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// A position as the hexadecimal string of its `warehouseBytes` (the 58-byte sort key), written
+    /// without building the sort key's string.
+    mutating func appendPosition(_ position: SourcePosition) {
+        separate()
+        out.append(UInt8(ascii: "\""))
+        if !Self.writeSortKeyHex(position, into: &out) {
+            for byte in position.sortKey.utf8 { Self.hex(byte, into: &out) }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// A time (ms since the epoch) as a datetime of the column's type.
+    mutating func appendDateTime(millisecondsSinceEpoch ms: Int64) {
+        append(.dateTime(SQLDateTime(millisecondsSinceEpoch: ms)))
+    }
+
+    // MARK: One-shot forms
+
+    /// The JSON text of `rows`; `types[i]` is the declared type of each row's `i`th value.
+    static func json(_ rows: some Collection<[SQLServerValue]>, types: [SQLServerDataType]) -> String {
+        var packed = PackedRows(types: types, expectedRows: rows.count)
+        for row in rows {
+            packed.beginRow()
+            packed.append(contentsOf: row)
+            packed.endRow()
+        }
+        return packed.text
     }
 
     /// A JSON array of integers, `[1,2,3]`.
@@ -43,6 +133,8 @@ enum PackedRows {
         return String(decoding: out, as: UTF8.self)
     }
 
+    // MARK: Values
+
     static func write(_ value: SQLServerValue, as type: SQLServerDataType, into out: inout [UInt8]) {
         switch value {
         case .null: JSONByteWriter.raw("null", into: &out)
@@ -57,10 +149,7 @@ enum PackedRows {
         case .string(let s): JSONByteWriter.string(s, into: &out)
         case .bytes(let bytes):
             out.append(UInt8(ascii: "\""))
-            for byte in bytes {
-                out.append(hexDigit(byte >> 4))
-                out.append(hexDigit(byte & 0xF))
-            }
+            for byte in bytes { hex(byte, into: &out) }
             out.append(UInt8(ascii: "\""))
         case .date(let d):
             out.append(UInt8(ascii: "\""))
@@ -90,7 +179,52 @@ enum PackedRows {
         }
     }
 
+    @inline(__always)
     private static func hexDigit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 48 + nibble : 87 + nibble }
+
+    @inline(__always)
+    private static func hex(_ byte: UInt8, into out: inout [UInt8]) {
+        out.append(hexDigit(byte >> 4))
+        out.append(hexDigit(byte & 0xF))
+    }
+
+    /// The hexadecimal of `position.sortKey`'s bytes (`<commit_lsn 20 hex>.<command_id 10 digits>.<change_lsn
+    /// 20 hex>.<serial 5 digits>`, `-` for a snapshot's missing parts), or false, writing nothing, when a
+    /// number is wider than its field (the caller then hexes the sort key itself).
+    private static func writeSortKeyHex(_ position: SourcePosition, into out: inout [UInt8]) -> Bool {
+        if let command = position.commandID, !(0..<10_000_000_000).contains(command) { return false }
+        guard (0..<100_000).contains(position.eventSerialNo) else { return false }
+        func character(_ c: UInt8) { hex(c, into: &out) }
+        func hexField(_ value: UInt64, digits: Int) {
+            var shift = (digits - 1) * 4
+            while shift >= 0 {
+                character(hexDigit(UInt8((value >> UInt64(shift)) & 0xF)))
+                shift -= 4
+            }
+        }
+        func decimalField(_ value: Int, digits: Int) {
+            var divisor = 1
+            for _ in 1..<digits { divisor *= 10 }
+            while divisor > 0 {
+                character(48 + UInt8(value / divisor % 10))
+                divisor /= 10
+            }
+        }
+        func lsn(_ l: LSN) {
+            hexField(UInt64(l.vlf), digits: 8)
+            hexField(UInt64(l.block), digits: 8)
+            hexField(UInt64(l.slot), digits: 4)
+        }
+        func dashes(_ count: Int) { for _ in 0..<count { character(45) } }
+        lsn(position.commitLSN)
+        character(46)
+        if let command = position.commandID { decimalField(command, digits: 10) } else { dashes(10) }
+        character(46)
+        if let change = position.changeLSN { lsn(change) } else { dashes(20) }
+        character(46)
+        decimalField(position.eventSerialNo, digits: 5)
+        return true
+    }
 
     /// `value` as exactly `width` decimal digits, zero-padded on the left.
     private static func digits(_ value: Int, _ width: Int, into out: inout [UInt8]) {

@@ -14,6 +14,9 @@ struct StatementBuilder {
         self.sql = sql
     }
 
+    /// No statement text yet.
+    var isEmpty: Bool { sql.isEmpty }
+
     mutating func append(_ text: String) {
         sql += text
     }
@@ -31,7 +34,19 @@ struct StatementBuilder {
     /// nvarchar(max), so that the target column, not OPENJSON, bounds their length).
     mutating func appendRows(_ rows: some Collection<[SQLServerValue]>, columns: [(name: String, type: SQLServerDataType)],
                              alias: String = "s") {
-        let parameter = bind(.string(PackedRows.json(rows, types: columns.map(\.type))), as: .nvarchar(.max))
+        var packed = PackedRows(types: columns.map(\.type), expectedRows: rows.count)
+        for row in rows {
+            packed.beginRow()
+            packed.append(contentsOf: row)
+            packed.endRow()
+        }
+        appendRows(packed, columns: columns, alias: alias)
+    }
+
+    /// The same over rows already written (`packed.types` are the columns' types).
+    mutating func appendRows(_ packed: PackedRows, columns: [(name: String, type: SQLServerDataType)], alias: String = "s") {
+        assert(packed.types == columns.map(\.type))
+        let parameter = bind(.string(packed.text), as: .nvarchar(.max))
         var projection = ""
         var schema = ""
         for (index, column) in columns.enumerated() {

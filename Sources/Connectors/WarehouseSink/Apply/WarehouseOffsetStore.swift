@@ -37,14 +37,27 @@ public struct WarehouseOffsetStore: Sendable {
 
     /// Upserts the next offsets; run it in the batch's transaction.
     public func store(_ offsets: [TopicPartition: Int64], on connection: SQLServerConnection) async throws {
+        var s = StatementBuilder()
+        appendStore(offsets, to: &s)
+        if !s.isEmpty { try await connection.execute(s.query) }
+    }
+
+    /// The statement of `store`, appended to `s` (the sink sends it with the batch's writes); nothing for no offsets.
+    func appendStore(_ offsets: [TopicPartition: Int64], to s: inout StatementBuilder) {
         guard !offsets.isEmpty else { return }
         let columns: [(name: String, type: SQLServerDataType)] = [
             ("consumer_group", .nvarchar(.count(255))), ("topic", .nvarchar(.count(249))), ("partition_id", .int), ("next_offset", .bigint),
         ]
-        let rows = offsets.sorted { $0.key < $1.key }.map { tp, offset -> [SQLServerValue] in
-            [.string(group), .string(tp.topic), .int(tp.partition), .bigint(offset)]
+        var rows = PackedRows(types: columns.map(\.type), expectedRows: offsets.count)
+        for (tp, offset) in offsets.sorted(by: { $0.key < $1.key }) {
+            rows.beginRow()
+            rows.append(.string(group))
+            rows.append(.string(tp.topic))
+            rows.appendInt(Int64(tp.partition))
+            rows.appendInt(offset)
+            rows.endRow()
         }
-        var s = StatementBuilder("MERGE \(table) WITH (HOLDLOCK) AS t USING ")
+        s.append("MERGE \(table) WITH (HOLDLOCK) AS t USING ")
         s.appendRows(rows, columns: columns)
         s.append("""
              ON t.consumer_group = s.consumer_group AND t.topic = s.topic AND t.partition_id = s.partition_id
@@ -53,7 +66,7 @@ public struct WarehouseOffsetStore: Sendable {
             WHEN NOT MATCHED BY TARGET THEN
                 INSERT (consumer_group, topic, partition_id, next_offset, updated_at)
                 VALUES (s.consumer_group, s.topic, s.partition_id, s.next_offset, SYSUTCDATETIME());
+
             """)
-        try await connection.execute(s.query)
     }
 }

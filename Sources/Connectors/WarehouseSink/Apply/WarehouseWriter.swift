@@ -14,6 +14,10 @@ import SluiceSQLServer
 /// 5. re-key the facts whose dimension versions may have changed (a version valid at the fact's
 ///    `recorded_at` arrived): their version keys only depend on the dimension history, so the result
 ///    does not depend on which topic was consumed first.
+///
+/// Step 1 travels as one request (one `sp_executesql` call, one result set per read) and steps 3-5 as
+/// another, in the order above: two round trips per batch, not one per statement (each costs the sink a
+/// thread-pool hop, a wake-up and a response to read).
 public struct WarehouseWriter: Sendable {
     public let model: WarehouseModel
     let logger: Logger
@@ -36,54 +40,93 @@ public struct WarehouseWriter: Sendable {
     }
 
     public func apply(_ batch: WarehouseBatch, on connection: SQLServerConnection) async throws -> Summary {
+        try await apply(batch, appending: { _ in }, on: connection)
+    }
+
+    /// `apply`, with `more` statements (the offsets of `WarehouseOffsetStore.appendStore`) appended to the
+    /// request that writes the batch: they run after the batch's writes, in the same request.
+    func apply(_ batch: WarehouseBatch, appending more: (inout StatementBuilder) -> Void,
+               on connection: SQLServerConnection) async throws -> Summary {
         var summary = Summary()
-        let customerPlan = try await applyDimension(model.customer, batch.customers, on: connection, summary: &summary)
-        let applicationPlan = try await applyDimension(model.application, batch.applications, on: connection, summary: &summary)
-        let applicationFacts = try await applyFact(
-            table: WarehouseModel.applicationFactTable, key: "application_id",
-            columns: WarehouseModel.applicationFactTableColumns, batch.applicationFacts, on: connection, summary: &summary)
-        let repayments = try await applyFact(
-            table: WarehouseModel.repaymentFactTable, key: "repayment_id",
-            columns: WarehouseModel.repaymentFactColumns, batch.repayments, on: connection, summary: &summary)
+        // One request reads what the plans need: each part's statement (a part without changes has none),
+        // one result set each, in this order. Nothing the batch writes is read by another part's read.
+        let customerKeys = Array(Set(batch.customers.map(\.key))).sorted()
+        let applicationKeys = Array(Set(batch.applications.map(\.key))).sorted()
+        let applicationFactKeys = Array(Set(batch.applicationFacts.map(\.key))).sorted()
+        let repaymentKeys = Array(Set(batch.repayments.map(\.key))).sorted()
+        var reads = StatementBuilder()
+        appendReadCurrentVersions(model.customer, keys: customerKeys, to: &reads)
+        appendReadCurrentVersions(model.application, keys: applicationKeys, to: &reads)
+        appendReadLastPositions(table: WarehouseModel.applicationFactTable, key: "application_id", keys: applicationFactKeys, to: &reads)
+        appendReadLastPositions(table: WarehouseModel.repaymentFactTable, key: "repayment_id", keys: repaymentKeys, to: &reads)
+        var resultSets: ArraySlice<SQLServerRowSet> = reads.isEmpty ? [] : try await connection.execute(reads.query).resultSets[...]
+        let expected = [customerKeys, applicationKeys, applicationFactKeys, repaymentKeys].filter { !$0.isEmpty }.count
+        guard resultSets.count == expected else {
+            throw WarehouseSinkError(code: .warehouseRejected,
+                                     message: "the warehouse answered the batch's \(expected) reads with \(resultSets.count) result sets")
+        }
+        func next(_ keys: [Int64]) -> [SQLServerRow] { keys.isEmpty ? [] : resultSets.popFirst()?.rows ?? [] }
+        let customersNow = try currentVersions(model.customer, next(customerKeys))
+        let applicationsNow = try currentVersions(model.application, next(applicationKeys))
+        let applicationFactPositions = lastPositions(next(applicationFactKeys))
+        let repaymentPositions = lastPositions(next(repaymentKeys))
+
+        // One request writes the batch, in the order the statements ran one by one before: each
+        // dimension's closes, new versions and type 1 updates, the facts' upserts, then the re-keys.
+        var writes = StatementBuilder()
+        let customerPlan = planDimension(model.customer, batch.customers, current: customersNow, summary: &summary, into: &writes)
+        let applicationPlan = planDimension(model.application, batch.applications, current: applicationsNow, summary: &summary, into: &writes)
+        let applicationFacts = planFact(
+            table: WarehouseModel.applicationFactTable, key: "application_id", columns: WarehouseModel.applicationFactTableColumns,
+            batch.applicationFacts, lastPositions: applicationFactPositions, summary: &summary, into: &writes)
+        let repayments = planFact(
+            table: WarehouseModel.repaymentFactTable, key: "repayment_id", columns: WarehouseModel.repaymentFactColumns,
+            batch.repayments, lastPositions: repaymentPositions, summary: &summary, into: &writes)
 
         let customers = customerPlan.keysWithNewVersions
         let applications = Array(Set(applicationPlan.keysWithNewVersions + applicationFacts.upserts.map(\.key))).sorted()
-        try await rekeyApplicationFacts(customers: customers, applications: applications, on: connection)
-        try await rekeyRepayments(customers: customers, applications: applications,
-                                  repayments: repayments.upserts.map(\.key), on: connection)
+        rekeyApplicationFacts(customers: customers, applications: applications, into: &writes)
+        rekeyRepayments(customers: customers, applications: applications, repayments: repayments.upserts.map(\.key), into: &writes)
+        more(&writes)
+        if !writes.isEmpty {
+            try await connection.execute(writes.query)
+        }
         return summary
     }
 
     // MARK: Dimensions
 
-    private func applyDimension(_ dimension: DimensionModel, _ changes: [DimensionChange], on connection: SQLServerConnection,
-                                summary: inout Summary) async throws -> DimensionPlan {
+    private func planDimension(_ dimension: DimensionModel, _ changes: [DimensionChange], current: [Int64: DimensionVersion],
+                               summary: inout Summary, into writes: inout StatementBuilder) -> DimensionPlan {
         guard !changes.isEmpty else { return DimensionPlan() }
-        let keys = Array(Set(changes.map(\.key))).sorted()
-        let current = try await readCurrentVersions(dimension, keys: keys, on: connection)
         let plan = DimensionPlanner(model: dimension).plan(current: current, changes: changes)
         log(ignored: plan.ignored, table: dimension.table)
         summary.applied[dimension.table, default: 0] += plan.applied
         summary.ignored[dimension.table, default: 0] += plan.ignored.count
         summary.versionsCreated[dimension.table, default: 0] += plan.inserts.count
-        try await close(dimension, plan.closes, on: connection)
-        try await insert(dimension, plan.inserts, on: connection)
-        try await updateType1(dimension, plan.type1Updates, on: connection)
+        close(dimension, plan.closes, into: &writes)
+        insert(dimension, plan.inserts, into: &writes)
+        updateType1(dimension, plan.type1Updates, into: &writes)
         return plan
     }
 
-    func readCurrentVersions(_ dimension: DimensionModel, keys: [Int64], on connection: SQLServerConnection)
-        async throws -> [Int64: DimensionVersion]
-    {
-        var result: [Int64: DimensionVersion] = [:]
+    /// `SELECT` of the current versions of `keys`, locked until commit; nothing for no keys.
+    private func appendReadCurrentVersions(_ dimension: DimensionModel, keys: [Int64], to s: inout StatementBuilder) {
+        guard !keys.isEmpty else { return }
         let attributes = dimension.tracked + dimension.type1
-        var s = StatementBuilder("SELECT ")
+        s.append("SELECT ")
         s.append(([dimension.surrogateColumn, "version_id", dimension.keyColumn] + attributes.map(\.name)
                   + ["valid_from", "is_deleted", "source_position", "last_position"]).map { quoteIdentifier($0) }
             .joined(separator: ", "))
         s.append(" FROM \(dimension.qualifiedTable) WITH (UPDLOCK, HOLDLOCK) WHERE is_current = 1 AND ")
         s.appendIn(quoteIdentifier(dimension.keyColumn), keys)
-        for row in try await connection.execute(s.query).rows {
+        s.append(";\n")
+    }
+
+    private func currentVersions(_ dimension: DimensionModel, _ rows: [SQLServerRow]) throws -> [Int64: DimensionVersion] {
+        var result: [Int64: DimensionVersion] = [:]
+        let attributes = dimension.tracked + dimension.type1
+        for row in rows {
             guard let surrogate = row[0].int64, let versionID = row[1].bytes, let key = row[2].int64,
                   case .dateTime(let validFrom) = row[3 + attributes.count],
                   let isDeleted = row[4 + attributes.count].bool,
@@ -106,24 +149,31 @@ public struct WarehouseWriter: Sendable {
         return result
     }
 
-    private func close(_ dimension: DimensionModel, _ closes: [DimensionPlan.Close], on connection: SQLServerConnection) async throws {
+    private func close(_ dimension: DimensionModel, _ closes: [DimensionPlan.Close], into s: inout StatementBuilder) {
         let columns: [(name: String, type: SQLServerDataType)] = [
             ("version_id", .binary(32)), ("valid_to", .datetime2(scale: 3)), ("last_position", .binary(58)),
         ]
         if !closes.isEmpty {
-            var s = StatementBuilder("MERGE \(dimension.qualifiedTable) WITH (HOLDLOCK) AS t USING ")
-            s.appendRows(closes.map { [.bytes($0.versionID), .dateTime(SQLDateTime(millisecondsSinceEpoch: $0.validToMs)),
-                                       .bytes($0.lastPosition.warehouseBytes)] }, columns: columns)
+            var rows = PackedRows(types: columns.map(\.type), expectedRows: closes.count)
+            for close in closes {
+                rows.beginRow()
+                rows.appendHex(close.versionID)
+                rows.appendDateTime(millisecondsSinceEpoch: close.validToMs)
+                rows.appendPosition(close.lastPosition)
+                rows.endRow()
+            }
+            s.append("MERGE \(dimension.qualifiedTable) WITH (HOLDLOCK) AS t USING ")
+            s.appendRows(rows, columns: columns)
             s.append("""
                  ON t.version_id = s.version_id
                 WHEN MATCHED AND t.is_current = 1 THEN
                     UPDATE SET valid_to = s.valid_to, is_current = 0, last_position = s.last_position;
                 """)
-            try await connection.execute(s.query)
+            s.append("\n")
         }
     }
 
-    private func insert(_ dimension: DimensionModel, _ versions: [DimensionVersion], on connection: SQLServerConnection) async throws {
+    private func insert(_ dimension: DimensionModel, _ versions: [DimensionVersion], into s: inout StatementBuilder) {
         let attributes = dimension.tracked + dimension.type1
         let columns: [(name: String, type: SQLServerDataType)] =
             [("ordinal", .int), ("version_id", .binary(32)), (dimension.keyColumn, .int)]
@@ -132,25 +182,34 @@ public struct WarehouseWriter: Sendable {
                ("is_deleted", .bit), ("source_position", .binary(58)), ("last_position", .binary(58))]
         let targetColumns = columns.dropFirst().map { quoteIdentifier($0.name) }.joined(separator: ", ")
         let sourceColumns = columns.dropFirst().map { "s." + quoteIdentifier($0.name) }.joined(separator: ", ")
-        let rows = versions.enumerated().map { ordinal, v -> [SQLServerValue] in
-            [.int(Int32(ordinal)), .bytes(v.versionID), .int(Int32(truncatingIfNeeded: v.key))] + v.tracked + v.type1
-                + [.dateTime(SQLDateTime(millisecondsSinceEpoch: v.validFromMs)),
-                   v.validToMs.map { .dateTime(SQLDateTime(millisecondsSinceEpoch: $0)) } ?? .null,
-                   .bit(v.isCurrent), .bit(v.isDeleted), .bytes(v.sourcePosition.warehouseBytes),
-                   .bytes(v.lastPosition.warehouseBytes)]
-        }
-        if !rows.isEmpty {
-            var s = StatementBuilder("INSERT INTO \(dimension.qualifiedTable) (\(targetColumns)) SELECT \(sourceColumns) FROM ")
+        if !versions.isEmpty {
+            var rows = PackedRows(types: columns.map(\.type), expectedRows: versions.count)
+            for (ordinal, v) in versions.enumerated() {
+                rows.beginRow()
+                rows.appendInt(Int64(ordinal))
+                rows.appendHex(v.versionID)
+                rows.appendInt(Int64(Int32(truncatingIfNeeded: v.key)))
+                rows.append(contentsOf: v.tracked)
+                rows.append(contentsOf: v.type1)
+                rows.appendDateTime(millisecondsSinceEpoch: v.validFromMs)
+                if let validTo = v.validToMs { rows.appendDateTime(millisecondsSinceEpoch: validTo) } else { rows.appendNull() }
+                rows.appendBit(v.isCurrent)
+                rows.appendBit(v.isDeleted)
+                rows.appendPosition(v.sourcePosition)
+                rows.appendPosition(v.lastPosition)
+                rows.endRow()
+            }
+            s.append("INSERT INTO \(dimension.qualifiedTable) (\(targetColumns)) SELECT \(sourceColumns) FROM ")
             s.appendRows(rows, columns: columns)
             s.append("""
                  WHERE NOT EXISTS (SELECT 1 FROM \(dimension.qualifiedTable) AS d WHERE d.version_id = s.version_id)
                 ORDER BY s.ordinal;
                 """)
-            try await connection.execute(s.query)
+            s.append("\n")
         }
     }
 
-    private func updateType1(_ dimension: DimensionModel, _ updates: [DimensionPlan.Type1Update], on connection: SQLServerConnection) async throws {
+    private func updateType1(_ dimension: DimensionModel, _ updates: [DimensionPlan.Type1Update], into s: inout StatementBuilder) {
         let columns: [(name: String, type: SQLServerDataType)] =
             [(dimension.keyColumn, .int), ("all_versions", .bit), ("last_position", .binary(58))]
             + dimension.type1.map { ($0.name, $0.sqlType) }
@@ -159,33 +218,52 @@ public struct WarehouseWriter: Sendable {
             .joined(separator: ", ")
         let key = quoteIdentifier(dimension.keyColumn)
         if !updates.isEmpty {
-            var s = StatementBuilder("MERGE \(dimension.qualifiedTable) WITH (HOLDLOCK) AS t USING ")
-            s.appendRows(updates.map { [.int(Int32(truncatingIfNeeded: $0.key)), .bit($0.allVersions), .bytes($0.lastPosition.warehouseBytes)] + $0.type1 },
-                         columns: columns)
+            var rows = PackedRows(types: columns.map(\.type), expectedRows: updates.count)
+            for update in updates {
+                rows.beginRow()
+                rows.appendInt(Int64(Int32(truncatingIfNeeded: update.key)))
+                rows.appendBit(update.allVersions)
+                rows.appendPosition(update.lastPosition)
+                rows.append(contentsOf: update.type1)
+                rows.endRow()
+            }
+            s.append("MERGE \(dimension.qualifiedTable) WITH (HOLDLOCK) AS t USING ")
+            s.appendRows(rows, columns: columns)
             s.append("""
                  ON t.\(key) = s.\(key)
                 WHEN MATCHED AND (t.is_current = 1 OR s.all_versions = 1) THEN
                     UPDATE SET \(assignments);
                 """)
-            try await connection.execute(s.query)
+            s.append("\n")
         }
     }
 
     // MARK: Facts
 
-    private func applyFact(table: String, key: String, columns factColumns: [WarehouseColumn], _ changes: [FactChange],
-                           on connection: SQLServerConnection, summary: inout Summary) async throws -> FactPlan {
-        guard !changes.isEmpty else { return FactPlan() }
-        let qualified = quoteIdentifier(model.schema, table)
+    /// `SELECT` of the last applied position of the fact rows `keys`, locked until commit; nothing for no keys.
+    private func appendReadLastPositions(table: String, key: String, keys: [Int64], to s: inout StatementBuilder) {
+        guard !keys.isEmpty else { return }
         let quotedKey = quoteIdentifier(key)
+        s.append("SELECT \(quotedKey), last_position FROM \(quoteIdentifier(model.schema, table)) WITH (UPDLOCK, HOLDLOCK) WHERE ")
+        s.appendIn(quotedKey, keys)
+        s.append(";\n")
+    }
+
+    private func lastPositions(_ rows: [SQLServerRow]) -> [Int64: SourcePosition] {
         var lastPositions: [Int64: SourcePosition] = [:]
-        var lookup = StatementBuilder("SELECT \(quotedKey), last_position FROM \(qualified) WITH (UPDLOCK, HOLDLOCK) WHERE ")
-        lookup.appendIn(quotedKey, Array(Set(changes.map(\.key))).sorted())
-        for row in try await connection.execute(lookup.query).rows {
+        for row in rows {
             if let k = row[0].int64, let bytes = row[1].bytes, let position = SourcePosition(warehouseBytes: bytes) {
                 lastPositions[k] = position
             }
         }
+        return lastPositions
+    }
+
+    private func planFact(table: String, key: String, columns factColumns: [WarehouseColumn], _ changes: [FactChange],
+                          lastPositions: [Int64: SourcePosition], summary: inout Summary, into s: inout StatementBuilder) -> FactPlan {
+        guard !changes.isEmpty else { return FactPlan() }
+        let qualified = quoteIdentifier(model.schema, table)
+        let quotedKey = quoteIdentifier(key)
         let plan = FactPlanner().plan(lastPositions: lastPositions, changes: changes)
         log(ignored: plan.ignored, table: table)
         summary.applied[table, default: 0] += plan.applied
@@ -198,11 +276,18 @@ public struct WarehouseWriter: Sendable {
         let insertColumns = columns.map { quoteIdentifier($0.name) }.joined(separator: ", ")
         let insertValues = columns.map { "s." + quoteIdentifier($0.name) }.joined(separator: ", ")
         if !plan.upserts.isEmpty {
-            var s = StatementBuilder("MERGE \(qualified) WITH (HOLDLOCK) AS t USING ")
-            s.appendRows(plan.upserts.map { row in
-                [.int(Int32(truncatingIfNeeded: row.key))] + row.values
-                    + [.dateTime(SQLDateTime(millisecondsSinceEpoch: row.recordedAtMs)), .bit(row.isDeleted), .bytes(row.lastPosition.warehouseBytes)]
-            }, columns: columns)
+            var rows = PackedRows(types: columns.map(\.type), expectedRows: plan.upserts.count)
+            for row in plan.upserts {
+                rows.beginRow()
+                rows.appendInt(Int64(Int32(truncatingIfNeeded: row.key)))
+                rows.append(contentsOf: row.values)
+                rows.appendDateTime(millisecondsSinceEpoch: row.recordedAtMs)
+                rows.appendBit(row.isDeleted)
+                rows.appendPosition(row.lastPosition)
+                rows.endRow()
+            }
+            s.append("MERGE \(qualified) WITH (HOLDLOCK) AS t USING ")
+            s.appendRows(rows, columns: columns)
             s.append("""
                  ON t.\(quotedKey) = s.\(quotedKey)
                 WHEN MATCHED AND t.last_position < s.last_position THEN
@@ -210,7 +295,7 @@ public struct WarehouseWriter: Sendable {
                 WHEN NOT MATCHED BY TARGET THEN
                     INSERT (\(insertColumns)) VALUES (\(insertValues));
                 """)
-            try await connection.execute(s.query)
+            s.append("\n")
         }
         return plan
     }
@@ -219,19 +304,18 @@ public struct WarehouseWriter: Sendable {
 
     /// `customer_version_key` of the applications of `customers` and of `applications`: the customer
     /// version whose validity holds the application's `recorded_at`.
-    private func rekeyApplicationFacts(customers: [Int64], applications: [Int64], on connection: SQLServerConnection) async throws {
-        try await rekey(
+    private func rekeyApplicationFacts(customers: [Int64], applications: [Int64], into s: inout StatementBuilder) {
+        rekey(
             fact: WarehouseModel.applicationFactTable, alias: "f", key: "application_id",
             columns: [("customer_version_key", "d.customer_version_key")],
             joins: "LEFT JOIN \(model.customer.qualifiedTable) AS d ON d.customer_id = f.customer_id AND \(Self.valid("d", at: "f"))",
-            selecting: [("f.customer_id", customers), ("f.application_id", applications)], on: connection)
+            selecting: [("f.customer_id", customers), ("f.application_id", applications)], into: &s)
     }
 
     /// `customer_id`, `application_version_key` and `customer_version_key` of the repayments of
     /// `customers`, of `applications` and of `repayments`, as valid at each repayment's `recorded_at`.
-    private func rekeyRepayments(customers: [Int64], applications: [Int64], repayments: [Int64],
-                                 on connection: SQLServerConnection) async throws {
-        try await rekey(
+    private func rekeyRepayments(customers: [Int64], applications: [Int64], repayments: [Int64], into s: inout StatementBuilder) {
+        rekey(
             fact: WarehouseModel.repaymentFactTable, alias: "r", key: "repayment_id",
             columns: [("customer_id", "a.customer_id"), ("application_version_key", "da.application_version_key"),
                       ("customer_version_key", "dc.customer_version_key")],
@@ -241,7 +325,7 @@ public struct WarehouseWriter: Sendable {
                 LEFT JOIN \(model.customer.qualifiedTable) AS dc ON dc.customer_id = a.customer_id AND \(Self.valid("dc", at: "r"))
                 """,
             selecting: [("a.customer_id", customers), ("r.application_id", applications), ("r.repayment_id", repayments)],
-            on: connection)
+            into: &s)
     }
 
     /// The dimension version (alias `dimension`) valid at the fact row's (alias `fact`) `recorded_at`.
@@ -249,10 +333,10 @@ public struct WarehouseWriter: Sendable {
         "\(dimension).valid_from <= \(fact).recorded_at AND (\(dimension).valid_to IS NULL OR \(fact).recorded_at < \(dimension).valid_to)"
     }
 
-    /// The one re-key statement: for the rows of `fact` (alias `alias`) selected by each `(column, ids)`,
+    /// The re-key statements: for the rows of `fact` (alias `alias`) selected by each `(column, ids)`,
     /// sets `columns` to their `expression`s over `joins` where any of them differs (NULL compared as -1).
     private func rekey(fact: String, alias: String, key: String, columns: [(name: String, expression: String)], joins: String,
-                       selecting selectors: [(column: String, ids: [Int64])], on connection: SQLServerConnection) async throws {
+                       selecting selectors: [(column: String, ids: [Int64])], into s: inout StatementBuilder) {
         let table = quoteIdentifier(model.schema, fact)
         let key = quoteIdentifier(key)
         let select = ([alias + "." + key] + columns.map { "\($0.expression) AS \(quoteIdentifier($0.name))" }).joined(separator: ", ")
@@ -260,7 +344,7 @@ public struct WarehouseWriter: Sendable {
             .joined(separator: " OR ")
         let assignments = columns.map { "\(quoteIdentifier($0.name)) = s.\(quoteIdentifier($0.name))" }.joined(separator: ", ")
         for (column, ids) in selectors where !ids.isEmpty {
-            var s = StatementBuilder("""
+            s.append("""
                 MERGE \(table) WITH (HOLDLOCK) AS t
                 USING (
                     SELECT \(select)
@@ -274,7 +358,7 @@ public struct WarehouseWriter: Sendable {
                 WHEN MATCHED AND (\(differs)) THEN
                     UPDATE SET \(assignments);
                 """)
-            try await connection.execute(s.query)
+            s.append("\n")
         }
     }
 

@@ -15,12 +15,25 @@ public struct WarehouseBatch: Sendable, Hashable {
     /// Converts `events` (in arrival order). Throws for the first event that cannot be converted: the
     /// caller dead-letters it (`WarehouseSinkError.isPoison`).
     public init(events: [ChangeEvent], model: WarehouseModel) throws(WarehouseSinkError) {
+        // A batch's events come from a few tables: the qualified name is built once per run of one table.
+        var last: (table: TableID, name: String)?
         for event in events {
-            try add(event, model: model)
+            let name: String
+            if let last, last.table == event.table {
+                name = last.name
+            } else {
+                name = event.table.qualifiedName
+                last = (event.table, name)
+            }
+            try add(event, qualifiedTable: name, model: model)
         }
     }
 
     public mutating func add(_ event: ChangeEvent, model: WarehouseModel) throws(WarehouseSinkError) {
+        try add(event, qualifiedTable: event.table.qualifiedName, model: model)
+    }
+
+    private mutating func add(_ event: ChangeEvent, qualifiedTable: String, model: WarehouseModel) throws(WarehouseSinkError) {
         let isDelete = event.op == .delete
         guard let row = isDelete ? event.before : event.after else {
             throw WarehouseSinkError(code: .invalidEvent, message: "a '\(event.op.rawValue)' event of \(event.table) has no row")
@@ -31,9 +44,9 @@ public struct WarehouseBatch: Sendable, Hashable {
             }
             return value
         }
-        func values(_ columns: [WarehouseColumn]) throws(WarehouseSinkError) -> [SQLServerValue] {
+        func values(_ columns: [WarehouseColumn], spare: Int = 0) throws(WarehouseSinkError) -> [SQLServerValue] {
             var out: [SQLServerValue] = []
-            out.reserveCapacity(columns.count)
+            out.reserveCapacity(columns.count + spare)
             for column in columns { out.append(try column.value(in: row)) }
             return out
         }
@@ -42,12 +55,12 @@ public struct WarehouseBatch: Sendable, Hashable {
                             commitTimeMs: event.commitTimeMs, tracked: try values(dimension.tracked),
                             type1: try values(dimension.type1))
         }
-        switch event.table.qualifiedName {
+        switch qualifiedTable {
         case model.customersTable:
             customers.append(try dimensionChange(model.customer))
         case model.applicationsTable:
             applications.append(try dimensionChange(model.application))
-            var factValues = try values(WarehouseModel.applicationFactColumns)
+            var factValues = try values(WarehouseModel.applicationFactColumns, spare: 1)
             // approved_amount: the requested amount once the application is approved.
             let status = factValues[2]
             factValues.insert(status == .string("approved") ? factValues[3] : .null, at: 4)

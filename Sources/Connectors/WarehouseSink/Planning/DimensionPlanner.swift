@@ -22,6 +22,7 @@ public struct DimensionPlanner: Sendable {
     }
 
     private struct KeyState {
+        var key: Int64
         var stored: DimensionVersion?
         var current: DimensionVersion?
         var closeStored: DimensionPlan.Close?
@@ -35,62 +36,74 @@ public struct DimensionPlanner: Sendable {
     ///   - changes: in arrival order.
     public func plan(current: [Int64: DimensionVersion], changes: [DimensionChange]) -> DimensionPlan {
         var plan = DimensionPlan()
-        var states: [Int64: KeyState] = [:]
-        var order: [Int64] = []
+        // Each key's state in first-arrival order, found by index: mutated in place (a state copied out of
+        // a dictionary and written back would copy its arrays on every change of the key).
+        var index: [Int64: Int] = [:]
+        index.reserveCapacity(changes.count)
+        var states: [KeyState] = []
+        states.reserveCapacity(changes.count)
         for change in changes {
-            var state = states[change.key] ?? {
-                order.append(change.key)
-                let stored = current[change.key]
-                return KeyState(stored: stored, current: stored, type1: stored?.type1, last: stored?.lastPosition)
-            }()
-            defer { states[change.key] = state }
-            if let last = state.last, change.position <= last {
-                plan.ignored.append(.init(key: change.key, position: change.position, lastApplied: last))
-                continue
-            }
-            plan.applied += 1
-            state.last = change.position
-            state.type1 = change.type1
-            if var current = state.current {
-                let unchanged = current.isDeleted ? change.isDelete : (!change.isDelete && current.tracked == change.tracked)
-                if unchanged {
-                    current.lastPosition = change.position
-                    state.current = current
-                    if current.surrogateKey == nil { state.planned[state.planned.count - 1] = current }
-                    continue
-                }
-                let validFrom = max(change.commitTimeMs, current.validFromMs)
-                current.validToMs = validFrom
-                current.lastPosition = change.position
-                if current.surrogateKey != nil {
-                    state.closeStored = .init(key: change.key, versionID: current.versionID, validToMs: validFrom,
-                                              lastPosition: change.position)
-                } else {
-                    state.planned[state.planned.count - 1] = current
-                }
-                state.current = open(change, validFromMs: validFrom)
+            let slot: Int
+            if let known = index[change.key] {
+                slot = known
             } else {
-                state.current = open(change, validFromMs: change.commitTimeMs)
+                slot = states.count
+                index[change.key] = slot
+                let stored = current[change.key]
+                states.append(KeyState(key: change.key, stored: stored, current: stored, type1: stored?.type1, last: stored?.lastPosition))
             }
-            state.planned.append(state.current!)
+            fold(change, into: &states[slot], plan: &plan)
         }
-        for key in order {
-            guard let state = states[key], let last = state.last, let type1 = state.type1 else { continue }
+        for state in states {
+            guard let last = state.last, let type1 = state.type1 else { continue }
             if let close = state.closeStored { plan.closes.append(close) }
-            plan.inserts += state.planned.map { version in
+            for version in state.planned {
                 var version = version
                 version.type1 = type1
-                return version
+                plan.inserts.append(version)
             }
             if let stored = state.stored {
                 let type1Changed = type1 != stored.type1
                 let storedStaysCurrent = state.closeStored == nil
                 if type1Changed || (storedStaysCurrent && last != stored.lastPosition) {
-                    plan.type1Updates.append(.init(key: key, type1: type1, lastPosition: last, allVersions: type1Changed))
+                    plan.type1Updates.append(.init(key: state.key, type1: type1, lastPosition: last, allVersions: type1Changed))
                 }
             }
         }
         return plan
+    }
+
+    /// Folds one change into its key's state (the rules above).
+    private func fold(_ change: DimensionChange, into state: inout KeyState, plan: inout DimensionPlan) {
+        if let last = state.last, change.position <= last {
+            plan.ignored.append(.init(key: change.key, position: change.position, lastApplied: last))
+            return
+        }
+        plan.applied += 1
+        state.last = change.position
+        state.type1 = change.type1
+        if var current = state.current {
+            let unchanged = current.isDeleted ? change.isDelete : (!change.isDelete && current.tracked == change.tracked)
+            if unchanged {
+                current.lastPosition = change.position
+                state.current = current
+                if current.surrogateKey == nil { state.planned[state.planned.count - 1] = current }
+                return
+            }
+            let validFrom = max(change.commitTimeMs, current.validFromMs)
+            current.validToMs = validFrom
+            current.lastPosition = change.position
+            if current.surrogateKey != nil {
+                state.closeStored = .init(key: change.key, versionID: current.versionID, validToMs: validFrom,
+                                          lastPosition: change.position)
+            } else {
+                state.planned[state.planned.count - 1] = current
+            }
+            state.current = open(change, validFromMs: validFrom)
+        } else {
+            state.current = open(change, validFromMs: change.commitTimeMs)
+        }
+        state.planned.append(state.current!)
     }
 
     private func open(_ change: DimensionChange, validFromMs: Int64) -> DimensionVersion {

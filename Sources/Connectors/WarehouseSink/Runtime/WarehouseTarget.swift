@@ -47,9 +47,8 @@ public final class WarehouseTarget: SinkTarget {
         }
         let summary = try await withConnection { connection in
             try await connection.withTransaction { connection in
-                let summary = try await writer.apply(prepared, on: connection)
-                try await offsets.store(batch.nextOffsets, on: connection)
-                return summary
+                // The offsets travel in the request that writes the batch, after its rows.
+                try await writer.apply(prepared, appending: { offsets.appendStore(batch.nextOffsets, to: &$0) }, on: connection)
             }
         }
         metrics.record(summary)
