@@ -12,6 +12,19 @@ struct CaptureSession: Sendable {
 
     /// The producer's `linger.ms` (`kafka.linger.ms` overrides it).
     static let producerLinger = Duration.milliseconds(100)
+    /// The producer's `compression.type` (`kafka.compression.type` overrides it). lz4: an event with its
+    /// schema block is mostly the same JSON text, so a batch shrinks several times; the broker answers the
+    /// smaller produce requests sooner, and while a request is outstanding with messages queued behind the
+    /// idempotent producer's five in-flight slots librdkafka's broker thread polls about once a millisecond,
+    /// so the time to an answer is the source's CPU (`benchmarks/README.md`, session 7). Consumers
+    /// decompress (librdkafka's lz4, well under a microsecond per message of this size).
+    static let producerCompression = KafkaProducerConfiguration.Compression.lz4
+
+    /// The source's producer: idempotent (`KafkaProducerConfiguration`), `producerLinger`,
+    /// `producerCompression`; the connector's `kafka.*` pass-through properties override both.
+    static func producerConfiguration(_ connection: KafkaConnectionConfiguration) -> KafkaProducerConfiguration {
+        KafkaProducerConfiguration(connection: connection, linger: producerLinger, compression: producerCompression)
+    }
 
     /// - Parameter healthy: set once the session got as far as streaming (resets the retry backoff).
     func run(healthy: inout Bool) async throws {
@@ -20,7 +33,7 @@ struct CaptureSession: Sendable {
         // was a third of the source's CPU at 5 ms); every wait for acknowledgements (a window's end, a
         // chunk's, an offset store) sends what lingers at once, so it adds no latency.
         let producer = try KafkaProducer(
-            configuration: KafkaProducerConfiguration(connection: context.kafka.forProducer, linger: Self.producerLinger), logger: logger)
+            configuration: Self.producerConfiguration(context.kafka.forProducer), logger: logger)
         let admin = try KafkaAdminClient(configuration: KafkaAdminConfiguration(connection: context.kafka.forProducer), logger: logger)
         var connection: SQLServerConnection?
         var readers: [SQLServerConnection] = []
