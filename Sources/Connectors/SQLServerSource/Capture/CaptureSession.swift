@@ -12,13 +12,14 @@ struct CaptureSession: Sendable {
 
     /// The producer's `linger.ms` (`kafka.linger.ms` overrides it).
     static let producerLinger = Duration.milliseconds(100)
-    /// The producer's `compression.type` (`kafka.compression.type` overrides it). lz4: an event with its
-    /// schema block is mostly the same JSON text, so a batch shrinks several times; the broker answers the
-    /// smaller produce requests sooner, and while a request is outstanding with messages queued behind the
-    /// idempotent producer's five in-flight slots librdkafka's broker thread polls about once a millisecond,
-    /// so the time to an answer is the source's CPU (`benchmarks/README.md`, session 7). Consumers
-    /// decompress (librdkafka's lz4, well under a microsecond per message of this size).
-    static let producerCompression = KafkaProducerConfiguration.Compression.lz4
+    /// The producer's `compression.type` (`kafka.compression.type` overrides it): none. `lz4` cuts the
+    /// source's CPU per event by about a third (its produce requests shrink several times, the broker
+    /// answers them sooner, and librdkafka's broker thread polls about once a millisecond while one is
+    /// outstanding with messages queued), but a sink reading compressed topics holds more in librdkafka's
+    /// pre-fetch queue: the replica sink's peak RSS rose from 171 to 242 MiB on a 60,000-event backlog
+    /// (`benchmarks/README.md`, session 7), too close to its 256 MiB budget to be the default before the
+    /// sinks bound their queues for compressed batches.
+    static let producerCompression = KafkaProducerConfiguration.Compression.none
 
     /// The source's producer: idempotent (`KafkaProducerConfiguration`), `producerLinger`,
     /// `producerCompression`; the connector's `kafka.*` pass-through properties override both.
