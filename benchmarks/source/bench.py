@@ -3,6 +3,13 @@
 
     make bench-source                 # builds release, starts the local world, runs this
     .venv/bin/python benchmarks/source/bench.py --rows 20000 --binary .build/release/sluice
+    .venv/bin/python benchmarks/source/bench.py --binary /tmp/sluice-old --binary .build/release/sluice   # A/B
+
+With several --binary, each binary runs as its own connector (own name, topic prefix and offsets) on the
+same database, back to back in the order given, each phase in turn (A snapshot, B snapshot, …, then the
+rows are inserted once, A stream, B stream, …): an A/B in one world. `--binary PATH,KEY=VALUE,…` adds
+connector properties to that run only (a producer setting against the same binary: `--binary B
+--binary B,kafka.linger.ms=5`).
 
 Two phases against the local world's "staging" SQL Server (the emulator: a test fixture, itself the
 slowest part of the pipeline, so these figures are a floor for Sluice, not its ceiling):
@@ -109,14 +116,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=20000)
     ap.add_argument("--batch", type=int, default=500, help="rows per source transaction in the stream phase")
-    ap.add_argument("--binary", default=".build/release/sluice")
+    ap.add_argument("--binary", action="append", default=[],
+                    help="the sluice binary (default .build/release/sluice); repeat for an A/B on the same database")
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="an extra connector property, e.g. kafka.linger.ms=5 (repeatable)")
     args = ap.parse_args()
 
+    variants = args.binary or [".build/release/sluice"]
+    binaries = [v.split(",")[0] for v in variants]
     db = f"Bench_{uuid.uuid4().hex[:8]}"
-    prefix = f"bench{uuid.uuid4().hex[:6]}"
     sql("master", [f"CREATE DATABASE [{db}]", f"ALTER DATABASE [{db}] SET ALLOW_SNAPSHOT_ISOLATION ON"])
     sql(db, ["CREATE TABLE dbo.events (id int NOT NULL PRIMARY KEY, customer nvarchar(100) NOT NULL, "
              "amount decimal(18,2) NOT NULL, created_at datetime2(3) NOT NULL)"])
@@ -126,23 +135,34 @@ def main():
     sql(db, ["EXEC sys.sp_cdc_enable_db",
              "EXEC sys.sp_cdc_enable_table @source_schema = N'dbo', @source_name = N'events', @role_name = NULL"])
     s = staging()
-    config = {"name": f"bench-{prefix}", "config": {
-        "connector.class": "sqlserver-source", "database.hostname": s["server"], "database.port": str(s["port"]),
-        "database.user": s["user"], "database.password": s["password"], "database.names": db,
-        "topic.prefix": prefix, "kafka.bootstrap.servers": os.environ["SLUICE_KAFKA_BOOTSTRAP"],
-        "poll.interval.ms": "100", "max.iteration.transactions": "50",
-        "key.converter.schemas.enable": "false", "value.converter.schemas.enable": "true"}}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set {item}: expected KEY=VALUE, e.g. --set kafka.linger.ms=5")
-        config["config"][key] = value
+    configs = []
+    for variant in variants:
+        prefix = f"bench{uuid.uuid4().hex[:6]}"
+        config = {"name": f"bench-{prefix}", "config": {
+            "connector.class": "sqlserver-source", "database.hostname": s["server"], "database.port": str(s["port"]),
+            "database.user": s["user"], "database.password": s["password"], "database.names": db,
+            "topic.prefix": prefix, "kafka.bootstrap.servers": os.environ["SLUICE_KAFKA_BOOTSTRAP"],
+            "poll.interval.ms": "100", "max.iteration.transactions": "50",
+            "key.converter.schemas.enable": "false", "value.converter.schemas.enable": "true"}}
+        for item in args.set + variant.split(",")[1:]:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise SystemExit(f"--set {item}: expected KEY=VALUE, e.g. --set kafka.linger.ms=5")
+            config["config"][key] = value
+        configs.append(config)
 
-    elapsed, cpu, n, steady = run_connector(args.binary, config, args.rows, args.timeout)
-    results = {"snapshot": {"events": int(n), "seconds": round(elapsed, 2), "events_per_s": round(n / elapsed),
-                            "cpu_us_per_event": round(cpu / n * 1e6, 1), "steady": steady}}
-    print(f"snapshot: {int(n)} events in {elapsed:.2f}s = {n / elapsed:.0f} events/s, {cpu / n * 1e6:.1f} µs CPU/event; "
-          f"{steady_text(steady)}", flush=True)
+    def phase(name, note=""):
+        out = {}
+        for variant, binary, config in zip(variants, binaries, configs):
+            elapsed, cpu, n, steady = run_connector(binary, config, args.rows, args.timeout)
+            out[variant] = {"events": int(n), "seconds": round(elapsed, 2), "events_per_s": round(n / elapsed),
+                           "cpu_us_per_event": round(cpu / n * 1e6, 1), "steady": steady}
+            label = f"{name} [{variant}]" if len(variants) > 1 else name
+            print(f"{label}: {int(n)} events in {elapsed:.2f}s = {n / elapsed:.0f} events/s, {cpu / n * 1e6:.1f} µs CPU/event"
+                  f"{note}; {steady_text(steady)}", flush=True)
+        return out if len(variants) > 1 else out[variants[0]]
+
+    results = {"snapshot": phase("snapshot")}
 
     print(f"inserting {args.rows} more rows in transactions of {args.batch} …", flush=True)
     more = [f"({i}, N'customer {i}', {i % 1000}.{i % 100:02d}, '2025-01-02T00:00:00.000')"
@@ -156,11 +176,7 @@ def main():
             if cur.fetchone()[0] >= args.rows:
                 break
         time.sleep(0.5)
-    elapsed, cpu, n, steady = run_connector(args.binary, config, args.rows, args.timeout)
-    results["stream"] = {"events": int(n), "seconds": round(elapsed, 2), "events_per_s": round(n / elapsed),
-                         "cpu_us_per_event": round(cpu / n * 1e6, 1), "steady": steady}
-    print(f"stream:   {int(n)} events in {elapsed:.2f}s = {n / elapsed:.0f} events/s, {cpu / n * 1e6:.1f} µs CPU/event "
-          f"(includes start-up: offset load and group join); {steady_text(steady)}", flush=True)
+    results["stream"] = phase("stream:  ", " (includes start-up: offset load and group join)")
     os.makedirs("benchmarks/results", exist_ok=True)
     with open("benchmarks/results/source.json", "w") as f:
         json.dump(results, f, indent=2)

@@ -12,6 +12,20 @@ struct CaptureSession: Sendable {
 
     /// The producer's `linger.ms` (`kafka.linger.ms` overrides it).
     static let producerLinger = Duration.milliseconds(100)
+    /// The producer's `compression.type` (`kafka.compression.type` overrides it): none. `lz4` cuts the
+    /// source's CPU per event by about a third (its produce requests shrink several times, the broker
+    /// answers them sooner, and librdkafka's broker thread polls about once a millisecond while one is
+    /// outstanding with messages queued), but a sink reading compressed topics holds more in librdkafka's
+    /// pre-fetch queue: the replica sink's peak RSS rose from 171 to 242 MiB on a 60,000-event backlog
+    /// (`benchmarks/README.md`, session 7), too close to its 256 MiB budget to be the default before the
+    /// sinks bound their queues for compressed batches.
+    static let producerCompression = KafkaProducerConfiguration.Compression.none
+
+    /// The source's producer: idempotent (`KafkaProducerConfiguration`), `producerLinger`,
+    /// `producerCompression`; the connector's `kafka.*` pass-through properties override both.
+    static func producerConfiguration(_ connection: KafkaConnectionConfiguration) -> KafkaProducerConfiguration {
+        KafkaProducerConfiguration(connection: connection, linger: producerLinger, compression: producerCompression)
+    }
 
     /// - Parameter healthy: set once the session got as far as streaming (resets the retry backoff).
     func run(healthy: inout Bool) async throws {
@@ -20,7 +34,7 @@ struct CaptureSession: Sendable {
         // was a third of the source's CPU at 5 ms); every wait for acknowledgements (a window's end, a
         // chunk's, an offset store) sends what lingers at once, so it adds no latency.
         let producer = try KafkaProducer(
-            configuration: KafkaProducerConfiguration(connection: context.kafka.forProducer, linger: Self.producerLinger), logger: logger)
+            configuration: Self.producerConfiguration(context.kafka.forProducer), logger: logger)
         let admin = try KafkaAdminClient(configuration: KafkaAdminConfiguration(connection: context.kafka.forProducer), logger: logger)
         var connection: SQLServerConnection?
         var readers: [SQLServerConnection] = []

@@ -64,7 +64,7 @@ struct SnapshotReader: Sendable {
             let position = SourcePosition.snapshot(at: readFence)
             let now = DatabaseContext.nowMs()
             var lastTicket: DeliveryTicket?
-            var pending: (event: ChangeEvent, schema: TableSchema)?
+            var pending: (event: ChangeEvent, schema: TableSchema, topic: String)?
             var total = 0
             var events = EventCounters(metrics: context.metrics)
             let remaining = tables.filter { !completed.contains($0.table.qualifiedName) }
@@ -81,6 +81,7 @@ struct SnapshotReader: Sendable {
                 }
                 lastTicket = try await publisher.publishSchemaChange(instance, type: "CREATE", position: position, commitTimeMs: now, reason: "snapshot")
                 let rowCounter = context.metrics.snapshotRows(instance.table)
+                let topic = context.namer.dataTopic(instance.table)  // once per table, not per row
                 while true {
                     let chunk = SnapshotChunkQuery(instance: instance, chunkSize: chunkSize, afterKey: afterKey)
                     var read = 0
@@ -93,10 +94,10 @@ struct SnapshotReader: Sendable {
                             let event = ChangeEventMapping.read(values, instance: instance, position: position, commitTimeMs: now,
                                                                 snapshot: first ? .first : .true, processedAtMs: DatabaseContext.nowMs())
                             if let previous = pending {
-                                lastTicket = try await publisher.publish(previous.event, schema: previous.schema)
+                                lastTicket = try await publisher.publish(previous.event, schema: previous.schema, topic: previous.topic)
                                 if previous.event.table == instance.table { publishedKey = previous.event.key }
                             }
-                            pending = (event, instance.schema)
+                            pending = (event, instance.schema, topic)
                             read += 1
                             total += 1
                             rowCounter.increment()
@@ -107,7 +108,7 @@ struct SnapshotReader: Sendable {
                     let tableDone = read < chunkSize
                     if tableDone && !isLastTable, let previous = pending {
                         // The last row of a table that is not the last one: publish it now, so the table is complete.
-                        lastTicket = try await publisher.publish(previous.event, schema: previous.schema)
+                        lastTicket = try await publisher.publish(previous.event, schema: previous.schema, topic: previous.topic)
                         pending = nil
                         publishedKey = previous.event.key
                     }
@@ -127,7 +128,7 @@ struct SnapshotReader: Sendable {
             if let previous = pending {
                 var last = previous.event
                 last.snapshot = total == 1 && resumeFrom == nil ? .first : .last
-                lastTicket = try await publisher.publish(last, schema: previous.schema)
+                lastTicket = try await publisher.publish(last, schema: previous.schema, topic: previous.topic)
             }
             if let ticket = lastTicket { try await producer.waitForDeliveries(through: ticket) }
             return (streamFence, total)
