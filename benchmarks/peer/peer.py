@@ -161,10 +161,11 @@ def main():
     conn = connect_pg(args.pg_url)
     # The same fetch settings as Sluice's sinks (SinkRuntimeConfiguration), so the two are compared on
     # their processing, not on librdkafka's defaults (1 MiB per partition per fetch; a full pre-fetch queue
-    # postpones the next fetch by 1 s).
+    # postpones the next fetch by 1 s; a 64 MiB queue).
     settings = {"bootstrap.servers": args.bootstrap, "group.id": args.group, "enable.auto.commit": False,
                 "auto.offset.reset": "earliest", "session.timeout.ms": 6000, "heartbeat.interval.ms": 500,
-                "fetch.wait.max.ms": 50, "max.partition.fetch.bytes": 8388608, "fetch.queue.backoff.ms": 10}
+                "fetch.wait.max.ms": 50, "max.partition.fetch.bytes": 8388608, "fetch.queue.backoff.ms": 10,
+                "queued.max.messages.kbytes": 32768}
     for item in args.kafka_set:
         key, _, value = item.partition("=")
         settings[key] = value

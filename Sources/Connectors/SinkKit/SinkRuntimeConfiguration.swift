@@ -44,16 +44,18 @@ public struct SinkRuntimeConfiguration: Sendable {
         if consumer.connection.additionalProperties["max.partition.fetch.bytes"] == nil {
             consumer.connection.additionalProperties["max.partition.fetch.bytes"] = "8388608"
         }
-        // `queued.max.messages.kbytes` stays librdkafka's 64 MiB: the pre-fetch queue must hold more than a
-        // batch or the sink waits for fetches. Measured back to back on a quiet machine (credit topics,
-        // 5.9 KB messages, batch 2,000): 16 MiB 7.5k msg/s (peak RSS 128 MiB), 32 MiB 12.4k (140 MiB),
-        // 64 MiB 19.3k (190 MiB; 230 MiB at a million-event backlog, within the 256 MiB budget).
-        // `kafka.queued.max.messages.kbytes` lowers it where memory matters more than catching up.
-        // When the pre-fetch queue is over that size, librdkafka (≥ 2.1) postpones the partition's next
+        // The pre-fetch queue holds 32 MiB (librdkafka's default is 64), several full batches of these
+        // 5.9 KB messages. When it is over that size, librdkafka (≥ 2.1) postpones the partition's next
         // fetch by `fetch.queue.backoff.ms`, 1 s by default: a sink that drains the queue faster than that
-        // then waits, idle, for the rest of the second. Measured back to back on the credit topics (batch
-        // 2,000): 21.0k msg/s at 1,000 ms (the sink idle ~half the time), 39.5k at 50 ms, 42.7k / 41.6k at
-        // 10 ms. The queue's size limits are unchanged, so memory is too.
+        // then waits, idle, for the rest of the second (that wait is why a 64 MiB queue used to be needed:
+        // 16 MiB 7.5k msg/s, 32 MiB 12.4k, 64 MiB 19.3k). Measured back to back on the credit topics (batch
+        // 2,000): 21.0k msg/s at 1,000 ms, 39.5k at 50 ms, 42.7k / 41.6k at 10 ms; then, at 10 ms, queues of
+        // 64 / 32 / 16 MiB: 61.3k and 49.8k / 56.3k and 56.1k / 49.6k and 50.7k msg/s, peak RSS 207–224 /
+        // 152–159 / 135–141 MiB. `kafka.queued.max.messages.kbytes` and `kafka.fetch.queue.backoff.ms`
+        // override them.
+        if consumer.connection.additionalProperties["queued.max.messages.kbytes"] == nil {
+            consumer.connection.additionalProperties["queued.max.messages.kbytes"] = "32768"
+        }
         if consumer.connection.additionalProperties["fetch.queue.backoff.ms"] == nil {
             consumer.connection.additionalProperties["fetch.queue.backoff.ms"] = "10"
         }

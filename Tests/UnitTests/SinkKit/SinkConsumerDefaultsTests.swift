@@ -31,8 +31,9 @@ import Testing
     }
 
     /// The pre-fetch queue's backoff: librdkafka's 1 s left a sink that drains the queue idle for the rest
-    /// of the second (21k against 42k msg/s on the credit topics); a connector file can still set it.
-    @Test func fetchQueueBackoffIsShortUnlessSet() throws {
+    /// of the second (21k against 42k msg/s on the credit topics); its size: 32 MiB. A connector file can
+    /// still set both.
+    @Test func fetchQueueBackoffIsShortAndTheQueueHalfUnlessSet() throws {
         func runtime(_ kafka: [(String, String)]) throws -> KafkaProperties {
             let consumer = try SinkRuntimeConfiguration.consumer(connectorName: "replica", bootstrapServers: "127.0.0.1:9092",
                                                                  kafkaProperties: kafka, groupID: "sluice-replica")
@@ -41,5 +42,8 @@ import Testing
         }
         #expect(try runtime([])["fetch.queue.backoff.ms"] == "10")
         #expect(try runtime([("fetch.queue.backoff.ms", "500")])["fetch.queue.backoff.ms"] == "500")
+        // With the short backoff a 32 MiB queue keeps up (64 MiB only added ~60 MiB of peak RSS).
+        #expect(try runtime([])["queued.max.messages.kbytes"] == "32768")
+        #expect(try runtime([("queued.max.messages.kbytes", "65536")])["queued.max.messages.kbytes"] == "65536")
     }
 }
