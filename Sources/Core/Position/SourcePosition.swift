@@ -54,48 +54,62 @@ extension SourcePosition {
     /// missing parts of a snapshot position (`-` sorts before every digit).
     public var sortKey: String {
         // Written byte by byte into one string (58 bytes): sinks compute it for every event.
-        String(unsafeUninitializedCapacity: 84) { out in
-            var i = 0
-            func hex(_ value: UInt64, digits: Int) {
-                var shift = (digits - 1) * 4
-                while shift >= 0 {
-                    let nibble = UInt8((value >> UInt64(shift)) & 0xF)
-                    out[i] = nibble < 10 ? 48 + nibble : 87 + nibble
-                    i += 1
-                    shift -= 4
-                }
-            }
-            func lsn(_ l: LSN) {
-                hex(UInt64(l.vlf), digits: 8)
-                hex(UInt64(l.block), digits: 8)
-                hex(UInt64(l.slot), digits: 4)
-            }
-            func decimal(_ n: Int, width: Int) {
-                // Numbers wider than `width` keep all their digits (as String(n) would).
-                guard n >= 0, n < Self.powerOfTen(width) else {
-                    let text = String(n).utf8
-                    for _ in text.count..<max(text.count, width) { out[i] = 48; i += 1 }
-                    for byte in text { out[i] = byte; i += 1 }
-                    return
-                }
-                let value = n
-                var divisor = Self.powerOfTen(width - 1)
-                while divisor > 0 {
-                    out[i] = 48 + UInt8(value / divisor % 10)
-                    i += 1
-                    divisor /= 10
-                }
-            }
-            func dashes(_ count: Int) { for _ in 0..<count { out[i] = 45; i += 1 } }
-            lsn(commitLSN)
-            out[i] = 46; i += 1
-            if let commandID { decimal(commandID, width: 10) } else { dashes(10) }
-            out[i] = 46; i += 1
-            if let changeLSN { lsn(changeLSN) } else { dashes(20) }
-            out[i] = 46; i += 1
-            decimal(eventSerialNo, width: 5)
-            return i
+        String(unsafeUninitializedCapacity: Self.sortKeyCapacity) { writeSortKey(into: $0) }
+    }
+
+    /// `body` with the bytes of `sortKey` (ASCII), written into a temporary buffer: no string is built.
+    public func withSortKeyBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.sortKeyCapacity) { buffer in
+            let count = writeSortKey(into: buffer)
+            return try body(UnsafeBufferPointer(rebasing: buffer[..<count]))
         }
+    }
+
+    /// 58 bytes, more only for numbers wider than their fields.
+    private static let sortKeyCapacity = 84
+
+    /// Writes the sort key's bytes from the start of `out`; returns how many.
+    private func writeSortKey(into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        var i = 0
+        func hex(_ value: UInt64, digits: Int) {
+            var shift = (digits - 1) * 4
+            while shift >= 0 {
+                let nibble = UInt8((value >> UInt64(shift)) & 0xF)
+                out[i] = nibble < 10 ? 48 + nibble : 87 + nibble
+                i += 1
+                shift -= 4
+            }
+        }
+        func lsn(_ l: LSN) {
+            hex(UInt64(l.vlf), digits: 8)
+            hex(UInt64(l.block), digits: 8)
+            hex(UInt64(l.slot), digits: 4)
+        }
+        func decimal(_ n: Int, width: Int) {
+            // Numbers wider than `width` keep all their digits (as String(n) would).
+            guard n >= 0, n < Self.powerOfTen(width) else {
+                let text = String(n).utf8
+                for _ in text.count..<max(text.count, width) { out[i] = 48; i += 1 }
+                for byte in text { out[i] = byte; i += 1 }
+                return
+            }
+            let value = n
+            var divisor = Self.powerOfTen(width - 1)
+            while divisor > 0 {
+                out[i] = 48 + UInt8(value / divisor % 10)
+                i += 1
+                divisor /= 10
+            }
+        }
+        func dashes(_ count: Int) { for _ in 0..<count { out[i] = 45; i += 1 } }
+        lsn(commitLSN)
+        out[i] = 46; i += 1
+        if let commandID { decimal(commandID, width: 10) } else { dashes(10) }
+        out[i] = 46; i += 1
+        if let changeLSN { lsn(changeLSN) } else { dashes(20) }
+        out[i] = 46; i += 1
+        decimal(eventSerialNo, width: 5)
+        return i
     }
 
     private static func powerOfTen(_ n: Int) -> Int {

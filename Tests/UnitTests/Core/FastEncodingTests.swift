@@ -84,6 +84,17 @@ import Testing
         #expect(position.sortKey == "00000000000000000000.12345678901.00000000000000000000.123456")
     }
 
+    @Test func sortKeyBytesAreTheSortKeys() {
+        let positions = [
+            SourcePosition(commitLSN: LSN(vlf: 0x2a, block: 0xd18, slot: 3), commandID: 7, changeLSN: LSN(vlf: 0x2a, block: 0xd18, slot: 2), eventSerialNo: 1),
+            SourcePosition(commitLSN: LSN(vlf: 0x2a, block: 0xd18, slot: 3), commandID: nil, changeLSN: nil, eventSerialNo: 0),
+            SourcePosition(commitLSN: .zero, commandID: 12_345_678_901, changeLSN: .zero, eventSerialNo: 123_456),
+        ]
+        for position in positions {
+            #expect(position.withSortKeyBytes { Array($0) } == Array(position.sortKey.utf8))
+        }
+    }
+
     @Test func parsingSlicesReadsOnlyTheSlice() throws {
         let bytes = Array(#"xx{"a":[1,"b",null,true]}yy"#.utf8)
         #expect(try JSONValue.parse(bytes[2..<bytes.count - 2]) == .object(["a": .array([.number("1"), .string("b"), .null, .bool(true)])]))

@@ -16,9 +16,10 @@ struct CaptureSession: Sendable {
     /// source's CPU per event by about a third (its produce requests shrink several times, the broker
     /// answers them sooner, and librdkafka's broker thread polls about once a millisecond while one is
     /// outstanding with messages queued), but a sink reading compressed topics holds more in librdkafka's
-    /// pre-fetch queue: the replica sink's peak RSS rose from 171 to 242 MiB on a 60,000-event backlog
-    /// (`benchmarks/README.md`, session 7), too close to its 256 MiB budget to be the default before the
-    /// sinks bound their queues for compressed batches.
+    /// pre-fetch queue (its byte limit counts compressed bytes, it seems): the replica sink's peak RSS on a
+    /// 200,000-event backlog was 293 MiB with lz4 against 150 MiB without, even with the sinks' 32 MiB queue
+    /// (`benchmarks/README.md`, session 7) — over its 256 MiB budget, so not the default before the sinks
+    /// bound their queues for compressed batches (e.g. in messages).
     static let producerCompression = KafkaProducerConfiguration.Compression.none
 
     /// The source's producer: idempotent (`KafkaProducerConfiguration`), `producerLinger`,

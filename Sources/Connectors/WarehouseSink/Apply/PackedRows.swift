@@ -95,8 +95,8 @@ struct PackedRows {
     mutating func appendPosition(_ position: SourcePosition) {
         separate()
         out.append(UInt8(ascii: "\""))
-        if !Self.writeSortKeyHex(position, into: &out) {
-            for byte in position.sortKey.utf8 { Self.hex(byte, into: &out) }
+        position.withSortKeyBytes { bytes in
+            for byte in bytes { Self.hex(byte, into: &out) }
         }
         out.append(UInt8(ascii: "\""))
     }
@@ -108,15 +108,19 @@ struct PackedRows {
 
     // MARK: One-shot forms
 
+    /// `rows` written; `types[i]` is the declared type of each row's `i`th value.
+    init(rows: some Collection<[SQLServerValue]>, types: [SQLServerDataType]) {
+        self.init(types: types, expectedRows: rows.count)
+        for row in rows {
+            beginRow()
+            append(contentsOf: row)
+            endRow()
+        }
+    }
+
     /// The JSON text of `rows`; `types[i]` is the declared type of each row's `i`th value.
     static func json(_ rows: some Collection<[SQLServerValue]>, types: [SQLServerDataType]) -> String {
-        var packed = PackedRows(types: types, expectedRows: rows.count)
-        for row in rows {
-            packed.beginRow()
-            packed.append(contentsOf: row)
-            packed.endRow()
-        }
-        return packed.text
+        PackedRows(rows: rows, types: types).text
     }
 
     /// A JSON array of integers, `[1,2,3]`.
@@ -186,44 +190,6 @@ struct PackedRows {
     private static func hex(_ byte: UInt8, into out: inout [UInt8]) {
         out.append(hexDigit(byte >> 4))
         out.append(hexDigit(byte & 0xF))
-    }
-
-    /// The hexadecimal of `position.sortKey`'s bytes (`<commit_lsn 20 hex>.<command_id 10 digits>.<change_lsn
-    /// 20 hex>.<serial 5 digits>`, `-` for a snapshot's missing parts), or false, writing nothing, when a
-    /// number is wider than its field (the caller then hexes the sort key itself).
-    private static func writeSortKeyHex(_ position: SourcePosition, into out: inout [UInt8]) -> Bool {
-        if let command = position.commandID, !(0..<10_000_000_000).contains(command) { return false }
-        guard (0..<100_000).contains(position.eventSerialNo) else { return false }
-        func character(_ c: UInt8) { hex(c, into: &out) }
-        func hexField(_ value: UInt64, digits: Int) {
-            var shift = (digits - 1) * 4
-            while shift >= 0 {
-                character(hexDigit(UInt8((value >> UInt64(shift)) & 0xF)))
-                shift -= 4
-            }
-        }
-        func decimalField(_ value: Int, digits: Int) {
-            var divisor = 1
-            for _ in 1..<digits { divisor *= 10 }
-            while divisor > 0 {
-                character(48 + UInt8(value / divisor % 10))
-                divisor /= 10
-            }
-        }
-        func lsn(_ l: LSN) {
-            hexField(UInt64(l.vlf), digits: 8)
-            hexField(UInt64(l.block), digits: 8)
-            hexField(UInt64(l.slot), digits: 4)
-        }
-        func dashes(_ count: Int) { for _ in 0..<count { character(45) } }
-        lsn(position.commitLSN)
-        character(46)
-        if let command = position.commandID { decimalField(command, digits: 10) } else { dashes(10) }
-        character(46)
-        if let change = position.changeLSN { lsn(change) } else { dashes(20) }
-        character(46)
-        decimalField(position.eventSerialNo, digits: 5)
-        return true
     }
 
     /// `value` as exactly `width` decimal digits, zero-padded on the left.

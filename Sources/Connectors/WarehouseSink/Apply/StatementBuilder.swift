@@ -34,13 +34,7 @@ struct StatementBuilder {
     /// nvarchar(max), so that the target column, not OPENJSON, bounds their length).
     mutating func appendRows(_ rows: some Collection<[SQLServerValue]>, columns: [(name: String, type: SQLServerDataType)],
                              alias: String = "s") {
-        var packed = PackedRows(types: columns.map(\.type), expectedRows: rows.count)
-        for row in rows {
-            packed.beginRow()
-            packed.append(contentsOf: row)
-            packed.endRow()
-        }
-        appendRows(packed, columns: columns, alias: alias)
+        appendRows(PackedRows(rows: rows, types: columns.map(\.type)), columns: columns, alias: alias)
     }
 
     /// The same over rows already written (`packed.types` are the columns' types).
