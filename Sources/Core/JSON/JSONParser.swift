@@ -15,13 +15,9 @@ extension JSONValue {
 
     private static func parse(buffer: UnsafeBufferPointer<UInt8>) -> Result<JSONValue, JSONParseError> {
         var parser = JSONParser(bytes: buffer)
-        defer { parser.fieldStack.release() }
+        defer { parser.finish() }
         do throws(JSONParseError) {
-            parser.skipWhitespace()
-            let value = try parser.parseValue(depth: 0)
-            parser.skipWhitespace()
-            guard parser.index == parser.bytes.count else { throw parser.error("trailing characters after the document") }
-            return .success(value)
+            return .success(try parser.parseDocument())
         } catch {
             return .failure(error)
         }
@@ -32,16 +28,39 @@ extension JSONValue {
     }
 }
 
-private struct JSONParser {
+/// The parser behind `JSONValue.parse`; `DebeziumEnvelope` also reads envelopes with it field by field
+/// (`JSONParser+Fields.swift`). Create it with `init(bytes:)`, call `finish()` when done, also after an error.
+struct JSONParser {
     /// Valid only during `JSONValue.parse(buffer:)`.
-    let bytes: UnsafeBufferPointer<UInt8>
+    private(set) var bytes: UnsafeBufferPointer<UInt8>
     var index = 0
     /// The fields of the objects being parsed, innermost last: an object's fields are moved from here
     /// into one array of exactly their count when it closes (growing each object's array field by field
     /// cost several reallocations per object, the sinks' largest decoding cost).
-    var fieldStack = FieldStack()
+    fileprivate var fieldStack = FieldStack()
 
     init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    /// Releases what parsing left on the field stack (after an error).
+    mutating func finish() { fieldStack.release() }
+
+    /// The whole document from the current position: one value, then only whitespace.
+    mutating func parseDocument() throws(JSONParseError) -> JSONValue {
+        skipWhitespace()
+        let value = try parseValue(depth: 0)
+        skipWhitespace()
+        guard index == bytes.count else { throw error("trailing characters after the document") }
+        return value
+    }
+
+    /// Another whole document, parsed with this parser's field stack (a message's key after its value,
+    /// without a second stack's allocation); then the parser is back where it was.
+    mutating func parseDocument(_ other: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue {
+        let (savedBytes, savedIndex) = (bytes, index)
+        defer { (bytes, index) = (savedBytes, savedIndex) }
+        (bytes, index) = (other, 0)
+        return try parseDocument()
+    }
 
     func error(_ reason: String) -> JSONParseError { JSONParseError(offset: index, reason: reason) }
 

@@ -14,7 +14,7 @@ public struct LSN: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     /// `0000002a:00000d18:0003` read byte by byte; nil for anything else (the slow path then decides).
-    private static func parseTextForm(_ bytes: UnsafeBufferPointer<UInt8>) -> LSN? {
+    static func parseTextForm(_ bytes: UnsafeBufferPointer<UInt8>) -> LSN? {
         guard bytes.count == 22, bytes[8] == UInt8(ascii: ":"), bytes[17] == UInt8(ascii: ":") else { return nil }
         func hex(_ range: Range<Int>) -> UInt32? {
             var value: UInt32 = 0

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CRdKafka
 import struct Foundation.Date
 import Logging
@@ -388,6 +391,7 @@ public final class KafkaConsumer: Sendable {
         batch.messages.reserveCapacity(min(maxMessages, 1024))
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
+        var topicName = TopicNameCache()
         while batch.messages.count < maxMessages {
             // Stop at a rebalance (the polling task runs the hooks first) or when close() began.
             if state.withLockedValue({ $0.hasPendingRebalance || !$0.isRunning }) { break }
@@ -403,7 +407,7 @@ public final class KafkaConsumer: Sendable {
             defer { rd_kafka_message_destroy(message) }
             let error = message.pointee.err
             if error == RD_KAFKA_RESP_ERR_NO_ERROR {
-                batch.messages.append(convert(message))
+                batch.messages.append(convert(message, topicName: &topicName))
             } else if error != RD_KAFKA_RESP_ERR__PARTITION_EOF {
                 var kafkaError = KafkaError.rdKafka(.consume, error, message: "consuming failed: \(errorText(message)).")
                 if error == RD_KAFKA_RESP_ERR__FATAL || rd_kafka_fatal_error(handle, nil, 0) != RD_KAFKA_RESP_ERR_NO_ERROR {
@@ -430,7 +434,23 @@ public final class KafkaConsumer: Sendable {
         return topic.map { "\($0): \(text)" } ?? text
     }
 
-    private static func convert(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> KafkaMessage {
+    /// The topic name of the messages converted last: they come in runs of one topic, and building the
+    /// `String` (a heap allocation for names over 15 bytes) for each was a measurable share of the sink.
+    private struct TopicNameCache {
+        var cString: [CChar] = []
+        var name = ""
+
+        mutating func name(_ topic: UnsafePointer<CChar>) -> String {
+            let equal = cString.withUnsafeBufferPointer { !$0.isEmpty && strcmp($0.baseAddress!, topic) == 0 }
+            if !equal {
+                name = String(cString: topic)
+                cString = Array(UnsafeBufferPointer(start: topic, count: strlen(topic) + 1))
+            }
+            return name
+        }
+    }
+
+    private static func convert(_ message: UnsafeMutablePointer<rd_kafka_message_t>, topicName: inout TopicNameCache) -> KafkaMessage {
         let raw = message.pointee
         let key = raw.key.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.key_len)) }
         let value = raw.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.len)) }
@@ -454,7 +474,7 @@ public final class KafkaConsumer: Sendable {
         let timestamp = timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || milliseconds < 0
             ? nil : Date(timeIntervalSince1970: Double(milliseconds) / 1000)
         return KafkaMessage(
-            topic: raw.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "",
+            topic: raw.rkt.map { topicName.name(rd_kafka_topic_name($0)) } ?? "",
             partition: raw.partition,
             offset: raw.offset,
             key: key,
