@@ -31,7 +31,7 @@ extension JSONValue {
 /// The parser behind `JSONValue.parse`; `DebeziumEnvelope` also reads envelopes with it field by field
 /// (`JSONParser+Fields.swift`). Create it with `init(bytes:)`, call `finish()` when done, also after an error.
 struct JSONParser {
-    /// Valid only during `JSONValue.parse(buffer:)`.
+    /// The caller's buffer: valid only while the caller parses with this parser.
     private(set) var bytes: UnsafeBufferPointer<UInt8>
     var index = 0
     /// The fields of the objects being parsed, innermost last: an object's fields are moved from here

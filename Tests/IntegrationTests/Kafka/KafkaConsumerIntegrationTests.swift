@@ -33,6 +33,29 @@ struct KafkaConsumerIntegrationTests {
         #expect(messages.allSatisfy { $0.topic == topic && $0.partition == 0 })
     }
 
+    /// The consumer names a run of messages' topic once (`TopicNameCache`): every message must still carry
+    /// its own topic's name when one poll returns alternating runs of two topics.
+    @Test("messages of several topics in one poll each carry their own topic's name")
+    func topicNamesAcrossRuns() async throws {
+        let short = try await KafkaTestWorld.makeTopic("names")
+        let long = try await KafkaTestWorld.makeTopic("names-a-considerably-longer-topic-name")
+        let producer = try KafkaTestWorld.makeProducer()
+        for index in 0..<30 {
+            try await producer.enqueue(topic: index % 3 == 0 ? short : long, key: nil, value: "\(index % 3 == 0 ? short : long)".bytes)
+        }
+        try await producer.waitForAllDeliveries()
+        await producer.shutdown()
+
+        let consumer = try KafkaTestWorld.makeConsumer(group: KafkaTestWorld.uniqueName("names"))
+        try consumer.subscribe(topics: [short, long])
+        let messages = try await KafkaTestWorld.consume(consumer, count: 30)
+        await consumer.close()
+        try #require(messages.count == 30)
+        #expect(messages.allSatisfy { $0.value == $0.topic.bytes })
+        #expect(Set(messages.map(\.topic)) == [short, long])
+        #expect(messages.filter { $0.topic == short }.count == 10)
+    }
+
     @Test("a new consumer in the same group resumes after the committed offset")
     func commitThenResume() async throws {
         let topic = try await KafkaTestWorld.makeTopic("commit")
