@@ -420,7 +420,8 @@ def run_replica_sink(binary, topics, schema, group, workdir, ends, timeout, extr
 
 # The peer as an afternoon's script leaves librdkafka: 1 MiB per partition per fetch, a full pre-fetch queue
 # postpones the next fetch by 1 s (the peer itself runs with the sinks' fetch settings; this is the second run).
-PEER_LIBRDKAFKA_DEFAULTS = ["max.partition.fetch.bytes=1048576", "fetch.queue.backoff.ms=1000", "queued.max.messages.kbytes=65536"]
+PEER_LIBRDKAFKA_DEFAULTS = ["max.partition.fetch.bytes=1048576", "fetch.queue.backoff.ms=1000", "queued.max.messages.kbytes=65536",
+                            "fetch.max.bytes=52428800"]
 
 
 def run_peer(topics, schema, group, timeout, kafka_set=()):
