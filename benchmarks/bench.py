@@ -356,6 +356,19 @@ def source_steady_us(result):
     return round(steady["cpu"] / steady["events"] * 1e6, 1) if steady else None
 
 
+# `--source-set` / `--sink-set` of this run (every stage's source; Sluice's replica sink in the throughput,
+# scale and memory stages), so one knob can be compared back to back with the shipped files unchanged.
+SOURCE_SET: dict = {}
+SINK_SET: dict = {}
+
+
+def source_connector() -> dict:
+    """The shipped `connectors/credit-source.json` with this run's `--source-set` properties."""
+    source = json.loads((ROOT / "connectors/credit-source.json").read_text())
+    source["config"].update(SOURCE_SET)
+    return source
+
+
 def replica_sink_config(topics, schema, group, extra=None) -> dict:
     """The replica sink's connector file in the benchmark: its own schema and consumer group, the shipped
     file's batch size and apply connections."""
@@ -366,6 +379,7 @@ def replica_sink_config(topics, schema, group, extra=None) -> dict:
         "connection.url": os.environ["SLUICE_PG_URL"], "kafka.bootstrap.servers": os.environ["SLUICE_KAFKA_BOOTSTRAP"],
         "table.name.format": schema + ".${source.table}", "offsets.schema": "sluice",
         "kafka.session.timeout.ms": "6000", "kafka.heartbeat.interval.ms": "500"}}
+    config["config"].update(SINK_SET)
     config["config"].update(extra or {})
     return config
 
@@ -406,7 +420,8 @@ def run_replica_sink(binary, topics, schema, group, workdir, ends, timeout, extr
 
 # The peer as an afternoon's script leaves librdkafka: 1 MiB per partition per fetch, a full pre-fetch queue
 # postpones the next fetch by 1 s (the peer itself runs with the sinks' fetch settings; this is the second run).
-PEER_LIBRDKAFKA_DEFAULTS = ["max.partition.fetch.bytes=1048576", "fetch.queue.backoff.ms=1000", "queued.max.messages.kbytes=65536"]
+PEER_LIBRDKAFKA_DEFAULTS = ["max.partition.fetch.bytes=1048576", "fetch.queue.backoff.ms=1000", "queued.max.messages.kbytes=65536",
+                            "fetch.max.bytes=52428800"]
 
 
 def run_peer(topics, schema, group, timeout, kafka_set=()):
@@ -525,7 +540,9 @@ def parse_arguments():
     ap.add_argument("--latency-tx", type=int, default=20, help="changes per transaction in the latency stage (a fifth of them updates) [20]")
     ap.add_argument("--latency-poll-ms", type=int, default=None, help="the source's poll.interval.ms in the latency stage [as shipped]")
     ap.add_argument("--sink-set", action="append", default=[], metavar="KEY=VALUE",
-                    help="a property for Sluice's replica sink in the throughput stage, e.g. kafka.fetch.wait.max.ms=500 (repeatable)")
+                    help="a property for Sluice's replica sink in the throughput, scale and memory stages, e.g. kafka.fetch.wait.max.ms=500 (repeatable)")
+    ap.add_argument("--source-set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a property for the source in every stage, e.g. kafka.compression.type=none (repeatable)")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--results", default=str(ROOT / "benchmarks/results"))
     args = ap.parse_args()
@@ -539,13 +556,16 @@ def parse_arguments():
         args.scale_processes = [int(x) for x in args.scale_processes.split(",") if x.strip()]
     except ValueError:
         ap.error(f"--scale-processes: expected comma-separated counts such as 1,2,3, got {args.scale_processes!r}")
-    sink_set = {}
-    for item in args.sink_set:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            ap.error(f"--sink-set {item}: expected KEY=VALUE, e.g. --sink-set kafka.fetch.wait.max.ms=500")
-        sink_set[key] = value
-    args.sink_set = sink_set
+    for option in ("sink_set", "source_set"):
+        pairs = {}
+        for item in getattr(args, option):
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                ap.error(f"--{option.replace('_', '-')} {item}: expected KEY=VALUE, e.g. kafka.fetch.wait.max.ms=500")
+            pairs[key] = value
+        setattr(args, option, pairs)
+    SINK_SET.update(args.sink_set)
+    SOURCE_SET.update(args.source_set)
     if not Path(args.binary).exists():
         ap.error(f"--binary: {args.binary} does not exist; build it with `swift build -c release --product sluice` (make bench does)")
     return args
@@ -581,7 +601,7 @@ def main():
         if "memory" in args.only and args.memory_rows > 0:
             log(f"memory: one source transaction of {args.memory_rows} rows")
             r = memory_stage.run(args.binary, run, workdir, args.memory_rows, args.timeout,
-                                 json.loads((ROOT / "connectors/credit-source.json").read_text()))
+                                 source_connector())
             rows += r["rows"]
             values.update(r["values"])
             detail["memory"] = r["detail"]
@@ -630,7 +650,7 @@ def throughput(args, run: str, workdir: Path) -> dict:
         f"EXEC sys.sp_cdc_enable_table @source_schema = N'dbo', @source_name = N'{t}', @role_name = NULL, @supports_net_changes = 1"
         for t in [*TABLES, "bench_marker"]])
 
-    source = json.loads((ROOT / "connectors/credit-source.json").read_text())
+    source = source_connector()
     s = mssql("SLUICE_STAGING_URL")
     source["name"] = f"bench-source-{run}"
     source["config"].update({
@@ -654,8 +674,7 @@ def throughput(args, run: str, workdir: Path) -> dict:
     log(f"{total_events} events ({sum(ends.values())} messages with tombstones) in {len(topics)} topics; Sluice's replica sink")
     sluice_schema, peer_schema = f"sluice_{run}", f"peer_{run}"
     with machine.MachineSampler(ROOT) as sampler:
-        sink = run_replica_sink(args.binary, topics, sluice_schema, f"bench-sluice-{run}", workdir, ends, args.timeout,
-                                extra=args.sink_set)
+        sink = run_replica_sink(args.binary, topics, sluice_schema, f"bench-sluice-{run}", workdir, ends, args.timeout)
         log("the Python peer")
         peer = run_peer(topics, peer_schema, f"bench-peer-{run}", args.timeout)
         log("the Python peer with librdkafka's fetch defaults")

@@ -192,7 +192,7 @@ def run(binary: str, run_id: str, workdir, rate: float, seconds: float, tx: int,
                     "note nvarchar(100) NULL, changed_at datetime2(3) NOT NULL)", "EXEC sys.sp_cdc_enable_db",
                     "EXEC sys.sp_cdc_enable_table @source_schema = N'dbo', @source_name = N'lat', @role_name = NULL, @supports_net_changes = 1"])
     s = bench.mssql("SLUICE_STAGING_URL")
-    source = json.loads((bench.ROOT / "connectors/credit-source.json").read_text())
+    source = bench.source_connector()
     source["name"] = f"bench-latency-source-{run_id}"
     source["config"].update({
         "database.url": f"mssql://{s['user']}:{s['password']}@{s['server']}:{s['port']}/{db}", "database.names": db,

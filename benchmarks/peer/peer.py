@@ -165,7 +165,7 @@ def main():
     settings = {"bootstrap.servers": args.bootstrap, "group.id": args.group, "enable.auto.commit": False,
                 "auto.offset.reset": "earliest", "session.timeout.ms": 6000, "heartbeat.interval.ms": 500,
                 "fetch.wait.max.ms": 50, "max.partition.fetch.bytes": 8388608, "fetch.queue.backoff.ms": 10,
-                "queued.max.messages.kbytes": 32768}
+                "queued.max.messages.kbytes": 32768, "fetch.max.bytes": 1048576}
     for item in args.kafka_set:
         key, _, value = item.partition("=")
         settings[key] = value

@@ -59,6 +59,20 @@ public struct SinkRuntimeConfiguration: Sendable {
         if consumer.connection.additionalProperties["fetch.queue.backoff.ms"] == nil {
             consumer.connection.additionalProperties["fetch.queue.backoff.ms"] = "10"
         }
+        // librdkafka checks that queue only before a fetch (`rd_kafka_toppar_fetch_decide`: its message
+        // count against `queued.min.messages`, the sum of the messages' uncompressed value sizes against
+        // the kbytes), so it bounds a compressed topic the same way. What a sink reading a compressed topic
+        // held beyond it came with the size of each fetch response, which is bounded on the wire only
+        // (`fetch.max.bytes`; librdkafka makes it 32 MiB here, the queue's size) and is several times that
+        // decompressed: on a 200,000-event lz4 backlog the replica sink's peak RSS was 289–306 MiB at the
+        // old settings, whatever `queued.min.messages` (4,000 / 2,000) or `max.partition.fetch.bytes`
+        // (2 MiB); with `fetch.max.bytes` 8 / 2 / 1 MiB 301 / 208–219 / 171 MiB. 1 MiB (librdkafka's floor,
+        // `message.max.bytes`) is still thousands of compressed messages per fetch, and uncompressed one
+        // fetch is then up to 1 MiB for all partitions (2 MiB: 25.7k against 26.9k msg/s, peak 161 against
+        // 171 MiB). `kafka.fetch.max.bytes` overrides it.
+        if consumer.connection.additionalProperties["fetch.max.bytes"] == nil {
+            consumer.connection.additionalProperties["fetch.max.bytes"] = "1048576"
+        }
         // A fetch with nothing new waits up to this long at the broker; the local broker holds every fetch
         // for the whole wait, even when data arrives (measured: published → visible p99 665 → 199 ms at
         // 50 ms). 100 ms costs a real Kafka ten empty fetches a second while idle.

@@ -12,15 +12,14 @@ struct CaptureSession: Sendable {
 
     /// The producer's `linger.ms` (`kafka.linger.ms` overrides it).
     static let producerLinger = Duration.milliseconds(100)
-    /// The producer's `compression.type` (`kafka.compression.type` overrides it): none. `lz4` cuts the
-    /// source's CPU per event by about a third (its produce requests shrink several times, the broker
-    /// answers them sooner, and librdkafka's broker thread polls about once a millisecond while one is
-    /// outstanding with messages queued), but a sink reading compressed topics holds more in librdkafka's
-    /// pre-fetch queue (its byte limit counts compressed bytes, it seems): the replica sink's peak RSS on a
-    /// 200,000-event backlog was 293 MiB with lz4 against 150 MiB without, even with the sinks' 32 MiB queue
-    /// (`benchmarks/README.md`, session 7) — over its 256 MiB budget, so not the default before the sinks
-    /// bound their queues for compressed batches (e.g. in messages).
-    static let producerCompression = KafkaProducerConfiguration.Compression.none
+    /// The producer's `compression.type` (`kafka.compression.type` overrides it): lz4. It cuts the source's
+    /// CPU per event by about a third (its produce requests shrink several times, the broker answers them
+    /// sooner, and librdkafka's broker thread polls about once a millisecond while one is outstanding with
+    /// messages queued; `benchmarks/README.md`, sessions 7 and 8). librdkafka decompresses for every
+    /// consumer here (the sinks, the Python peer). It was off while the sinks' fetch responses were
+    /// bounded at 32 MiB on the wire (the replica sink peaked at 305 MiB on an lz4 backlog); they ask for
+    /// 1 MiB now (`SinkRuntimeConfiguration`: 171 MiB).
+    static let producerCompression = KafkaProducerConfiguration.Compression.lz4
 
     /// The source's producer: idempotent (`KafkaProducerConfiguration`), `producerLinger`,
     /// `producerCompression`; the connector's `kafka.*` pass-through properties override both.
