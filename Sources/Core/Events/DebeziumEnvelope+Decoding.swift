@@ -212,12 +212,7 @@ extension DebeziumEnvelope {
         var seen: UInt16 = 0
         repeat {
             guard let range = p.rawKey() else { return nil }
-            /// Whether the key is `name` (the `bit`-th field read) seen for the first time.
-            func claim(_ name: StaticString, _ bit: UInt16) -> Bool {
-                guard seen & (1 << bit) == 0, p.bytes(range, are: name) else { return false }
-                seen |= 1 << bit
-                return true
-            }
+            func claim(_ name: StaticString, _ bit: Int) -> Bool { p.claim(range, name, bit: bit, seen: &seen) }
             if claim("db", 0) {
                 guard let text = p.plainString() else { return nil }
                 fields.db = text
@@ -270,14 +265,10 @@ extension DebeziumEnvelope {
     private static func readTransaction(_ p: inout JSONParser) throws(JSONParseError) -> TransactionInfo? {
         guard let nonEmpty = p.beginObject(), nonEmpty else { return nil }
         var id: String?, total: Int64?, collection: Int64?
-        var seen: UInt8 = 0
+        var seen: UInt16 = 0
         repeat {
             guard let range = p.rawKey() else { return nil }
-            func claim(_ name: StaticString, _ bit: UInt8) -> Bool {
-                guard seen & (1 << bit) == 0, p.bytes(range, are: name) else { return false }
-                seen |= 1 << bit
-                return true
-            }
+            func claim(_ name: StaticString, _ bit: Int) -> Bool { p.claim(range, name, bit: bit, seen: &seen) }
             if claim("id", 0) {
                 guard let text = p.plainString() else { return nil }
                 id = text

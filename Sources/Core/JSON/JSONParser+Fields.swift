@@ -52,6 +52,14 @@ extension JSONParser {
             && memcmp(bytes.baseAddress! + range.lowerBound, text.utf8Start, range.count) == 0
     }
 
+    /// Whether the key at `range` is `name`, the `bit`-th field of an object, met for the first time
+    /// (`seen` records the fields met; a duplicate is then not claimed, so the first one wins).
+    func claim(_ range: Range<Int>, _ name: StaticString, bit: Int, seen: inout UInt16) -> Bool {
+        guard seen & (1 << bit) == 0, bytes(range, are: name) else { return false }
+        seen |= 1 << bit
+        return true
+    }
+
     /// A string value without escapes or control characters, as the range of its bytes (quotes excluded).
     mutating func rawString() -> Range<Int>? {
         guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }

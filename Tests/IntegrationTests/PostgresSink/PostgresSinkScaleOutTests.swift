@@ -89,10 +89,10 @@ struct PostgresSinkScaleOutTests {
     }
 
     /// The partition of a key: FNV-1a of its bytes, so every change of one key lands in one partition.
-    static func partition(of key: [UInt8]) -> Int32 {
+    static func partition(of key: [UInt8], among count: Int32 = partitions) -> Int32 {
         var hash: UInt32 = 2_166_136_261
         for byte in key { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-        return Int32(hash % UInt32(partitions))
+        return Int32(hash % UInt32(count))
     }
 
     static func endOffsets(_ messages: [(key: [UInt8], value: [UInt8]?, partition: Int32)]) -> [Int32: Int64] {

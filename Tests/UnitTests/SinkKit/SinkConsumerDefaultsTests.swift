@@ -11,6 +11,13 @@ import Testing
                                               kafkaProperties: kafka, groupID: "sluice-replica").properties()
     }
 
+    /// The consumer's properties once the runtime added its own defaults.
+    func runtime(_ kafka: [(String, String)]) throws -> KafkaProperties {
+        let consumer = try SinkRuntimeConfiguration.consumer(connectorName: "replica", bootstrapServers: "127.0.0.1:9092",
+                                                             kafkaProperties: kafka, groupID: "sluice-replica")
+        return try SinkRuntimeConfiguration(connectorName: "replica", consumer: consumer, subscription: .topics(["t"])).consumer.properties()
+    }
+
     @Test func sessionDefaultsSuitBothTheLocalBrokerAndKafka() throws {
         let p = try properties([])
         #expect(p["session.timeout.ms"] == "10000")
@@ -34,12 +41,6 @@ import Testing
     /// of the second (21k against 42k msg/s on the credit topics); its size: 32 MiB. A connector file can
     /// still set both.
     @Test func fetchQueueBackoffIsShortAndTheQueueHalfUnlessSet() throws {
-        func runtime(_ kafka: [(String, String)]) throws -> KafkaProperties {
-            let consumer = try SinkRuntimeConfiguration.consumer(connectorName: "replica", bootstrapServers: "127.0.0.1:9092",
-                                                                 kafkaProperties: kafka, groupID: "sluice-replica")
-            let configuration = SinkRuntimeConfiguration(connectorName: "replica", consumer: consumer, subscription: .topics(["t"]))
-            return try configuration.consumer.properties()
-        }
         #expect(try runtime([])["fetch.queue.backoff.ms"] == "10")
         #expect(try runtime([("fetch.queue.backoff.ms", "500")])["fetch.queue.backoff.ms"] == "500")
         // With the short backoff a 32 MiB queue keeps up (64 MiB only added ~60 MiB of peak RSS).
@@ -51,11 +52,6 @@ import Testing
     /// several hundred MiB of an lz4 topic (305 MiB peak RSS on a 200,000-event backlog; 171 at 1 MiB).
     /// The sinks ask for 1 MiB per response unless a connector file says otherwise.
     @Test func oneFetchResponseIsOneMebibyteUnlessSet() throws {
-        func runtime(_ kafka: [(String, String)]) throws -> KafkaProperties {
-            let consumer = try SinkRuntimeConfiguration.consumer(connectorName: "replica", bootstrapServers: "127.0.0.1:9092",
-                                                                 kafkaProperties: kafka, groupID: "sluice-replica")
-            return try SinkRuntimeConfiguration(connectorName: "replica", consumer: consumer, subscription: .topics(["t"])).consumer.properties()
-        }
         #expect(try runtime([])["fetch.max.bytes"] == "1048576")
         #expect(try runtime([])["max.partition.fetch.bytes"] == "8388608")
         #expect(try runtime([("fetch.max.bytes", "33554432")])["fetch.max.bytes"] == "33554432")

@@ -134,7 +134,13 @@ def test_cancel_stops_a_running_query_and_the_session_goes_on(server, run):
 
     async def go():
         task = asyncio.create_task(collect(s.execute(sql)))
-        await asyncio.sleep(0.5)
+        # ATTENTION follows a request the server is running: wait until Postgres runs the statement
+        # (a fixed pause raced a loaded machine, where the cancel could come before the batch began).
+        deadline = asyncio.get_running_loop().time() + 30
+        while s._running_pid is None and not task.done():
+            assert asyncio.get_running_loop().time() < deadline, "the query never started"
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
         await s.cancel()
         try:
             await task

@@ -437,15 +437,12 @@ public final class KafkaConsumer: Sendable {
     /// The topic name of the messages converted last: they come in runs of one topic, and building the
     /// `String` (a heap allocation for names over 15 bytes) for each was a measurable share of the sink.
     private struct TopicNameCache {
-        var cString: [CChar] = []
+        /// Empty until the first message: no topic has an empty name.
         var name = ""
 
         mutating func name(_ topic: UnsafePointer<CChar>) -> String {
-            let equal = cString.withUnsafeBufferPointer { !$0.isEmpty && strcmp($0.baseAddress!, topic) == 0 }
-            if !equal {
-                name = String(cString: topic)
-                cString = Array(UnsafeBufferPointer(start: topic, count: strlen(topic) + 1))
-            }
+            // A native `String` is stored NUL-terminated: `withCString` lends its bytes without a copy.
+            if !name.withCString({ strcmp($0, topic) == 0 }) { name = String(cString: topic) }
             return name
         }
     }
