@@ -134,13 +134,22 @@ def test_cancel_stops_a_running_query_and_the_session_goes_on(server, run):
 
     async def go():
         task = asyncio.create_task(collect(s.execute(sql)))
-        # ATTENTION follows a request the server is running: wait until Postgres runs the statement
-        # (a fixed pause raced a loaded machine, where the cancel could come before the batch began).
+        # ATTENTION follows a request the server is running: wait until Postgres executes the statement
+        # (seen active twice, 0.2 s apart: parsing it takes milliseconds). A fixed pause raced a loaded
+        # machine, where the cancel reached the backend between the statement's parse and its execution.
+        async def executing() -> bool:
+            pid = s._running_pid
+            return pid is not None and await server._admin.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND state = 'active' AND query LIKE 'SELECT COUNT(*)%'", pid) == 1
+        async def executing_steadily() -> bool:
+            if not await executing():
+                return False
+            await asyncio.sleep(0.2)
+            return await executing()
         deadline = asyncio.get_running_loop().time() + 30
-        while s._running_pid is None and not task.done():
-            assert asyncio.get_running_loop().time() < deadline, "the query never started"
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.1)
+        while not await executing_steadily():
+            assert not task.done() and asyncio.get_running_loop().time() < deadline, "the query never ran"
+            await asyncio.sleep(0.02)
         await s.cancel()
         try:
             await task
