@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The Python peer: what a competent engineer would write in an afternoon instead of Sluice's replica sink.
 
-    .venv/bin/python benchmarks/peer/peer.py --bootstrap 127.0.0.1:59092 --pg-url postgres://… \
+    .venv/bin/python benchmarks/peer/peer.py --bootstrap 127.0.0.1:19092 --pg-url postgres://… \
         --schema peer --group peer-1 TOPIC… [--until-end]
 
 - confluent-kafka consumer (manual commits), batches of up to --batch (5000) messages;

@@ -72,8 +72,8 @@ def install(root: Path, binary: Path):
     (etc / "connectors").mkdir(parents=True)
     shutil.copy2(DEPLOY / "systemd/connectors/credit-source.json", etc / "connectors/credit-source.json")
     env = (DEPLOY / "systemd/sluice.env").read_text()
-    env = env.replace("SLUICE_KAFKA_BOOTSTRAP=127.0.0.1:59092", f"SLUICE_KAFKA_BOOTSTRAP={broker}")
-    env = env.replace("SLUICE_STAGING_PORT=51433", f"SLUICE_STAGING_PORT={staging.port}")
+    env = env.replace("SLUICE_KAFKA_BOOTSTRAP=127.0.0.1:19092", f"SLUICE_KAFKA_BOOTSTRAP={broker}")
+    env = env.replace("SLUICE_STAGING_PORT=21433", f"SLUICE_STAGING_PORT={staging.port}")
     assert staging.password not in env
     (etc / "sluice.env").write_text(env)
     credentials = etc / "credentials"

@@ -31,7 +31,7 @@ def env(name: str) -> str:
 
 
 def replica_pg_port() -> int:
-    return int(os.environ.get("CHAOS_REPLICA_PG_PORT") or int(os.environ.get("SLUICE_PG_PORT", "55432")) + 1)
+    return int(os.environ.get("CHAOS_REPLICA_PG_PORT") or int(os.environ.get("SLUICE_PG_PORT", "25432")) + 1)
 
 
 def replica_url() -> str:

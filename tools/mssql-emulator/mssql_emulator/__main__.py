@@ -1,7 +1,7 @@
 """Entry point of the SQL Server emulator — TEST FIXTURE for Sluice, not a database product.
 
-    python -m mssql_emulator --listen 127.0.0.1:51433 \\
-        --backing-url postgres://sluice:sluice@127.0.0.1:55432/postgres \\
+    python -m mssql_emulator --listen 127.0.0.1:21433 \\
+        --backing-url postgres://sluice:sluice@127.0.0.1:25432/postgres \\
         --server-name staging --login user:password [--login ...] \\
         --capture-interval 1.0 [--timezone Europe/Berlin] [--drop-on-exit] [--log-level info]
 
