@@ -160,6 +160,37 @@ def test_cancel_stops_a_running_query_and_the_session_goes_on(server, run):
     run(s.close())
 
 
+def test_cancel_at_any_phase_of_a_statement_stops_it_and_keeps_the_transaction(server, run):
+    # ATTENTION at any moment after the request, also while the statement is parsed or between its
+    # parse and its execution (where Postgres drops a single cancel): every time the statement stops
+    # within seconds (not the 10 s after which the session gives its connection up, losing the open
+    # transaction), and the user transaction stays open.
+    s = run(server.authenticate("sa", "pw", None))
+    run(collect(s.execute("CREATE TABLE dbo.t (id int PRIMARY KEY); BEGIN TRAN; INSERT INTO dbo.t VALUES (1)")))
+    digits = "(SELECT n FROM (VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9)) AS v(n))"
+    sql = "SELECT COUNT(*) FROM " + ", ".join(f"{digits} AS d{i}" for i in range(9))
+
+    async def go():
+        loop = asyncio.get_running_loop()
+        slowest = 0.0
+        for i in range(60):
+            task = asyncio.create_task(collect(s.execute(sql)))
+            await asyncio.sleep((i % 20) * 0.0005)  # 0 to 9.5 ms: through the parse and the step to execute
+            started = loop.time()
+            await s.cancel()
+            try:
+                await asyncio.wait_for(task, 30)
+            except SqlError:
+                pass
+            slowest = max(slowest, loop.time() - started)
+            assert rows(await collect(s.execute("SELECT @@TRANCOUNT"))) == [(1,)], f"attempt {i}"
+        return slowest
+    assert run(go()) < 5
+    run(collect(s.execute("COMMIT")))
+    assert rows(run(collect(s.execute("SELECT id FROM dbo.t")))) == [(1,)]
+    run(s.close())
+
+
 def test_close_rolls_back_open_transaction(server, run):
     s = run(server.authenticate("sa", "pw", None))
     run(collect(s.execute("CREATE TABLE dbo.t (id int PRIMARY KEY)")))

@@ -193,6 +193,8 @@ class EmulatorServer:
         self.databases: dict[str, Database] = {}
         self.sessions: set = set()
         self._admin: asyncpg.Connection | None = None
+        self._canceller: asyncpg.Connection | None = None  # cancel_backend's own connection
+        self._cancel_lock = asyncio.Lock()
         self._master_conn: asyncpg.Connection | None = None
         self._capture_task: asyncio.Task | None = None
         self._capture_conns: dict[str, asyncpg.Connection] = {}
@@ -213,6 +215,17 @@ class EmulatorServer:
         await conn.set_type_codec("time", schema="pg_catalog", encoder=_time_encode, decoder=_time_decode,
                                   format="text")
         return conn
+
+    async def cancel_backend(self, pid: int) -> None:
+        """Asks Postgres to cancel what backend `pid` runs, on a connection of its own: the admin
+        connection may be busy for seconds (CREATE DATABASE), and a second command on it fails."""
+        async with self._cancel_lock:
+            try:
+                if self._canceller is None or self._canceller.is_closed():
+                    self._canceller = await asyncpg.connect(self.backing_url)
+                await self._canceller.execute("SELECT pg_cancel_backend($1)", pid)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+                log.warning("cancelling Postgres backend %d failed: %s", pid, e)
 
     def pg_name_for(self, db_name: str) -> str:
         name = self.prefix + _sanitize(db_name)
@@ -257,6 +270,8 @@ class EmulatorServer:
         if self.drop_on_exit and self._admin:
             for db in list(self.databases.values()):
                 await self._admin.execute(f'DROP DATABASE IF EXISTS "{db.pg_name}" WITH (FORCE)')
+        if self._canceller:
+            await self._canceller.close()
         if self._admin:
             await self._admin.close()
 

@@ -101,16 +101,16 @@ class EngineSession(TransactionsMixin, SettingsMixin, QueryMixin, DmlMixin, DdlM
         self._cancelled = True
         pid = self._running_pid
         if pid is not None:
-            try:
-                await self.server._admin.execute("SELECT pg_cancel_backend($1)", pid)
-            except Exception:  # noqa: BLE001
-                pass
+            await self.server.cancel_backend(pid)
         await self._recover_after_cancel()
 
     async def _recover_after_cancel(self) -> None:
         """After ATTENTION, before it is acknowledged: the cancelled statement is rolled back (its
         savepoint, or its own transaction) once its Postgres connection is idle again, so the next
-        request finds the session as SQL Server leaves it (an open user transaction stays open)."""
+        request finds the session as SQL Server leaves it (an open user transaction stays open).
+        While the connection stays busy the cancel is sent again every 0.1 s: Postgres drops a cancel
+        that reaches a backend between two protocol messages (after a statement's parse, before its
+        execution), and ATTENTION stops a request whatever phase it is in."""
         await asyncio.sleep(0.02)  # let the cancelled statement's generators finish their cleanup
         db = self.tx_db or self.db
         c = self.conns.get(db.pg_name)
@@ -118,6 +118,7 @@ class EngineSession(TransactionsMixin, SettingsMixin, QueryMixin, DmlMixin, DdlM
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 10
+        resend = loop.time() + 0.1
         sp = self._open_sp
         while True:
             try:
@@ -126,10 +127,18 @@ class EngineSession(TransactionsMixin, SettingsMixin, QueryMixin, DmlMixin, DdlM
                         await c.execute("ROLLBACK")
                     else:
                         await c.execute("SELECT 1")  # waits for nothing but proves the connection idle
-                elif sp is not None:
-                    await c.execute(f"ROLLBACK TO SAVEPOINT {sp}; RELEASE SAVEPOINT {sp}")
+                elif sp is not None and self._open_sp == sp:
+                    # Claimed: the statement's own cleanup (_statement_failed) now leaves the savepoint
+                    # alone. Rolled back twice, the second ROLLBACK TO SAVEPOINT fails and aborts the
+                    # user transaction.
+                    self._open_sp = None
+                    try:
+                        await c.execute(f"ROLLBACK TO SAVEPOINT {sp}; RELEASE SAVEPOINT {sp}")
+                    except asyncpg.InterfaceError:
+                        self._open_sp = sp  # still busy: not claimed after all
+                        raise
                 else:
-                    await c.execute("SELECT 1")
+                    await c.execute("SELECT 1")  # the statement rolled its savepoint back itself
                 break
             except asyncpg.InterfaceError:
                 if loop.time() >= deadline:
@@ -138,6 +147,9 @@ class EngineSession(TransactionsMixin, SettingsMixin, QueryMixin, DmlMixin, DdlM
                     self.conns.pop(db.pg_name, None)
                     self.trancount, self.tx_db, self.savepoints = 0, None, []
                     break
+                if loop.time() >= resend:
+                    resend = loop.time() + 0.1
+                    await self.server.cancel_backend(c.get_server_pid())
                 await asyncio.sleep(0.02)
             except asyncpg.PostgresError:
                 break  # e.g. the savepoint was already rolled back by the statement's own cleanup
