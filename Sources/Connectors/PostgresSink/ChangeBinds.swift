@@ -45,11 +45,14 @@ struct ChangeBinds {
     /// Alias of the keys' JSON text in `unnest`.
     static let keyAlias = quoteIdentifier("__sluice_k")
 
-    /// `SELECT * FROM unnest(…) AS u(…)`: one row per change, the columns under their quoted names
-    /// (`columnNames`, in the order the binds were built), then `positionAlias` and `keyAlias`.
+    /// `SELECT unnest($1::text[]) AS …, …`: one row per change, the columns under their quoted names
+    /// (`columnNames`, in the order the binds were built), then `positionAlias` and `keyAlias`. Set-returning
+    /// functions in the select list advance in lockstep (the arrays are of one length) and stream their rows
+    /// (a ProjectSet); `FROM unnest(a, b, …)` first copied every row into a tuplestore, a third of the
+    /// statement's time before the insert in `EXPLAIN ANALYZE` (4–7 of 13 ms for 2,000 rows).
     func unnest(columnNames: [String]) -> String {
         let placeholders = arrays + ["$\(positions)::text[]", "$\(keys)::text[]"]
         let aliases = columnNames.map(quoteIdentifier) + [Self.positionAlias, Self.keyAlias]
-        return "SELECT * FROM unnest(\(placeholders.joined(separator: ", "))) AS u(\(aliases.joined(separator: ", ")))"
+        return "SELECT " + zip(placeholders, aliases).map { "unnest(\($0)) AS \($1)" }.joined(separator: ", ")
     }
 }
