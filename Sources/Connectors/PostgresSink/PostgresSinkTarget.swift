@@ -9,7 +9,7 @@ import SluiceSinkKit
 ///
 /// - Every replica table gets the source's columns and primary key plus `__sluice_position`
 ///   (`SourcePosition.sortKey`, `COLLATE "C"`), the position of the event that wrote the row.
-/// - Upserts only win over an older stored position: `INSERT … SELECT FROM unnest(…) ON CONFLICT DO UPDATE
+/// - Upserts only win over an older stored position: `INSERT … SELECT unnest(…), … ON CONFLICT DO UPDATE
 ///   … WHERE stored position < new position`.
 /// - A deleted key keeps its position in `<offsets.schema>.sluice_deleted` (table, key JSON, position), so
 ///   an older duplicate of the row cannot resurrect it; an upsert is skipped when that table holds a
