@@ -72,6 +72,7 @@ class EngineSession(TransactionsMixin, SettingsMixin, QueryMixin, DmlMixin, DdlM
         self.closed = False
         self.killed = False
         self._open_sp: str | None = None  # the running statement's savepoint inside a user transaction
+        self._opening_sp = False  # while that savepoint is being created
         self.tx_isolation: str | None = None  # the SQL Server isolation level the open transaction began with
         self.on_kill = None  # set by the wire layer: closes the client connection (KILL, ROLLBACK IMMEDIATE)
 
@@ -147,7 +148,7 @@ class EngineSession(TransactionsMixin, SettingsMixin, QueryMixin, DmlMixin, DdlM
                     self.conns.pop(db.pg_name, None)
                     self.trancount, self.tx_db, self.savepoints = 0, None, []
                     break
-                if loop.time() >= resend:
+                if loop.time() >= resend and not self._opening_sp:
                     resend = loop.time() + 0.1
                     await self.server.cancel_backend(c.get_server_pid())
                 await asyncio.sleep(0.02)

@@ -150,7 +150,11 @@ class TransactionsMixin:
                 raise unsupported("A statement in another database than the open transaction's")
             self._sp += 1
             name = f"s{self._sp}"
-            await conn.execute(f"SAVEPOINT {name}")
+            self._opening_sp = True  # a cancel now would abort the user transaction: none is re-sent
+            try:
+                await conn.execute(f"SAVEPOINT {name}")
+            finally:
+                self._opening_sp = False
             self._open_sp = name
             return name
         await self._pg_begin(conn)
